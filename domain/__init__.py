@@ -1,0 +1,1 @@
+"""Billing logic, one package per bounded context. Never imports GraphQL."""

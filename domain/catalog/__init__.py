@@ -1,0 +1,1 @@
+"""The catalog: plans, add-ons and coupons."""

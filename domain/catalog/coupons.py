@@ -1,0 +1,202 @@
+"""Coupons: percent or fixed (per currency) discounts with a duration, a redeem-by
+date, a redemption cap and optionally a set of plans. Discount terms are fixed at
+creation, as at Stripe; a different discount is a new coupon."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from db.models import Coupon, CouponAmount, Plan
+from domain import clock, validation
+from domain.catalog.common import (
+    amounts_from_input,
+    attach_amounts,
+    create_with_code,
+    find_one,
+    get_owned,
+    list_page,
+    set_archived,
+)
+from domain.errors import NotFoundError, ValidationError
+from domain.idempotency import run_once
+from domain.ids import check_id
+from domain.pagination import Page, PageRequest
+from domain.tenancy.access import Permission, Principal
+
+DURATIONS = ("once", "repeating", "forever")
+_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
+_ATTR = "amount_list"
+
+
+def percent_to_bp(value: str | Decimal, *, field: str = "percentOff") -> int:
+    """ "12.5" → 1250 hundredths of a percent; above 0, at most 100, two decimals."""
+    try:
+        percent = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError(f"{value!r} is not a percentage", field=field) from None
+    if not percent.is_finite() or percent <= 0 or percent > 100:
+        raise ValidationError(
+            "percentOff must be above 0 and at most 100", field=field, code="INVALID_PERCENT"
+        )
+    hundredths = percent * 100
+    if hundredths != hundredths.to_integral_value():
+        raise ValidationError("percentOff has at most two decimals", field=field)
+    return int(hundredths)
+
+
+def bp_to_percent(bp: int) -> Decimal:
+    return (Decimal(bp) / 100).normalize()
+
+
+async def _plan_ids(principal: Principal, public_ids: list[str]) -> list[int]:
+    for public_id in public_ids:
+        check_id(public_id, "plan", field="planIds")
+    found = dict(
+        await Plan.filter(
+            tenant_id=principal.tenant_id, public_id__in=list(public_ids)
+        ).values_list("public_id", "id")
+    )
+    missing = [p for p in public_ids if p not in found]
+    if missing:
+        raise NotFoundError(f"no plan {missing[0]}", field="planIds")
+    return sorted({found[p] for p in public_ids})
+
+
+def _clean_terms(data: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    code = (data.get("code") or "").strip().upper()
+    if not _CODE.match(code):
+        raise ValidationError("coupon code must be 3-64 letters, digits, '_' or '-'", field="code")
+    out: dict[str, Any] = {"code": code}
+    has_percent = data.get("percent_off") is not None
+    has_amounts = bool(data.get("amounts_off"))
+    if has_percent == has_amounts:
+        raise ValidationError("give exactly one of percentOff or amountsOff", field="percentOff")
+    amounts: list[Any] = []
+    if has_percent:
+        out["discount_type"] = "percent"
+        out["percent_off_bp"] = percent_to_bp(data["percent_off"])
+    else:
+        out["discount_type"] = "fixed"
+        amounts = amounts_from_input(data["amounts_off"], field="amountsOff")
+        if any(m.amount_minor == 0 for m in amounts):
+            raise ValidationError("a fixed discount must be above zero", field="amountsOff")
+    duration = data.get("duration")
+    if duration not in DURATIONS:
+        raise ValidationError("duration must be ONCE, REPEATING or FOREVER", field="duration")
+    out["duration"] = duration
+    periods = data.get("duration_periods")
+    if duration == "repeating":
+        if periods is None or not 1 <= periods <= 120:
+            raise ValidationError(
+                "a repeating coupon needs durationPeriods between 1 and 120",
+                field="durationPeriods",
+            )
+        out["duration_periods"] = periods
+    elif periods is not None:
+        raise ValidationError(
+            "durationPeriods only goes with a REPEATING coupon", field="durationPeriods"
+        )
+    return out, amounts
+
+
+def _clean_limits(data: dict[str, Any], *, creating: bool, redeemed: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if creating or "name" in data:
+        out["name"] = validation.text(
+            data.get("name") or data.get("code"), field="name", max_length=200, required=True
+        )
+    if data.get("redeem_by") is not None:
+        if data["redeem_by"] <= clock.now():
+            raise ValidationError("redeemBy must be in the future", field="redeemBy")
+        out["redeem_by"] = data["redeem_by"]
+    elif "redeem_by" in data:
+        out["redeem_by"] = None
+    if data.get("max_redemptions") is not None:
+        cap = data["max_redemptions"]
+        if cap < max(1, redeemed):
+            raise ValidationError(
+                f"maxRedemptions must be at least {max(1, redeemed)}", field="maxRedemptions"
+            )
+        out["max_redemptions"] = cap
+    elif "max_redemptions" in data:
+        out["max_redemptions"] = None
+    return out
+
+
+async def _with_amounts(coupon: Coupon) -> Coupon:
+    await attach_amounts([coupon], CouponAmount, "coupon_id", _ATTR)
+    return coupon
+
+
+async def load_coupon(coupon_id: int) -> Coupon:
+    return await _with_amounts(await Coupon.get(id=coupon_id))
+
+
+async def create_coupon(
+    principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
+) -> Coupon:
+    principal.require(Permission.CATALOG_WRITE)
+    terms, amounts = _clean_terms(data)
+    limits = _clean_limits(data, creating=True)
+
+    async def create() -> Coupon:
+        plan_ids = await _plan_ids(principal, data.get("plan_ids") or [])
+        coupon = await create_with_code(
+            Coupon, principal, "coupon", {**terms, **limits, "plan_ids": plan_ids}
+        )
+        await CouponAmount.bulk_create(
+            [
+                CouponAmount(coupon_id=coupon.id, currency=m.currency, amount_minor=m.amount_minor)
+                for m in amounts
+            ]
+        )
+        setattr(coupon, _ATTR, amounts)
+        return coupon
+
+    return await run_once(
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        operation="createCoupon",
+        params=data,
+        create=create,
+        load=load_coupon,
+    )
+
+
+async def update_coupon(principal: Principal, public_id: str, changes: dict[str, Any]) -> Coupon:
+    principal.require(Permission.CATALOG_WRITE)
+    if not changes:
+        raise ValidationError("nothing to update", field="input")
+    async with in_transaction():
+        query = Coupon.select_for_update()
+        coupon = await get_owned(query, principal, public_id, "coupon")  # type: ignore[arg-type]
+        fields = _clean_limits(changes, creating=False, redeemed=coupon.times_redeemed)
+        if "plan_ids" in changes:
+            fields["plan_ids"] = await _plan_ids(principal, changes["plan_ids"] or [])
+        coupon.update_from_dict({**fields, "updated_at": clock.now()})
+        await coupon.save()
+    return await _with_amounts(coupon)
+
+
+async def set_coupon_archived(principal: Principal, public_id: str, archived: bool) -> Coupon:
+    return await _with_amounts(await set_archived(Coupon, principal, public_id, "coupon", archived))
+
+
+async def get_coupon(
+    principal: Principal, *, public_id: str | None = None, code: str | None = None
+) -> Coupon | None:
+    code = code.strip().upper() if code is not None else None
+    coupon = await find_one(Coupon, principal, "coupon", public_id=public_id, code=code)
+    return None if coupon is None else await _with_amounts(coupon)
+
+
+async def list_coupons(
+    principal: Principal, page: PageRequest, *, status: str | None = None, search: str | None = None
+) -> Page[Coupon]:
+    result = await list_page(Coupon, principal, page, status=status, search=search)
+    await attach_amounts(result.items, CouponAmount, "coupon_id", _ATTR)
+    return result

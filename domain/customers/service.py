@@ -1,0 +1,225 @@
+"""Customers: create, update, archive, fetch and list, always inside one tenant.
+
+A customer token sees and edits its own customer only; any other id reads as
+missing, exactly like an id from another tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from db.models import Customer, Tenant
+from domain import clock, validation
+from domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from domain.idempotency import run_once
+from domain.ids import check_id, new_id
+from domain.money import normalise_currency
+from domain.pagination import Page, PageRequest, paginate
+from domain.tenancy.access import Permission, Principal, Role
+
+STATUSES = ("active", "archived")
+# What a customer may change about itself from a frontend token.
+SELF_EDITABLE = {"name", "email", "address", "locale", "timezone", "tax_id"}
+
+
+def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "external_id" in data:
+        out["external_id"] = (
+            validation.text(data["external_id"], field="externalId", max_length=128) or None
+        )
+    if creating or "name" in data:
+        out["name"] = validation.text(data.get("name"), field="name", max_length=200, required=True)
+    if "email" in data:
+        out["email"] = validation.email(data["email"])
+    if data.get("address") is not None:
+        out.update(validation.address(data["address"]))
+    if "tax_id" in data:
+        out["tax_id"] = validation.vat_id(data["tax_id"], field="taxId")
+    if "locale" in data:
+        out["locale"] = validation.locale(data["locale"])
+    if "currency" in data:
+        out["currency"] = normalise_currency(data["currency"])
+    if "timezone" in data:
+        out["timezone"] = validation.timezone(data["timezone"])
+    if "payment_terms_days" in data:
+        terms = data["payment_terms_days"]
+        out["payment_terms_days"] = (
+            None
+            if terms is None
+            else validation.non_negative(terms, field="paymentTermsDays", maximum=365)
+        )
+    if "metadata" in data:
+        out["metadata"] = validation.metadata(data["metadata"])
+    return out
+
+
+def _search_text(customer: Customer) -> str:
+    parts = (customer.name, customer.email or "", customer.external_id or "")
+    return " ".join(parts).lower()
+
+
+def _duplicate(external_id: str) -> ConflictError:
+    return ConflictError(
+        f"a customer with externalId {external_id!r} exists",
+        field="externalId",
+        code="DUPLICATE_EXTERNAL_ID",
+    )
+
+
+async def load_customer(customer_id: int) -> Customer:
+    return await Customer.get(id=customer_id)
+
+
+async def create_customer(
+    principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
+) -> Customer:
+    principal.require(Permission.CUSTOMERS_WRITE)
+    fields = _clean(data, creating=True)
+
+    async def create() -> Customer:
+        tenant = await Tenant.get(id=principal.tenant_id)
+        fields.setdefault("currency", tenant.default_currency)
+        fields.setdefault("locale", tenant.default_locale)
+        fields.setdefault("timezone", tenant.timezone)
+        external_id = fields.get("external_id")
+        if external_id and await Customer.exists(
+            tenant_id=principal.tenant_id, external_id=external_id
+        ):
+            raise _duplicate(external_id)
+        now = clock.now()
+        customer = Customer(
+            public_id=new_id("customer"),
+            tenant_id=principal.tenant_id,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+        customer.search_text = _search_text(customer)
+        try:
+            await customer.save()
+        except IntegrityError:
+            raise _duplicate(external_id or "") from None
+        return customer
+
+    return await run_once(
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        operation="createCustomer",
+        params=data,
+        create=create,
+        load=load_customer,
+    )
+
+
+def _scope(principal: Principal) -> dict[str, Any]:
+    scope: dict[str, Any] = {"tenant_id": principal.tenant_id}
+    if principal.role is Role.CUSTOMER:
+        scope["id"] = principal.customer_id
+    return scope
+
+
+async def _owned_for_update(principal: Principal, public_id: str) -> Customer:
+    check_id(public_id, "customer")
+    customer = await Customer.select_for_update().get_or_none(
+        public_id=public_id, **_scope(principal)
+    )
+    if customer is None:
+        raise NotFoundError(f"no customer {public_id}", field="id")
+    return customer
+
+
+def _require_write(principal: Principal, changes: dict[str, Any]) -> None:
+    if principal.can(Permission.CUSTOMERS_WRITE):
+        return
+    principal.require(Permission.CUSTOMER_SELF_WRITE)
+    refused = sorted(set(changes) - SELF_EDITABLE)
+    if refused:
+        raise PermissionDeniedError(f"a customer token may not change {', '.join(refused)}")
+
+
+async def update_customer(
+    principal: Principal, public_id: str, changes: dict[str, Any]
+) -> Customer:
+    _require_write(principal, changes)
+    fields = _clean(changes, creating=False)
+    if not fields:
+        raise ValidationError("nothing to update", field="input")
+    async with in_transaction():
+        customer = await _owned_for_update(principal, public_id)
+        external_id = fields.get("external_id")
+        if (
+            external_id
+            and await Customer.filter(tenant_id=principal.tenant_id, external_id=external_id)
+            .exclude(id=customer.id)
+            .exists()
+        ):
+            raise _duplicate(external_id)
+        customer.update_from_dict({**fields, "updated_at": clock.now()})
+        customer.search_text = _search_text(customer)
+        try:
+            await customer.save()
+        except IntegrityError:
+            raise _duplicate(external_id or "") from None
+    return customer
+
+
+async def set_customer_archived(principal: Principal, public_id: str, archived: bool) -> Customer:
+    principal.require(Permission.CUSTOMERS_WRITE)
+    async with in_transaction():
+        customer = await _owned_for_update(principal, public_id)
+        status = "archived" if archived else "active"
+        if customer.status != status:
+            now = clock.now()
+            customer.status = status
+            customer.archived_at = now if archived else None
+            customer.updated_at = now
+            await customer.save(update_fields=["status", "archived_at", "updated_at"])
+    return customer
+
+
+async def get_customer(
+    principal: Principal, *, public_id: str | None = None, external_id: str | None = None
+) -> Customer | None:
+    principal.require(Permission.CUSTOMERS_READ)
+    if (public_id is None) == (external_id is None):
+        raise ValidationError("give exactly one of id or externalId", field="id")
+    if public_id is not None:
+        check_id(public_id, "customer")
+        return await Customer.get_or_none(public_id=public_id, **_scope(principal))
+    return await Customer.get_or_none(external_id=external_id, **_scope(principal))
+
+
+async def list_customers(
+    principal: Principal,
+    page: PageRequest,
+    *,
+    search: str | None = None,
+    status: str | None = None,
+    country: str | None = None,
+    currency: str | None = None,
+) -> Page[Customer]:
+    principal.require(Permission.CUSTOMERS_READ)
+    query = Customer.filter(**_scope(principal))
+    if status is not None:
+        if status not in STATUSES:
+            raise ValidationError(f"status must be one of {STATUSES}", field="status")
+        query = query.filter(status=status)
+    if country is not None:
+        query = query.filter(country=validation.country(country))
+    if currency is not None:
+        query = query.filter(currency=normalise_currency(currency))
+    if search:
+        term = search.strip().lower()
+        query = query.filter(Q(search_text__contains=term) | Q(external_id=search.strip()))
+    return await paginate(query, page)
+
+
+async def customers_by_ids(tenant_id: int, ids: list[int]) -> list[Customer | None]:
+    """Batch fetch for DataLoaders: one SELECT, results in the order asked."""
+    rows = {c.id: c for c in await Customer.filter(tenant_id=tenant_id, id__in=ids)}
+    return [rows.get(i) for i in ids]

@@ -1,0 +1,209 @@
+"""The demo catalog loaded by `seed-demo` (and by `make run` on an empty database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.transactions import in_transaction
+
+from db.models import Tenant
+from domain import clock
+from domain.catalog.add_ons import create_add_on
+from domain.catalog.coupons import create_coupon
+from domain.catalog.plans import create_plan
+from domain.customers.service import create_customer
+from domain.tenancy.access import Principal, Role
+from domain.tenancy.api_keys import issue_key
+from domain.tenancy.tenants import create_tenant
+
+DEMO_TENANT = "Tally Demo"
+
+# code, name, monthly credits, daily limit (None = unlimited), DZD, EUR, USD (minor units)
+TIERS = [
+    ("free", "Free", 100, 20, 0, 0, 0),
+    ("starter", "Starter", 500, 100, 200_000, 1_400, 1_500),
+    ("pro", "Pro", 2_000, 500, 500_000, 3_500, 3_900),
+    ("business", "Business", 10_000, 2_000, 1_500_000, 9_900, 10_900),
+    ("enterprise", "Enterprise", 100_000, None, 5_000_000, 34_900, 37_900),
+]
+FEATURES = {
+    "free": ["rag"],
+    "starter": ["rag", "api"],
+    "pro": ["rag", "api", "legal", "fiscal"],
+    "business": ["rag", "api", "legal", "fiscal", "voice", "park"],
+    "enterprise": ["rag", "api", "legal", "fiscal", "voice", "park", "sso"],
+}
+CUSTOMERS = [
+    ("user-1001", "Amina Benali", "amina@example.dz", "DZ", "Alger", "fr", "DZD", "Africa/Algiers"),
+    ("user-1002", "Lucie Martin", "lucie@example.fr", "FR", "Lyon", "fr", "EUR", "Europe/Paris"),
+    (
+        "user-1003",
+        "Jonas Weber GmbH",
+        "billing@weber.example",
+        "DE",
+        "Berlin",
+        "de",
+        "EUR",
+        "Europe/Berlin",
+    ),
+    ("user-1004", "Carmen Ruiz", "carmen@example.es", "ES", "Madrid", "es", "EUR", "Europe/Madrid"),
+    (
+        "user-1005",
+        "Omar Haddad",
+        "omar@example.ma",
+        "MA",
+        "Rabat",
+        "ar",
+        "MAD",
+        "Africa/Casablanca",
+    ),
+    (
+        "user-1006",
+        "Jane Cooper",
+        "jane@example.com",
+        "US",
+        "Austin",
+        "en",
+        "USD",
+        "America/Chicago",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    tenant: Tenant
+    admin_key: str
+    service_key: str
+    created: bool
+
+
+def _prices(dzd: int, eur: int, usd: int) -> list[dict[str, object]]:
+    return [
+        {"currency": "DZD", "amount_minor": dzd},
+        {"currency": "EUR", "amount_minor": eur},
+        {"currency": "USD", "amount_minor": usd},
+    ]
+
+
+async def seed_demo() -> SeedResult | None:
+    """Create the demo tenant once; None when it already exists."""
+    if await Tenant.exists(name=DEMO_TENANT):
+        return None
+    async with in_transaction():
+        tenant = await create_tenant(
+            name=DEMO_TENANT,
+            legal_name="Tally Demo SARL",
+            country="DZ",
+            default_currency="DZD",
+            default_locale="fr",
+            timezone="Africa/Algiers",
+            vat_id=None,
+            address={"line1": "12 rue Didouche Mourad", "city": "Alger", "postal_code": "16000"},
+            test_mode=True,
+        )
+        admin = Principal(tenant_id=tenant.id, role=Role.ADMIN, key_id=0)
+        plans = {}
+        for code, name, credits, daily, dzd, eur, usd in TIERS:
+            plans[code] = await create_plan(
+                admin,
+                {
+                    "code": code,
+                    "name": name,
+                    "interval": "month",
+                    "monthly_credits": credits,
+                    "daily_credit_limit": daily,
+                    "features": FEATURES[code],
+                    "prices": _prices(dzd, eur, usd),
+                },
+            )
+        plans["premium"] = await create_plan(
+            admin,
+            {
+                "code": "premium-monthly",
+                "name": "Premium",
+                "description": "Everything in Pro, billed monthly, with a 14-day trial.",
+                "interval": "month",
+                "trial_days": 14,
+                "monthly_credits": 5_000,
+                "daily_credit_limit": 1_000,
+                "features": FEATURES["business"],
+                "tax_behavior": "inclusive",
+                "prices": [{"currency": "EUR", "amount": "29.99"}],
+            },
+        )
+        await create_plan(
+            admin,
+            {
+                "code": "pro-yearly",
+                "name": "Pro (yearly)",
+                "interval": "year",
+                "monthly_credits": 2_000,
+                "daily_credit_limit": 500,
+                "features": FEATURES["pro"],
+                "prices": _prices(5_000_000, 35_000, 39_000),
+            },
+        )
+        await create_add_on(
+            admin,
+            {
+                "code": "extra-seat",
+                "name": "Extra seat",
+                "kind": "recurring",
+                "prices": _prices(50_000, 500, 500),
+            },
+        )
+        await create_add_on(
+            admin,
+            {
+                "code": "onboarding",
+                "name": "Onboarding session",
+                "kind": "one_off",
+                "prices": _prices(2_000_000, 15_000, 16_000),
+            },
+        )
+        await create_coupon(
+            admin,
+            {
+                "code": "WELCOME20",
+                "name": "Welcome -20%",
+                "percent_off": "20",
+                "duration": "repeating",
+                "duration_periods": 3,
+            },
+        )
+        await create_coupon(
+            admin,
+            {
+                "code": "LAUNCH10",
+                "name": "Launch: 10 off",
+                "amounts_off": [
+                    {"currency": "EUR", "amount": "10"},
+                    {"currency": "USD", "amount": "10"},
+                ],
+                "duration": "once",
+                "max_redemptions": 100,
+                "redeem_by": clock.now() + timedelta(days=365),
+                "plan_ids": [plans["pro"].public_id, plans["business"].public_id],
+            },
+        )
+        for ext, name, email, country, city, locale, currency, tz in CUSTOMERS:
+            await create_customer(
+                admin,
+                {
+                    "external_id": ext,
+                    "name": name,
+                    "email": email,
+                    "address": {"city": city, "country": country},
+                    "locale": locale,
+                    "currency": currency,
+                    "timezone": tz,
+                    "metadata": {"source": "demo"},
+                },
+            )
+        admin_key = await issue_key(tenant_id=tenant.id, role=Role.ADMIN, name="demo admin")
+        service_key = await issue_key(tenant_id=tenant.id, role=Role.SERVICE, name="demo service")
+    return SeedResult(
+        tenant=tenant, admin_key=admin_key.secret, service_key=service_key.secret, created=True
+    )

@@ -1,0 +1,1 @@
+"""Live fan-out of domain events to GraphQL subscriptions."""

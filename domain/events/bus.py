@@ -1,0 +1,149 @@
+"""Event bus: in-process by default, Redis pub/sub when REDIS_URL is set.
+
+Publishing happens after the change has committed. With Redis, each process holds
+one pub/sub connection and fans messages out to in-memory queues, one per
+subscriber, instead of opening a Redis connection per WebSocket client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import orjson
+
+log = logging.getLogger("tally.events")
+QUEUE_SIZE = 1000
+
+
+class EventBus(Protocol):
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def publish(self, channel: str, event: dict[str, Any]) -> None: ...
+    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]: ...
+    async def healthy(self) -> bool: ...
+
+
+def tenant_channel(tenant_id: int) -> str:
+    return f"tally:tenant:{tenant_id}"
+
+
+class _FanOut:
+    """Local subscribers per channel; a slow consumer drops its oldest events."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+
+    def deliver(self, channel: str, event: dict[str, Any]) -> None:
+        for queue in list(self.queues.get(channel, ())):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    async def listen(
+        self, channel: str, on_first: Any = None, on_last: Any = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        first = not self.queues.get(channel)
+        self.queues[channel].add(queue)
+        if first and on_first is not None:
+            await on_first(channel)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.queues[channel].discard(queue)
+            if not self.queues[channel]:
+                del self.queues[channel]
+                if on_last is not None:
+                    await on_last(channel)
+
+
+class InProcessBus:
+    def __init__(self) -> None:
+        self._fan = _FanOut()
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        self._fan.deliver(channel, event)
+
+    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
+        return self._fan.listen(channel)
+
+    async def healthy(self) -> bool:
+        return True
+
+    def subscriber_count(self, channel: str) -> int:
+        return len(self._fan.queues.get(channel, ()))
+
+
+class RedisBus:
+    def __init__(self, url: str) -> None:
+        from redis import asyncio as redis
+
+        self._redis = redis.from_url(url)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._fan = _FanOut()
+        self._reader: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._redis.ping()
+        self._reader = asyncio.create_task(self._read(), name="tally-redis-bus")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        await self._redis.publish(channel, orjson.dumps(event))
+
+    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
+        return self._fan.listen(channel, self._on_first, self._on_last)
+
+    async def _on_first(self, channel: str) -> None:
+        await self._pubsub.subscribe(channel)
+        self._ready.set()
+
+    async def _on_last(self, channel: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        while True:
+            await self._ready.wait()
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except Exception:  # connection trouble: log and retry, never kill the reader
+                log.exception("redis pub/sub read failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            self._fan.deliver(channel, orjson.loads(message["data"]))
+
+    async def healthy(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except Exception:
+            return False
+
+
+def build_bus(redis_url: str | None) -> EventBus:
+    return RedisBus(redis_url) if redis_url else InProcessBus()

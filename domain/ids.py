@@ -1,0 +1,43 @@
+"""Public ids: a type prefix and 16 random base62 characters (`cus_4fQ…`).
+
+They are stored with the row, so they are stable across databases and exports;
+integer primary keys never leave the server.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+
+from domain.errors import ValidationError
+
+_ALPHABET = string.ascii_letters + string.digits
+_BODY = 16
+
+PREFIXES = {
+    "tenant": "ten",
+    "api_key": "key",
+    "plan": "pln",
+    "add_on": "addon",
+    "coupon": "cpn",
+    "customer": "cus",
+}
+
+_PATTERN = re.compile(r"^([a-z]+)_([0-9A-Za-z]{" + str(_BODY) + r"})$")
+
+
+def new_id(kind: str) -> str:
+    return f"{PREFIXES[kind]}_" + "".join(secrets.choice(_ALPHABET) for _ in range(_BODY))
+
+
+def check_id(value: str, kind: str, *, field: str = "id") -> str:
+    """Refuse a malformed id or one of another type before any query runs."""
+    match = _PATTERN.match(value or "")
+    if match is None or match.group(1) != PREFIXES[kind]:
+        raise ValidationError(
+            f"{value!r} is not a {kind.replace('_', '-')} id ({PREFIXES[kind]}_…)",
+            field=field,
+            code="INVALID_ID",
+        )
+    return value

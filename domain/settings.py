@@ -1,0 +1,46 @@
+"""Configuration from the environment, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from db.config import database_url
+
+_DEV_SECRET_FILE = Path(".tally-secret")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    host: str
+    port: int
+    secret_key: str
+    allowed_origins: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=database_url(),
+            redis_url=os.environ.get("REDIS_URL") or None,
+            host=os.environ.get("HOST", "127.0.0.1"),
+            port=int(os.environ.get("PORT", "8000")),
+            secret_key=os.environ.get("TALLY_SECRET_KEY") or _dev_secret(),
+            allowed_origins=tuple(
+                o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ),
+        )
+
+
+def _dev_secret() -> str:
+    # Zero-setup default: a random key kept beside the SQLite file. Production sets
+    # TALLY_SECRET_KEY (losing it makes stored secrets unreadable).
+    if _DEV_SECRET_FILE.exists():
+        return _DEV_SECRET_FILE.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    _DEV_SECRET_FILE.write_text(value)
+    _DEV_SECRET_FILE.chmod(0o600)
+    return value

@@ -1,0 +1,65 @@
+"""Who is calling, and what their role allows.
+
+admin    everything in its tenant
+service  what a partner backend needs: read the catalog and customers
+         (later: check and consume credits, record usage)
+customer a frontend token bound to one customer: that customer only
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from domain.errors import PermissionDeniedError
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    SERVICE = "service"
+    CUSTOMER = "customer"
+
+
+class Permission(enum.Enum):
+    TENANT_READ = "tenant:read"
+    TENANT_WRITE = "tenant:write"
+    API_KEYS = "api_keys:manage"
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    CUSTOMER_SELF_WRITE = "customers:self_write"
+
+
+_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission) - {Permission.CUSTOMER_SELF_WRITE},
+    Role.SERVICE: frozenset(
+        {Permission.TENANT_READ, Permission.CATALOG_READ, Permission.CUSTOMERS_READ}
+    ),
+    Role.CUSTOMER: frozenset(
+        {
+            Permission.TENANT_READ,
+            Permission.CATALOG_READ,
+            Permission.CUSTOMERS_READ,
+            Permission.CUSTOMER_SELF_WRITE,
+        }
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: int
+    role: Role
+    key_id: int
+    # Set only for customer tokens: the one customer this caller may see.
+    customer_id: int | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in _GRANTS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        if permission not in _GRANTS[self.role]:
+            raise PermissionDeniedError(
+                f"a {self.role.value} key may not do this ({permission.value})"
+            )

@@ -1,0 +1,146 @@
+"""API keys: shown once, stored as a SHA-256 hash, looked up by their prefix.
+
+A key is `tly_<12 lookup chars>_<32 secret chars>`; the keys are random, so a fast
+hash is enough (no password stretching needed) and keeps authentication cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from db.models import ApiKey, Customer, Tenant
+from domain import clock, validation
+from domain.errors import AuthenticationError, NotFoundError, ValidationError
+from domain.ids import check_id, new_id
+from domain.tenancy.access import Permission, Principal, Role
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    api_key: ApiKey
+    secret: str  # the whole key; returned once, never stored
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    principal: Principal
+    tenant: Tenant
+    api_key: ApiKey
+
+
+def _random(n: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_key(
+    *,
+    tenant_id: int,
+    role: Role,
+    name: str,
+    customer_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    name = validation.text(name, field="name", max_length=100, required=True)
+    if role is Role.CUSTOMER and customer_id is None:
+        raise ValidationError("a customer token needs a customer", field="customerId")
+    if role is not Role.CUSTOMER and customer_id is not None:
+        raise ValidationError("only customer tokens are bound to a customer", field="customerId")
+    now = clock.now()
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError("expiresAt must be in the future", field="expiresAt")
+    prefix = "tly_" + _random(12)
+    token = f"{prefix}_{_random(32)}"
+    key = await ApiKey.create(
+        public_id=new_id("api_key"),
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        name=name,
+        role=role.value,
+        prefix=prefix,
+        secret_hash=_hash(token),
+        expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+    return IssuedKey(api_key=key, secret=token)
+
+
+async def create_api_key(
+    principal: Principal,
+    *,
+    role: Role,
+    name: str,
+    customer_public_id: str | None = None,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    principal.require(Permission.API_KEYS)
+    customer_id = None
+    if customer_public_id is not None:
+        check_id(customer_public_id, "customer", field="customerId")
+        customer = await Customer.get_or_none(
+            tenant_id=principal.tenant_id, public_id=customer_public_id
+        )
+        if customer is None:
+            raise NotFoundError("no such customer", field="customerId")
+        customer_id = customer.id
+    async with in_transaction():
+        return await issue_key(
+            tenant_id=principal.tenant_id,
+            role=role,
+            name=name,
+            customer_id=customer_id,
+            expires_at=expires_at,
+        )
+
+
+async def list_api_keys(principal: Principal) -> list[ApiKey]:
+    principal.require(Permission.API_KEYS)
+    return await ApiKey.filter(tenant_id=principal.tenant_id).order_by("id")
+
+
+async def revoke_api_key(principal: Principal, public_id: str) -> ApiKey:
+    principal.require(Permission.API_KEYS)
+    check_id(public_id, "api_key")
+    async with in_transaction():
+        key = await ApiKey.select_for_update().get_or_none(
+            tenant_id=principal.tenant_id, public_id=public_id
+        )
+        if key is None:
+            raise NotFoundError("no such API key", field="id")
+        if key.revoked_at is None:
+            key.revoked_at = key.updated_at = clock.now()
+            await key.save(update_fields=["revoked_at", "updated_at"])
+    return key
+
+
+async def authenticate(token: str) -> Authenticated:
+    """One SELECT (key joined with its tenant). Every failure reads the same."""
+    failure = AuthenticationError("invalid, expired or revoked API key")
+    prefix, sep, _ = token.rpartition("_")
+    if not sep or not prefix.startswith("tly_") or len(prefix) != 16:
+        raise failure
+    key = await ApiKey.filter(prefix=prefix).select_related("tenant").first()
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(token)):
+        raise failure
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= clock.now()):
+        raise failure
+    principal = Principal(
+        tenant_id=key.tenant_id,
+        role=Role(key.role),
+        key_id=key.id,
+        customer_id=key.customer_id,
+    )
+    return Authenticated(principal=principal, tenant=key.tenant, api_key=key)

@@ -1,0 +1,75 @@
+"""Tenants: the businesses that bill their customers through Tally."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from db.models import Tenant
+from domain import clock, validation
+from domain.errors import ValidationError
+from domain.ids import new_id
+from domain.money import normalise_currency
+from domain.tenancy.access import Permission, Principal
+
+
+def _clean(changes: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "name" in changes or creating:
+        out["name"] = validation.text(
+            changes.get("name"), field="name", max_length=200, required=True
+        )
+    if "legal_name" in changes:
+        out["legal_name"] = validation.text(
+            changes["legal_name"], field="legalName", max_length=200, required=True
+        )
+    if "country" in changes or creating:
+        out["country"] = validation.country(changes.get("country") or "", field="country")
+    if "default_currency" in changes or creating:
+        out["default_currency"] = normalise_currency(
+            changes.get("default_currency"), field="defaultCurrency"
+        )
+    if "default_locale" in changes:
+        out["default_locale"] = validation.locale(changes["default_locale"], field="defaultLocale")
+    if "timezone" in changes:
+        out["timezone"] = validation.timezone(changes["timezone"])
+    if "vat_id" in changes:
+        out["vat_id"] = validation.vat_id(changes["vat_id"])
+    if "payment_terms_days" in changes:
+        out["payment_terms_days"] = validation.non_negative(
+            changes["payment_terms_days"], field="paymentTermsDays", maximum=365
+        )
+    if changes.get("address") is not None:
+        out.update(validation.address(changes["address"]))
+    if "test_mode" in changes:
+        out["test_mode"] = bool(changes["test_mode"])
+    return out
+
+
+async def create_tenant(**fields: Any) -> Tenant:
+    """Operator action (CLI): no principal exists before the tenant does."""
+    data = _clean(fields, creating=True)
+    data.setdefault("legal_name", data["name"])
+    now = clock.now()
+    async with in_transaction():
+        return await Tenant.create(
+            public_id=new_id("tenant"), created_at=now, updated_at=now, **data
+        )
+
+
+async def get_tenant(principal: Principal) -> Tenant:
+    principal.require(Permission.TENANT_READ)
+    return await Tenant.get(id=principal.tenant_id)
+
+
+async def update_tenant(principal: Principal, changes: dict[str, Any]) -> Tenant:
+    principal.require(Permission.TENANT_WRITE)
+    data = _clean(changes, creating=False)
+    if not data:
+        raise ValidationError("nothing to update", field="input")
+    async with in_transaction():
+        tenant = await Tenant.select_for_update().get(id=principal.tenant_id)
+        tenant.update_from_dict({**data, "updated_at": clock.now()})
+        await tenant.save()
+    return tenant

@@ -1,0 +1,1 @@
+"""Thin adapters: caller context -> one domain call -> schema type."""

@@ -1,0 +1,73 @@
+"""Per-request context: who is calling, their tenant, DataLoaders, locale, event bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+
+from db.models import ApiKey, Customer, Plan, Tenant
+from domain.catalog.plans import plans_by_ids
+from domain.customers.service import customers_by_ids
+from domain.events.bus import EventBus
+from domain.tenancy.access import Principal
+from domain.tenancy.api_keys import Authenticated
+from domain.validation import SUPPORTED_LOCALES
+
+
+class Loaders:
+    """Built per HTTP request (and per subscription on a WebSocket): caches never
+    outlive the request that filled them."""
+
+    def __init__(self, principal: Principal | None) -> None:
+        self._principal = principal
+        self.plan_by_id: DataLoader[int, Plan | None] = DataLoader(self._plans)
+        self.customer_by_id: DataLoader[int, Customer | None] = DataLoader(self._customers)
+
+    @property
+    def _tenant_id(self) -> int:
+        assert self._principal is not None
+        return self._principal.tenant_id
+
+    async def _plans(self, ids: list[int]) -> list[Plan | None]:
+        return await plans_by_ids(self._tenant_id, ids)
+
+    async def _customers(self, ids: list[int]) -> list[Customer | None]:
+        return await customers_by_ids(self._tenant_id, ids)
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Any
+    bus: EventBus
+    principal: Principal | None = None
+    tenant: Tenant | None = None
+    api_key: ApiKey | None = None
+    locale: str = "en"
+    loaders: Loaders = field(default_factory=lambda: Loaders(None))
+    connection_params: dict[str, Any] | None = None
+
+    def sign_in(self, auth: Authenticated, accept_language: str | None) -> None:
+        self.principal = auth.principal
+        self.tenant = auth.tenant
+        self.api_key = auth.api_key
+        self.locale = pick_locale(accept_language, auth.tenant.default_locale)
+        self.loaders = Loaders(auth.principal)
+
+    @property
+    def caller(self) -> Principal:
+        if self.principal is None:  # the transport authenticates before any resolver runs
+            raise RuntimeError("unauthenticated context reached a resolver")
+        return self.principal
+
+
+def pick_locale(accept_language: str | None, default: str) -> str:
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in SUPPORTED_LOCALES:
+            return tag
+    return default

@@ -1,0 +1,86 @@
+"""Customer resolvers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain.customers import service
+from domain.pagination import page_request
+from resolvers.common import connection, mutate, query, to_data
+from schema import customers as t
+from schema import payloads as p
+from schema.common import Connection
+
+
+def _own_id(row: Any) -> int:
+    return row.id
+
+
+async def customer(
+    info: Info, id: strawberry.ID | None = None, external_id: str | None = None
+) -> t.Customer | None:
+    return await query(
+        lambda: service.get_customer(info.context.caller, public_id=id, external_id=external_id)
+    )
+
+
+async def customer_list(
+    info: Info,
+    first: int | None = None,
+    after: str | None = None,
+    search: str | None = None,
+    status: t.CustomerStatus | None = None,
+    country: str | None = None,
+    currency: str | None = None,
+) -> Connection[t.Customer]:
+    async def run() -> Any:
+        page = await service.list_customers(
+            info.context.caller,
+            page_request(first, after),
+            search=search,
+            status=None if status is None else status.value,
+            country=country,
+            currency=currency,
+        )
+        return connection(page)
+
+    return await query(run)
+
+
+async def create_customer(
+    info: Info, input: t.CreateCustomerInput, idempotency_key: str | None = None
+) -> p.CustomerResult:
+    return await mutate(
+        info,
+        lambda: service.create_customer(
+            info.context.caller, to_data(input), idempotency_key=idempotency_key
+        ),
+        lambda row: p.CustomerSuccess(customer=row),
+        event="customer.created",
+        customer_of=_own_id,
+    )
+
+
+async def update_customer(
+    info: Info, id: strawberry.ID, input: t.UpdateCustomerInput
+) -> p.CustomerResult:
+    return await mutate(
+        info,
+        lambda: service.update_customer(info.context.caller, id, to_data(input)),
+        lambda row: p.CustomerSuccess(customer=row),
+        event="customer.updated",
+        customer_of=_own_id,
+    )
+
+
+async def archive_customer(info: Info, id: strawberry.ID) -> p.CustomerResult:
+    return await mutate(
+        info,
+        lambda: service.set_customer_archived(info.context.caller, id, True),
+        lambda row: p.CustomerSuccess(customer=row),
+        event="customer.archived",
+        customer_of=_own_id,
+    )

@@ -1,0 +1,90 @@
+"""Viewer, tenant and API key resolvers, and the live tenant event stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from domain.events.bus import tenant_channel
+from domain.tenancy import api_keys, tenants
+from domain.tenancy.access import Permission, Role
+from resolvers.common import mutate, query, to_data
+from schema import payloads as p
+from schema import tenancy as t
+
+
+async def viewer(info: Info) -> t.Viewer:
+    ctx = info.context
+    principal = ctx.caller
+    customer = None
+    if principal.customer_id is not None:
+        customer = await ctx.loaders.customer_by_id.load(principal.customer_id)
+    return t.Viewer(
+        role=t.ApiKeyRole(principal.role.value),
+        tenant=ctx.tenant,
+        api_key=ctx.api_key,
+        customer=customer,
+    )
+
+
+async def tenant(info: Info) -> t.Tenant:
+    return await query(lambda: tenants.get_tenant(info.context.caller))
+
+
+async def api_key_list(info: Info) -> list[t.ApiKey]:
+    return await query(lambda: api_keys.list_api_keys(info.context.caller))
+
+
+async def update_tenant(info: Info, input: t.UpdateTenantInput) -> p.TenantResult:
+    return await mutate(
+        info,
+        lambda: tenants.update_tenant(info.context.caller, to_data(input)),
+        lambda row: p.TenantSuccess(tenant=row),
+        event="tenant.updated",
+    )
+
+
+async def create_api_key(info: Info, input: t.CreateApiKeyInput) -> p.CreateApiKeyResult:
+    data = to_data(input)
+    return await mutate(
+        info,
+        lambda: api_keys.create_api_key(
+            info.context.caller,
+            role=Role(data["role"]),
+            name=data["name"],
+            customer_public_id=data.get("customer_id"),
+            expires_at=data.get("expires_at"),
+        ),
+        lambda issued: p.CreateApiKeySuccess(api_key=issued.api_key, secret=issued.secret),
+    )
+
+
+async def revoke_api_key(info: Info, id: strawberry.ID) -> p.ApiKeyResult:
+    return await mutate(
+        info,
+        lambda: api_keys.revoke_api_key(info.context.caller, id),
+        lambda row: p.ApiKeySuccess(api_key=row),
+    )
+
+
+async def tenant_events(
+    info: Info, types: list[str] | None = None
+) -> AsyncGenerator[t.TenantEvent, None]:
+    """Every change in the caller's tenant as it commits; a customer token only
+    sees events about its own customer."""
+    principal = info.context.caller
+    principal.require(Permission.TENANT_READ)
+    own = principal.customer_id if principal.role is Role.CUSTOMER else None
+    async for event in info.context.bus.subscribe(tenant_channel(principal.tenant_id)):
+        if types and event["type"] not in types:
+            continue
+        if own is not None and event.get("customer_id") != own:
+            continue
+        yield t.TenantEvent(
+            type=event["type"],
+            object_id=strawberry.ID(event["object_id"]),
+            occurred_at=datetime.fromisoformat(event["occurred_at"]),
+        )

@@ -1,0 +1,195 @@
+"""Catalog types: plans, add-ons, coupons, and their inputs.
+
+Object types read the domain rows directly (public ids are exposed as `id`), so a
+page of plans is served without copying every row into another object.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.types import Info
+
+from domain.catalog.coupons import bp_to_percent
+from domain.catalog.plans import interval_name
+from schema.common import BigInt, Money, MoneyInput
+
+
+class CatalogStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class BillingInterval(enum.StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+    MONTHS = "months"
+
+
+class TaxBehavior(enum.StrEnum):
+    EXCLUSIVE = "exclusive"
+    INCLUSIVE = "inclusive"
+
+
+class AddOnKind(enum.StrEnum):
+    RECURRING = "recurring"
+    ONE_OFF = "one_off"
+
+
+class DiscountType(enum.StrEnum):
+    PERCENT = "percent"
+    FIXED = "fixed"
+
+
+class CouponDuration(enum.StrEnum):
+    ONCE = "once"
+    REPEATING = "repeating"
+    FOREVER = "forever"
+
+
+for _enum in (CatalogStatus, BillingInterval, TaxBehavior, AddOnKind, DiscountType, CouponDuration):
+    strawberry.enum(_enum)
+
+
+@strawberry.type
+class Plan:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    code: str
+    name: str
+    description: str
+    interval_months: int = strawberry.field(description="Months between two invoices.")
+    trial_days: int
+    monthly_credits: BigInt  # type: ignore[valid-type]
+    daily_credit_limit: BigInt | None = strawberry.field(  # type: ignore[valid-type]
+        description="Credits a customer may spend per local day; null means unlimited."
+    )
+    features: list[str] = strawberry.field(description="Feature codes this plan entitles to.")
+    tax_behavior: TaxBehavior
+    status: CatalogStatus
+    price_list: list[Money] = strawberry.field(name="prices")
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+    @strawberry.field
+    def interval(self) -> BillingInterval:
+        return BillingInterval(interval_name(self.interval_months))
+
+    @strawberry.field(description="The price in one currency, or null if none is set.")
+    def price(self, currency: str) -> Money | None:
+        wanted = currency.upper()
+        return next((m for m in self.price_list if m.currency == wanted), None)
+
+
+@strawberry.type
+class AddOn:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    code: str
+    name: str
+    description: str
+    kind: AddOnKind
+    status: CatalogStatus
+    price_list: list[Money] = strawberry.field(name="prices")
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+
+@strawberry.type
+class Coupon:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    code: str
+    name: str
+    discount_type: DiscountType
+    amount_list: list[Money] = strawberry.field(name="amountsOff")
+    duration: CouponDuration
+    duration_periods: int | None
+    redeem_by: datetime | None
+    max_redemptions: int | None
+    times_redeemed: int
+    status: CatalogStatus
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+    @strawberry.field(description='Percentage as a decimal string ("12.5"), for PERCENT coupons.')
+    def percent_off(self) -> Decimal | None:
+        bp = self.percent_off_bp  # type: ignore[attr-defined]
+        return None if bp is None else bp_to_percent(bp)
+
+    @strawberry.field(description="Plans the coupon is limited to; empty means every plan.")
+    async def plans(self, info: Info) -> list[Plan]:
+        ids = self.plan_ids  # type: ignore[attr-defined]
+        found = await info.context.loaders.plan_by_id.load_many(ids)
+        return [p for p in found if p is not None]
+
+
+# -- inputs ----------------------------------------------------------------------------
+@strawberry.input
+class CreatePlanInput:
+    code: str
+    name: str
+    interval: BillingInterval
+    prices: list[MoneyInput]
+    interval_months: int | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    trial_days: int | None = strawberry.UNSET
+    monthly_credits: BigInt | None = strawberry.UNSET  # type: ignore[valid-type]
+    daily_credit_limit: BigInt | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET, description="null or absent: unlimited"
+    )
+    features: list[str] | None = strawberry.UNSET
+    tax_behavior: TaxBehavior | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields given change; `prices` replaces the whole set.")
+class UpdatePlanInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    prices: list[MoneyInput] | None = strawberry.UNSET
+    trial_days: int | None = strawberry.UNSET
+    monthly_credits: BigInt | None = strawberry.UNSET  # type: ignore[valid-type]
+    daily_credit_limit: BigInt | None = strawberry.UNSET  # type: ignore[valid-type]
+    features: list[str] | None = strawberry.UNSET
+    tax_behavior: TaxBehavior | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateAddOnInput:
+    code: str
+    name: str
+    kind: AddOnKind
+    prices: list[MoneyInput]
+    description: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class UpdateAddOnInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    prices: list[MoneyInput] | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateCouponInput:
+    code: str
+    duration: CouponDuration
+    name: str | None = strawberry.UNSET
+    percent_off: Decimal | None = strawberry.UNSET
+    amounts_off: list[MoneyInput] | None = strawberry.UNSET
+    duration_periods: int | None = strawberry.UNSET
+    redeem_by: datetime | None = strawberry.UNSET
+    max_redemptions: int | None = strawberry.UNSET
+    plan_ids: list[strawberry.ID] | None = strawberry.UNSET
+
+
+@strawberry.input(description="Discount terms are fixed once created; these limits can change.")
+class UpdateCouponInput:
+    name: str | None = strawberry.UNSET
+    redeem_by: datetime | None = strawberry.UNSET
+    max_redemptions: int | None = strawberry.UNSET
+    plan_ids: list[strawberry.ID] | None = strawberry.UNSET

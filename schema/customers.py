@@ -1,0 +1,103 @@
+"""Customer types and inputs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.catalog import CatalogStatus
+
+
+@strawberry.type
+class Address:
+    line1: str
+    line2: str
+    city: str
+    postal_code: str
+    state: str
+    country: str | None
+
+
+@strawberry.input
+class AddressInput:
+    line1: str | None = strawberry.UNSET
+    line2: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    postal_code: str | None = strawberry.UNSET
+    state: str | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+
+
+def address_of(row: object) -> Address:
+    return Address(
+        line1=row.address_line1,  # type: ignore[attr-defined]
+        line2=row.address_line2,  # type: ignore[attr-defined]
+        city=row.city,  # type: ignore[attr-defined]
+        postal_code=row.postal_code,  # type: ignore[attr-defined]
+        state=row.state,  # type: ignore[attr-defined]
+        country=row.country,  # type: ignore[attr-defined]
+    )
+
+
+@strawberry.enum
+class CustomerStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+@strawberry.type
+class Customer:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    external_id: str | None
+    name: str
+    email: str | None
+    tax_id: str | None
+    locale: str
+    currency: str
+    timezone: str
+    payment_terms_days: int | None = strawberry.field(
+        description="Days to pay an invoice; null means the tenant's default."
+    )
+    metadata: JSON
+    status: CustomerStatus
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+    @strawberry.field
+    def address(self) -> Address:
+        return address_of(self)
+
+
+@strawberry.input
+class CreateCustomerInput:
+    name: str
+    external_id: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+    tax_id: str | None = strawberry.UNSET
+    locale: str | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    payment_terms_days: int | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdateCustomerInput:
+    name: str | None = strawberry.UNSET
+    external_id: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+    tax_id: str | None = strawberry.UNSET
+    locale: str | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    payment_terms_days: int | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
+
+
+__all__ = ["CatalogStatus"]

@@ -1,0 +1,55 @@
+"""Mutation results: a success type per entity and a union with the typed errors."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.catalog import AddOn, Coupon, Plan
+from schema.common import result_union
+from schema.customers import Customer
+from schema.tenancy import ApiKey, Tenant
+
+
+@strawberry.type
+class PlanSuccess:
+    plan: Plan
+
+
+@strawberry.type
+class AddOnSuccess:
+    add_on: AddOn
+
+
+@strawberry.type
+class CouponSuccess:
+    coupon: Coupon
+
+
+@strawberry.type
+class CustomerSuccess:
+    customer: Customer
+
+
+@strawberry.type
+class TenantSuccess:
+    tenant: Tenant
+
+
+@strawberry.type
+class ApiKeySuccess:
+    api_key: ApiKey
+
+
+@strawberry.type
+class CreateApiKeySuccess:
+    api_key: ApiKey
+    secret: str = strawberry.field(description="The whole key. Shown this once; store it now.")
+
+
+PlanResult = result_union("PlanResult", PlanSuccess)
+AddOnResult = result_union("AddOnResult", AddOnSuccess)
+CouponResult = result_union("CouponResult", CouponSuccess)
+CustomerResult = result_union("CustomerResult", CustomerSuccess)
+TenantResult = result_union("TenantResult", TenantSuccess)
+ApiKeyResult = result_union("ApiKeyResult", ApiKeySuccess)
+CreateApiKeyResult = result_union("CreateApiKeyResult", CreateApiKeySuccess)

@@ -1,0 +1,95 @@
+"""Tenant, API key and viewer types."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from schema.customers import Address, AddressInput, Customer, address_of
+
+
+@strawberry.enum
+class ApiKeyRole(enum.StrEnum):
+    ADMIN = "admin"
+    SERVICE = "service"
+    CUSTOMER = "customer"
+
+
+@strawberry.type
+class Tenant:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    name: str
+    legal_name: str
+    country: str
+    vat_id: str | None
+    default_currency: str
+    default_locale: str
+    timezone: str
+    payment_terms_days: int
+    test_mode: bool
+    created_at: datetime
+
+    @strawberry.field
+    def address(self) -> Address:
+        return address_of(self)
+
+
+@strawberry.type
+class ApiKey:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    name: str
+    role: ApiKeyRole
+    prefix: str = strawberry.field(
+        description="The key's public prefix; the secret is never shown again."
+    )
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        customer_id = self.customer_id  # type: ignore[attr-defined]
+        if customer_id is None:
+            return None
+        return await info.context.loaders.customer_by_id.load(customer_id)
+
+
+@strawberry.type
+class Viewer:
+    role: ApiKeyRole
+    tenant: Tenant
+    api_key: ApiKey
+    customer: Customer | None
+
+
+@strawberry.input
+class UpdateTenantInput:
+    name: str | None = strawberry.UNSET
+    legal_name: str | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+    vat_id: str | None = strawberry.UNSET
+    default_currency: str | None = strawberry.UNSET
+    default_locale: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    payment_terms_days: int | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateApiKeyInput:
+    name: str
+    role: ApiKeyRole
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Required for CUSTOMER tokens."
+    )
+    expires_at: datetime | None = strawberry.UNSET
+
+
+@strawberry.type
+class TenantEvent:
+    type: str
+    object_id: strawberry.ID
+    occurred_at: datetime

@@ -1,0 +1,446 @@
+"""Tally server: the Starlette app, its lifespan and the command line.
+
+python server.py serve | migrate | seed-demo | create-tenant | create-api-key
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+
+from db.config import connection_name, tortoise_config
+from domain.errors import AuthenticationError
+from domain.events.bus import EventBus, build_bus
+from domain.settings import Settings
+from domain.tenancy.api_keys import authenticate
+from resolvers.context import Context
+from schema import build_schema
+
+log = logging.getLogger("tally")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+# -- GraphQL over HTTP -------------------------------------------------------------------
+def negotiate(accept: str | None) -> str | None:
+    """GraphQL-over-HTTP media type for an Accept header; None when neither is acceptable."""
+    if not accept:
+        return GRAPHQL_RESPONSE
+    ranges: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    q = float(param[2:])
+                except ValueError:
+                    q = 0.0
+        ranges.append((-q, index, media.lower()))
+    for neg_q, _, media in sorted(ranges):
+        if neg_q == 0:
+            break
+        if media == GRAPHQL_RESPONSE or media in ("*/*", "application/*"):
+            return GRAPHQL_RESPONSE
+        if media == JSON:
+            return JSON
+    return None
+
+
+def bearer_token(headers: Any) -> str | None:
+    value = headers.get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class TallyGraphQL(GraphQL):
+    """Strawberry's ASGI view with API-key authentication and the GraphQL-over-HTTP
+    media type and status codes (400 for requests that never execute)."""
+
+    def __init__(self, *args: Any, bus: EventBus, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bus = bus
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        media = negotiate(request.headers.get("accept"))
+        if media is None and not _wants_ide(request):
+            await _error(406, "Accept application/graphql-response+json or application/json", JSON)(
+                scope, receive, send
+            )
+            return
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = _http_error(exc, media or JSON)
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+        ctx = Context(request=request, response=response, bus=self.bus)
+        if isinstance(request, WebSocket) or _wants_ide(request):
+            return ctx  # WebSockets authenticate in connection_init; GraphiQL needs no key
+        token = bearer_token(request.headers)
+        if token is None:
+            raise HTTPException(401, "Send an API key: Authorization: Bearer <key>")
+        try:
+            ctx.sign_in(await authenticate(token), request.headers.get("accept-language"))
+        except AuthenticationError as exc:
+            raise HTTPException(401, exc.message) from None
+        return ctx
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        token = None
+        if isinstance(raw, str):
+            token = bearer_token({"authorization": raw}) or raw.strip() or None
+        token = token or bearer_token(context.request.headers)
+        if token is None:
+            raise ConnectionRejectionError({"message": "missing API key"})
+        try:
+            auth = await authenticate(token)
+        except AuthenticationError:
+            raise ConnectionRejectionError({"message": "invalid API key"}) from None
+        context.sign_in(auth, context.request.headers.get("accept-language"))
+        return None
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:  # type: ignore[override]
+        sub = await super().get_sub_response(request)
+        sub.tally_media = negotiate(request.headers.get("accept")) or JSON  # type: ignore[attr-defined]
+        request.state.sub_response = sub
+        return sub
+
+    async def process_result(self, request: Request, result: Any) -> Any:  # type: ignore[override]
+        data = await super().process_result(request, result)
+        request_error = result.data is None and any(e.path is None for e in result.errors or ())
+        if request_error:
+            data.pop("data", None)  # a request error carries no data entry at all
+            sub = request.state.sub_response
+            if sub.tally_media == GRAPHQL_RESPONSE:
+                sub.status_code = 400
+        return data
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = getattr(sub_response, "tally_media", JSON)
+        return response
+
+
+def _wants_ide(request: Request) -> bool:
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    )
+
+
+_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def _error(
+    status: int, message: str, media: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": _CODES.get(status, "ERROR")}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
+
+
+def _http_error(exc: HTTPException, media: str) -> Response:
+    status, reason, headers = exc.status_code, exc.reason, {}
+    if reason == "Unsupported content type":
+        status, reason = 415, "Send application/json (or a GET with query parameters)"
+    elif "not allowed when using GET" in reason:
+        status, headers = 405, {"Allow": "POST"}
+    elif status == 405:
+        headers = {"Allow": "GET, POST"}
+    elif status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="tally"'}
+    return _error(status, reason, media, headers)
+
+
+# -- health and metrics --------------------------------------------------------------------
+class Metrics:
+    """Request counts and time, exposed in the Prometheus text format."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.requests: Counter[tuple[str, int]] = Counter()
+        self.seconds: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            path = (
+                scope["path"] if scope["path"] in ("/graphql", "/health", "/metrics") else "other"
+            )
+            self.requests[(path, status)] += 1
+            self.seconds[path] += time.perf_counter() - started
+
+    def render(self) -> str:
+        lines = ["# TYPE tally_http_requests_total counter"]
+        for (path, status), count in sorted(self.requests.items()):
+            lines.append(f'tally_http_requests_total{{path="{path}",status="{status}"}} {count}')
+        lines.append("# TYPE tally_http_request_seconds_total counter")
+        for path, seconds in sorted(self.seconds.items()):
+            lines.append(f'tally_http_request_seconds_total{{path="{path}"}} {seconds:.6f}')
+        return "\n".join(lines) + "\n"
+
+
+async def database_ok(url: str) -> bool:
+    try:
+        await get_connection(connection_name(url)).execute_query("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+    """`manage_db=False` when the caller (tests, benchmarks) has opened the database."""
+    settings = settings or Settings.from_env()
+    bus = build_bus(settings.redis_url)
+    graphql = TallyGraphQL(
+        build_schema(),
+        bus=bus,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        allowed_origins=settings.allowed_origins,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_db:
+            await open_database(settings.database_url)
+        try:
+            await bus.start()
+        except Exception:  # Redis down at boot: serve anyway, /health says 503
+            log.exception("event bus did not start")
+        try:
+            yield
+        finally:
+            await bus.close()
+            if manage_db:
+                await Tortoise.close_connections()
+
+    async def health(request: Request) -> JSONResponse:
+        db = await database_ok(settings.database_url)
+        redis = None if settings.redis_url is None else await bus.healthy()
+        ok = db and redis is not False
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "database": "ok" if db else "down",
+            "redis": "not configured" if redis is None else ("ok" if redis else "down"),
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def metrics_endpoint(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", health),
+            Route("/metrics", metrics_endpoint),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.bus = bus
+    metrics = Metrics(app.router)
+    app.router = metrics  # type: ignore[assignment]
+    return app
+
+
+async def open_database(url: str) -> None:
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
+# -- command line ------------------------------------------------------------------------------
+async def _migrate(url: str) -> None:
+    from tortoise.migrations.api.migrate import migrate
+
+    await migrate(config=tortoise_config(url))
+    await Tortoise.close_connections()
+
+
+async def _with_db(url: str, action: Any) -> Any:
+    await open_database(url)
+    try:
+        return await action()
+    finally:
+        await Tortoise.close_connections()
+
+
+def _print_keys(tenant_id: str, pairs: list[tuple[str, str]]) -> None:
+    print(f"tenant: {tenant_id}")
+    for role, key in pairs:
+        print(f"{role} API key (shown once): {key}")
+    print(
+        "\nIn GraphiQL (http://127.0.0.1:8000/graphql) open the Headers tab and paste:\n"
+        f'  {{"Authorization": "Bearer {pairs[0][1]}"}}'
+    )
+
+
+async def _seed(url: str) -> None:
+    from domain.demo import DEMO_TENANT, seed_demo
+
+    result = await _with_db(url, seed_demo)
+    if result is None:
+        from db.models import Tenant
+
+        async def find() -> Any:
+            return await Tenant.get(name=DEMO_TENANT)
+
+        tenant = await _with_db(url, find)
+        print(
+            f"Demo data already loaded (tenant {tenant.public_id}). For a new key run:\n"
+            f"  .venv/bin/python server.py create-api-key --tenant {tenant.public_id} --role admin"
+        )
+        return
+    _print_keys(
+        result.tenant.public_id, [("admin", result.admin_key), ("service", result.service_key)]
+    )
+
+
+async def _create_tenant(url: str, args: argparse.Namespace) -> None:
+    from domain.tenancy.access import Role
+    from domain.tenancy.api_keys import issue_key
+    from domain.tenancy.tenants import create_tenant
+
+    async def run() -> tuple[str, str]:
+        tenant = await create_tenant(
+            name=args.name,
+            country=args.country,
+            default_currency=args.currency,
+            default_locale=args.locale,
+            test_mode=args.test_mode,
+        )
+        key = await issue_key(tenant_id=tenant.id, role=Role.ADMIN, name="initial admin")
+        return tenant.public_id, key.secret
+
+    tenant_id, secret = await _with_db(url, run)
+    _print_keys(tenant_id, [("admin", secret)])
+
+
+async def _create_key(url: str, args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from db.models import Customer, Tenant
+    from domain import clock
+    from domain.tenancy.access import Role
+    from domain.tenancy.api_keys import issue_key
+
+    async def run() -> str:
+        tenant = await Tenant.get_or_none(public_id=args.tenant)
+        if tenant is None:
+            raise SystemExit(f"no tenant {args.tenant}")
+        customer_id = None
+        if args.customer:
+            customer = await Customer.get_or_none(tenant_id=tenant.id, public_id=args.customer)
+            if customer is None:
+                raise SystemExit(f"no customer {args.customer} in {args.tenant}")
+            customer_id = customer.id
+        expires = clock.now() + timedelta(days=args.expires_days) if args.expires_days else None
+        issued = await issue_key(
+            tenant_id=tenant.id,
+            role=Role(args.role),
+            name=args.name or f"{args.role} key",
+            customer_id=customer_id,
+            expires_at=expires,
+        )
+        return issued.secret
+
+    print(f"{args.role} API key (shown once): {await _with_db(url, run)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="tally", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve GraphQL on HOST:PORT")
+    commands.add_parser("migrate", help="apply database migrations (a no-op when up to date)")
+    commands.add_parser("seed-demo", help="load the demo tenant, catalog and customers once")
+    tenant = commands.add_parser("create-tenant", help="create a tenant and its first admin key")
+    tenant.add_argument("--name", required=True)
+    tenant.add_argument("--country", required=True, help="ISO 3166-1 alpha-2")
+    tenant.add_argument("--currency", required=True, help="ISO 4217 default currency")
+    tenant.add_argument("--locale", default="en", choices=["en", "fr", "de", "es", "ar"])
+    tenant.add_argument("--test-mode", action="store_true")
+    key = commands.add_parser("create-api-key", help="issue an API key for a tenant")
+    key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
+    key.add_argument("--role", required=True, choices=["admin", "service", "customer"])
+    key.add_argument("--customer", help="customer id (cus_…) for a customer token")
+    key.add_argument("--name")
+    key.add_argument("--expires-days", type=int)
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    url = settings.database_url
+    try:
+        if args.command == "serve":
+            import uvicorn
+
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        elif args.command == "migrate":
+            asyncio.run(_migrate(url))
+        elif args.command == "seed-demo":
+            asyncio.run(_seed(url))
+        elif args.command == "create-tenant":
+            asyncio.run(_create_tenant(url, args))
+        elif args.command == "create-api-key":
+            asyncio.run(_create_key(url, args))
+    except Exception as exc:  # a clear message instead of a traceback for operator errors
+        from domain.errors import BillingError
+
+        if isinstance(exc, BillingError):
+            sys.exit(f"error: {exc.message}" + (f" ({exc.field})" if exc.field else ""))
+        raise
+
+
+if __name__ == "__main__":
+    main()
