@@ -7,6 +7,7 @@ Splits use largest-remainder allocation so no minor unit is ever lost.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -186,7 +187,9 @@ def _locale(tag: str) -> Locale:
 
 @lru_cache(maxsize=512)
 def _pattern(tag: str, exp: int):  # type: ignore[no-untyped-def]
-    pattern = parse_pattern(_locale(tag).currency_formats["standard"])
+    # parse_pattern caches its result: copy before changing it, or one currency's
+    # exponent would leak into every other currency formatted with this locale.
+    pattern = copy.copy(parse_pattern(_locale(tag).currency_formats["standard"]))
     pattern.frac_prec = (exp, exp)
     return pattern
 

@@ -63,8 +63,8 @@ class Plan:
     description: str
     interval_months: int = strawberry.field(description="Months between two invoices.")
     trial_days: int
-    monthly_credits: BigInt  # type: ignore[valid-type]
-    daily_credit_limit: BigInt | None = strawberry.field(  # type: ignore[valid-type]
+    monthly_credits: BigInt
+    daily_credit_limit: BigInt | None = strawberry.field(
         description="Credits a customer may spend per local day; null means unlimited."
     )
     features: list[str] = strawberry.field(description="Feature codes this plan entitles to.")
@@ -138,8 +138,8 @@ class CreatePlanInput:
     interval_months: int | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     trial_days: int | None = strawberry.UNSET
-    monthly_credits: BigInt | None = strawberry.UNSET  # type: ignore[valid-type]
-    daily_credit_limit: BigInt | None = strawberry.field(  # type: ignore[valid-type]
+    monthly_credits: BigInt | None = strawberry.UNSET
+    daily_credit_limit: BigInt | None = strawberry.field(
         default=strawberry.UNSET, description="null or absent: unlimited"
     )
     features: list[str] | None = strawberry.UNSET
@@ -152,8 +152,8 @@ class UpdatePlanInput:
     description: str | None = strawberry.UNSET
     prices: list[MoneyInput] | None = strawberry.UNSET
     trial_days: int | None = strawberry.UNSET
-    monthly_credits: BigInt | None = strawberry.UNSET  # type: ignore[valid-type]
-    daily_credit_limit: BigInt | None = strawberry.UNSET  # type: ignore[valid-type]
+    monthly_credits: BigInt | None = strawberry.UNSET
+    daily_credit_limit: BigInt | None = strawberry.UNSET
     features: list[str] | None = strawberry.UNSET
     tax_behavior: TaxBehavior | None = strawberry.UNSET
 

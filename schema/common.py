@@ -28,8 +28,10 @@ def _parse_bigint(value: Any) -> int:
     return result
 
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
+BigInt = NewType("BigInt", int)
+
+BIGINT_SCALAR = strawberry.scalar(
+    name="BigInt",
     description="A 64-bit integer (money in minor units, credit counts). "
     "Serialised as a JSON number; accepted as a number or a string of digits.",
     serialize=int,
@@ -39,7 +41,7 @@ BigInt = strawberry.scalar(
 
 @strawberry.type(description="An amount of money: integer minor units and an ISO 4217 code.")
 class Money:
-    amount_minor: BigInt = strawberry.field(description="Minor units (cents); exact.")  # type: ignore[valid-type]
+    amount_minor: BigInt = strawberry.field(description="Minor units (cents); exact.")
     amount: str = strawberry.field(description='Major units as a decimal string ("29.99").')
     currency: str
 
@@ -51,7 +53,7 @@ class Money:
 @strawberry.input(description="An amount: give amountMinor (integer) or amount (decimal string).")
 class MoneyInput:
     currency: str
-    amount_minor: BigInt | None = None  # type: ignore[valid-type]
+    amount_minor: BigInt | None = None
     amount: str | None = None
 
 

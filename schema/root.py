@@ -12,11 +12,13 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 
 from domain.currencies import EXPONENTS
 from domain.errors import BillingError
 from resolvers import catalog, customers, tenancy
 from schema import payloads as p
+from schema.common import BIGINT_SCALAR, BigInt
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -82,13 +84,14 @@ def should_mask_error(error: GraphQLError) -> bool:
     return not isinstance(original, GraphQLError | BillingError)
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(*, max_depth: int = MAX_DEPTH) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        config=StrawberryConfig(scalar_map={BigInt: BIGINT_SCALAR}),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaskErrors(should_mask_error=should_mask_error),

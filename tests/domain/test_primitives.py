@@ -1,0 +1,116 @@
+"""Ids, cursors, validation helpers, secret encryption, roles and the clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain import clock, validation
+from domain.errors import PermissionDeniedError, ValidationError
+from domain.ids import check_id, new_id
+from domain.pagination import MAX_PAGE, decode_cursor, encode_cursor, page_request
+from domain.secrets_box import SecretBox
+from domain.tenancy.access import Permission, Principal, Role
+
+
+def test_ids_are_prefixed_and_checked() -> None:
+    cid = new_id("customer")
+    assert cid.startswith("cus_") and len(cid) == 20
+    assert check_id(cid, "customer") == cid
+    with pytest.raises(ValidationError) as err:
+        check_id(cid, "plan")
+    assert err.value.code == "INVALID_ID"
+    for bad in (
+        "",
+        "cus_",
+        "cus_short",
+        "cus_" + "x" * 17,
+        "1; DROP TABLE",
+        "cus_!!!!!!!!!!!!!!!!",
+    ):
+        with pytest.raises(ValidationError):
+            check_id(bad, "customer")
+
+
+@given(st.integers(min_value=0, max_value=2**63 - 1))
+def test_cursor_round_trip(key: int) -> None:
+    assert decode_cursor(encode_cursor(key)) == key
+
+
+@pytest.mark.parametrize("bad", ["", "!!!", "YWJj", encode_cursor(1)[:-1] + "$"])
+def test_bad_cursor_is_a_validation_error(bad: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        page_request(10, bad or "x")
+    assert err.value.field == "after"
+
+
+def test_page_size_bounds() -> None:
+    assert page_request(None, None).first == 25
+    assert page_request(MAX_PAGE, None).first == MAX_PAGE
+    assert page_request(0, None).first == 0
+    for bad in (-1, MAX_PAGE + 1):
+        with pytest.raises(ValidationError) as err:
+            page_request(bad, None)
+        assert err.value.field == "first"
+
+
+def test_validation_helpers() -> None:
+    assert validation.country("fr") == "FR"
+    assert len(validation.countries()) >= 245
+    for bad in ("XX", "EU", "FRA", ""):
+        with pytest.raises(ValidationError):
+            validation.country(bad)
+    assert validation.locale("AR") == "ar"
+    with pytest.raises(ValidationError):
+        validation.locale("it")
+    assert validation.timezone("Africa/Algiers") == "Africa/Algiers"
+    with pytest.raises(ValidationError):
+        validation.timezone("Mars/Olympus")
+    assert validation.vat_id("fr 40 303 265 045") == "FR40303265045"
+    with pytest.raises(ValidationError):
+        validation.vat_id("12345")
+    assert validation.email("") is None
+    with pytest.raises(ValidationError):
+        validation.email("not-an-email")
+    with pytest.raises(ValidationError):
+        validation.metadata(["not", "an", "object"])
+    with pytest.raises(ValidationError):
+        validation.metadata({str(i): i for i in range(51)})
+
+
+def test_secret_box_round_trip_and_binding() -> None:
+    box = SecretBox("a-long-enough-secret-key")
+    token = box.encrypt("sk_test_123", context="tenant:1")
+    assert "sk_test_123" not in token
+    assert box.decrypt(token, context="tenant:1") == "sk_test_123"
+    with pytest.raises(ValueError):
+        box.decrypt(token, context="tenant:2")
+    with pytest.raises(ValueError):
+        SecretBox("another-long-secret-key").decrypt(token, context="tenant:1")
+
+
+def test_roles() -> None:
+    service = Principal(tenant_id=1, role=Role.SERVICE, key_id=1)
+    assert service.can(Permission.CATALOG_READ) and service.can(Permission.CUSTOMERS_READ)
+    for denied in (Permission.CATALOG_WRITE, Permission.CUSTOMERS_WRITE, Permission.API_KEYS):
+        with pytest.raises(PermissionDeniedError):
+            service.require(denied)
+    customer = Principal(tenant_id=1, role=Role.CUSTOMER, key_id=2, customer_id=5)
+    assert customer.can(Permission.CUSTOMER_SELF_WRITE)
+    assert not customer.can(Permission.CUSTOMERS_WRITE)
+    admin = Principal(tenant_id=1, role=Role.ADMIN, key_id=3)
+    assert all(admin.can(p) for p in Permission if p is not Permission.CUSTOMER_SELF_WRITE)
+
+
+def test_clock_can_be_replaced_and_never_goes_back() -> None:
+    fixed = clock.FixedClock(datetime(2026, 1, 31, tzinfo=UTC))
+    with clock.using_clock(fixed):
+        assert clock.now() == datetime(2026, 1, 31, tzinfo=UTC)
+        fixed.advance(timedelta(days=1))
+        assert clock.now().day == 1
+        with pytest.raises(ValueError):
+            fixed.advance(timedelta(seconds=-1))
+    assert clock.now().year >= 2026
