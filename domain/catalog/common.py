@@ -48,7 +48,7 @@ def amounts_from_input(
             )
         seen.add(money.currency)
         amounts.append(money)
-    return amounts
+    return sorted(amounts, key=lambda m: m.currency)  # the order they are read back in
 
 
 async def replace_amounts(

@@ -1,0 +1,57 @@
+"""A real uvicorn server on a free loopback port, and a graphql-transport-ws client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+import websockets
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serve `app` (lifespan included) on 127.0.0.1; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise RuntimeError("uvicorn did not start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+class Subscriber:
+    """Speaks graphql-transport-ws over a real WebSocket."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def receive(self) -> dict[str, Any]:
+        async with asyncio.timeout(5):
+            return json.loads(await self.ws.recv())
+
+
+@contextlib.asynccontextmanager
+async def subscriber(host: str, key: str | None) -> AsyncIterator[Subscriber]:
+    async with websockets.connect(
+        f"ws://{host}/graphql", subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        client = Subscriber(ws)
+        payload = {"Authorization": f"Bearer {key}"} if key else {}
+        await client.send({"type": "connection_init", "payload": payload})
+        yield client

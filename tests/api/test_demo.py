@@ -1,0 +1,50 @@
+"""The demo catalog, queried the way the README tour does."""
+
+from __future__ import annotations
+
+import httpx
+
+from db.models import Tenant
+from domain.demo import DEMO_TENANT, seed_demo
+from tests.api.helpers import data, gql
+
+
+async def test_demo_catalog(client: httpx.AsyncClient, db: str) -> None:
+    result = await seed_demo() if not await Tenant.exists(name=DEMO_TENANT) else None
+    if result is None:  # already seeded by another test in this session
+        return
+    body = data(
+        await gql(
+            client,
+            result.admin_key,
+            """{
+      plans(first: 20) { nodes { code monthlyCredits dailyCreditLimit trialDays
+                                 dzd: price(currency: "DZD") { amountMinor formatted(locale: "fr") }
+                                 eur: price(currency: "EUR") { amount } } }
+      coupons { nodes { code } } addOns { nodes { code } } customers { totalCount }
+    }""",
+        )
+    )
+    plans = {p["code"]: p for p in body["plans"]["nodes"]}
+    expected = {
+        "free": (100, 20, 0),
+        "starter": (500, 100, 200000),
+        "pro": (2000, 500, 500000),
+        "business": (10000, 2000, 1500000),
+        "enterprise": (100000, None, 5000000),
+    }
+    for code, (credits, daily, dzd) in expected.items():
+        assert (
+            plans[code]["monthlyCredits"],
+            plans[code]["dailyCreditLimit"],
+            plans[code]["dzd"]["amountMinor"],
+        ) == (credits, daily, dzd)
+    assert plans["starter"]["dzd"]["formatted"] == "2\u202f000,00\u00a0DZD"
+    assert (
+        plans["premium-monthly"]["eur"] == {"amount": "29.99"}
+        and plans["premium-monthly"]["trialDays"] == 14
+    )
+    assert {c["code"] for c in body["coupons"]["nodes"]} == {"WELCOME20", "LAUNCH10"}
+    assert len(body["addOns"]["nodes"]) == 2 and body["customers"]["totalCount"] == 6
+    service = data(await gql(client, result.service_key, "{ viewer { role } }"))
+    assert service["viewer"]["role"] == "SERVICE"

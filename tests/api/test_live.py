@@ -1,0 +1,91 @@
+"""GraphQL subscriptions over graphql-transport-ws, in-process and across servers via Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from domain.tenancy.access import Role
+from server import create_app
+from tests.api.live import serve, subscriber
+from tests.factories import make_customer, make_key
+
+EVENTS = 'subscription { tenantEvents(types: ["customer.created", "customer.updated"]) { type objectId occurredAt } }'
+CREATE = "mutation($name: String!) { createCustomer(input: {name: $name}) { ... on CustomerSuccess { customer { id } } } }"
+UPDATE = 'mutation($id: ID!) { updateCustomer(id: $id, input: {name: "Renamed"}) { __typename } }'
+
+
+async def _mutate(host: str, key: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {key}"},
+        )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+async def _subscribe(sub: Any) -> None:
+    assert (await sub.receive())["type"] == "connection_ack"
+    await sub.send({"id": "1", "type": "subscribe", "payload": {"query": EVENTS}})
+    await asyncio.sleep(0.1)  # let the subscription register before the mutation
+
+
+async def test_tenant_events_reach_a_websocket_subscriber(app: Any, tenant: Any) -> None:
+    key = await make_key(tenant=tenant)
+    async with serve(app) as host, subscriber(host, key) as sub:
+        await _subscribe(sub)
+        created = await _mutate(host, key, CREATE, {"name": "Live"})
+        event = await sub.receive()
+        assert event["type"] == "next" and event["id"] == "1"
+        payload = event["payload"]["data"]["tenantEvents"]
+        assert payload["type"] == "customer.created"
+        assert payload["objectId"] == created["createCustomer"]["customer"]["id"]
+
+
+async def test_customer_tokens_follow_only_their_customer(app: Any, tenant: Any) -> None:
+    admin = await make_key(tenant=tenant)
+    me = await make_customer(tenant=tenant, name="Me")
+    other = await make_customer(tenant=tenant, name="Other")
+    token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=me)
+    async with serve(app) as host, subscriber(host, token) as sub:
+        await _subscribe(sub)
+        await _mutate(host, admin, UPDATE, {"id": other.public_id})
+        await _mutate(host, admin, UPDATE, {"id": me.public_id})
+        event = (await sub.receive())["payload"]["data"]["tenantEvents"]
+        assert event["objectId"] == me.public_id  # the other customer's event never arrived
+
+
+@pytest.mark.parametrize("key", [None, "tly_AAAAAAAAAAAA_" + "A" * 32])
+async def test_websocket_without_a_valid_key_is_rejected(
+    app: Any, db: str, key: str | None
+) -> None:
+    async with serve(app) as host, subscriber(host, key) as sub:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await sub.receive()
+        assert closed.value.rcvd.code == 4403
+
+
+@pytest.mark.redis
+async def test_events_cross_servers_through_redis(
+    settings: Any, redis_url: str, tenant: Any
+) -> None:
+    with_redis = dataclasses.replace(settings, redis_url=redis_url)
+    key = await make_key(tenant=tenant)
+    app_a = create_app(with_redis, manage_db=False)
+    app_b = create_app(with_redis, manage_db=False)
+    async with serve(app_a) as host_a, serve(app_b) as host_b, subscriber(host_b, key) as sub:
+        await _subscribe(sub)
+        await asyncio.sleep(0.2)  # the Redis SUBSCRIBE is asynchronous
+        created = await _mutate(host_a, key, CREATE, {"name": "Via Redis"})
+        payload = (await sub.receive())["payload"]["data"]["tenantEvents"]
+        assert payload["objectId"] == created["createCustomer"]["customer"]["id"]
+        async with httpx.AsyncClient(base_url=f"http://{host_b}") as http:
+            health = (await http.get("/health")).json()
+        assert health["redis"] == "ok"

@@ -1,0 +1,64 @@
+"""The event bus: in-process fan-out, and Redis with one connection per process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from domain.events.bus import QUEUE_SIZE, InProcessBus, RedisBus
+
+
+async def _take(stream: AsyncIterator[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    return [await asyncio.wait_for(anext(stream), 5) for _ in range(n)]
+
+
+async def test_in_process_fan_out_and_cleanup() -> None:
+    bus = InProcessBus()
+    a, b = bus.subscribe("c"), bus.subscribe("c")
+    first_a, first_b = asyncio.ensure_future(anext(a)), asyncio.ensure_future(anext(b))
+    await asyncio.sleep(0)
+    await bus.publish("c", {"n": 1})
+    await bus.publish("other", {"n": 2})
+    assert await first_a == {"n": 1} and await first_b == {"n": 1}
+    assert bus.subscriber_count("c") == 2
+    await a.aclose()  # type: ignore[attr-defined]
+    await b.aclose()  # type: ignore[attr-defined]
+    assert bus.subscriber_count("c") == 0
+
+
+async def test_a_slow_subscriber_drops_its_oldest_events() -> None:
+    bus = InProcessBus()
+    stream = bus.subscribe("c")
+    pending = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    for n in range(QUEUE_SIZE + 10):
+        await bus.publish("c", {"n": n})
+    # The queue holds QUEUE_SIZE events: the ten oldest were dropped, the newest kept.
+    received = [(await pending)["n"]] + [(await anext(stream))["n"] for _ in range(QUEUE_SIZE - 1)]
+    assert received == list(range(10, QUEUE_SIZE + 10))
+    await stream.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.redis
+async def test_redis_bus_uses_one_subscription_per_process(redis_url: str) -> None:
+    publisher, listener = RedisBus(redis_url), RedisBus(redis_url)
+    await publisher.start()
+    await listener.start()
+    try:
+        streams = [listener.subscribe("tally:test:fan") for _ in range(5)]
+        pending = [asyncio.ensure_future(anext(s)) for s in streams]
+        await asyncio.sleep(0.3)
+        counts = await listener._redis.pubsub_numsub("tally:test:fan")
+        assert counts[0][1] == 1  # five local subscribers, one Redis subscription
+        await publisher.publish("tally:test:fan", {"hello": "world"})
+        results = await asyncio.wait_for(asyncio.gather(*pending), 5)
+        assert results == [{"hello": "world"}] * 5
+        for stream in streams:
+            await stream.aclose()  # type: ignore[attr-defined]
+        assert await listener.healthy()
+    finally:
+        await publisher.close()
+        await listener.close()
