@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
@@ -18,6 +19,11 @@ from babel.numbers import get_currency_symbol, parse_pattern
 
 from domain.currencies import EXPONENTS
 from domain.errors import CurrencyMismatchError, ValidationError
+
+# The locale amounts are shown in for the current request or job (a context variable,
+# so concurrent requests each keep their own): the caller's Accept-Language, else the
+# tenant's default locale.
+display_locale: ContextVar[str] = ContextVar("display_locale", default="en")
 
 # PostgreSQL BIGINT range: anything larger cannot be stored, so it is refused at the edge.
 MAX_MINOR = 2**63 - 1
@@ -169,12 +175,21 @@ class Money:
     @property
     def amount(self) -> str:
         """Major units as a plain decimal string with the currency's exact places."""
-        exp = self.exponent
-        value = self.to_decimal()
-        return f"{value:.{exp}f}"
+        return decimal_string(self.amount_minor, self.currency)
 
-    def format(self, locale: str = "en") -> str:
-        return format_money(self.amount_minor, self.currency, locale)
+    def format(self, locale: str | None = None) -> str:
+        return format_money(self.amount_minor, self.currency, locale or display_locale.get())
+
+    @property
+    def formatted(self) -> str:
+        """Formatted for the locale of the current unit of work (see `display_locale`)."""
+        return format_money(self.amount_minor, self.currency, display_locale.get())
+
+
+@lru_cache(maxsize=8192)
+def decimal_string(amount_minor: int, currency: str) -> str:
+    exp = EXPONENTS[currency]
+    return f"{Decimal(amount_minor).scaleb(-exp):.{exp}f}"
 
 
 @lru_cache(maxsize=64)
@@ -199,8 +214,12 @@ def _symbol(currency: str, tag: str) -> str:
     return get_currency_symbol(currency, _locale(tag))
 
 
+@lru_cache(maxsize=8192)
 def format_money(amount_minor: int, currency: str, locale: str = "en") -> str:
-    """Locale formatting through Babel with ISO exponents ("29,99 €", "€29.99")."""
+    """Locale formatting through Babel with ISO exponents ("29,99 €", "€29.99").
+
+    Pure and costly (Babel walks CLDR data per call), so results are memoised: price
+    lists repeat the same few amounts on every request."""
     exp = EXPONENTS[currency]
     value = Decimal(amount_minor).scaleb(-exp)
     text: str = _pattern(locale, exp).apply(

@@ -13,6 +13,7 @@ from db.models import ApiKey, Customer, Plan, Tenant
 from domain.catalog.plans import plans_by_ids
 from domain.customers.service import customers_by_ids
 from domain.events.bus import EventBus
+from domain.money import display_locale
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
 from domain.validation import SUPPORTED_LOCALES
@@ -56,6 +57,7 @@ class Context:
         self.tenant = auth.tenant
         self.api_key = auth.api_key
         self.locale = pick_locale(accept_language, auth.tenant.default_locale)
+        display_locale.set(self.locale)
         self.loaders = Loaders(auth.principal)
 
     @property

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, NewType, TypeVar
 
 import strawberry
-from strawberry.types import Info
 
 from domain.money import format_money
 
@@ -44,10 +43,13 @@ class Money:
     amount_minor: BigInt = strawberry.field(description="Minor units (cents); exact.")
     amount: str = strawberry.field(description='Major units as a decimal string ("29.99").')
     currency: str
+    formatted: str = strawberry.field(
+        description="Formatted for the request's locale (Accept-Language, else the tenant's)."
+    )
 
-    @strawberry.field(description="Formatted for a locale (default: the request's).")
-    def formatted(self, info: Info, locale: str | None = None) -> str:
-        return format_money(self.amount_minor, self.currency, locale or info.context.locale)
+    @strawberry.field(description='Formatted for the given locale ("29,99 €" in fr).')
+    def formatted_in(self, locale: str) -> str:
+        return format_money(self.amount_minor, self.currency, locale)
 
 
 @strawberry.input(description="An amount: give amountMinor (integer) or amount (decimal string).")

@@ -6,10 +6,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -19,6 +17,8 @@ from domain.errors import BillingError
 from resolvers import catalog, customers, tenancy
 from schema import payloads as p
 from schema.common import BIGINT_SCALAR, BigInt
+from schema.execution import FastExecutionContext
+from schema.limits import limits
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -84,15 +84,16 @@ def should_mask_error(error: GraphQLError) -> bool:
     return not isinstance(original, GraphQLError | BillingError)
 
 
-def build_schema(*, max_depth: int = MAX_DEPTH) -> strawberry.Schema:
+def build_schema(*, max_depth: int = MAX_DEPTH, fast: bool = True) -> strawberry.Schema:
+    """`fast=False` gives graphql-core's stock execution (tests compare the two)."""
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={BigInt: BIGINT_SCALAR}),
+        execution_context_class=FastExecutionContext if fast else None,
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            limits(max_depth, MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             lambda: ParserCache(maxsize=256),

@@ -17,7 +17,8 @@ PLAN_FIELDS = """
 id code name description interval intervalMonths trialDays monthlyCredits dailyCreditLimit
 features taxBehavior status archivedAt
 prices { amountMinor amount currency formatted }
-eur: price(currency: "eur") { formatted(locale: "fr") }
+eur: price(currency: "eur") { formattedIn(locale: "fr") }
+frAccept: prices { formatted }
 """
 CREATE_PLAN = f"""
 mutation($input: CreatePlanInput!, $key: String) {{
@@ -94,7 +95,20 @@ async def test_create_plan(client: httpx.AsyncClient, key: str, tenant: Any) -> 
         },
         {"amountMinor": 2999, "amount": "29.99", "currency": "EUR", "formatted": "€29.99"},
     ]
-    assert plan["eur"] == {"formatted": "29,99\u00a0€"}
+    assert plan["eur"] == {"formattedIn": "29,99\u00a0€"}
+
+
+async def test_formatted_follows_accept_language(
+    client: httpx.AsyncClient, key: str, tenant: Any
+) -> None:
+    await make_plan(tenant=tenant, code="fr", prices=[("EUR", 2999)])
+    query = "{ plans { nodes { prices { formatted } } } }"
+    french = data(await gql(client, key, query, headers={"accept-language": "fr-FR,fr;q=0.9"}))
+    assert french["plans"]["nodes"][0]["prices"] == [{"formatted": "29,99\u00a0€"}]
+    german = data(await gql(client, key, query, headers={"accept-language": "it, de;q=0.5"}))
+    assert german["plans"]["nodes"][0]["prices"] == [{"formatted": "29,99\u00a0€"}]
+    default = data(await gql(client, key, query))  # the tenant's locale: en
+    assert default["plans"]["nodes"][0]["prices"] == [{"formatted": "€29.99"}]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ async def test_demo_catalog(client: httpx.AsyncClient, db: str) -> None:
             result.admin_key,
             """{
       plans(first: 20) { nodes { code monthlyCredits dailyCreditLimit trialDays
-                                 dzd: price(currency: "DZD") { amountMinor formatted(locale: "fr") }
+                                 dzd: price(currency: "DZD") { amountMinor formattedIn(locale: "fr") }
                                  eur: price(currency: "EUR") { amount } } }
       coupons { nodes { code } } addOns { nodes { code } } customers { totalCount }
     }""",
@@ -39,7 +39,7 @@ async def test_demo_catalog(client: httpx.AsyncClient, db: str) -> None:
             plans[code]["dailyCreditLimit"],
             plans[code]["dzd"]["amountMinor"],
         ) == (credits, daily, dzd)
-    assert plans["starter"]["dzd"]["formatted"] == "2\u202f000,00\u00a0DZD"
+    assert plans["starter"]["dzd"]["formattedIn"] == "2\u202f000,00\u00a0DZD"
     assert (
         plans["premium-monthly"]["eur"] == {"amount": "29.99"}
         and plans["premium-monthly"]["trialDays"] == 14
