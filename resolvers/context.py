@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
-from db.models import ApiKey, Customer, Plan, Tenant
-from domain.catalog.plans import plans_by_ids
+from db.models import ApiKey, Customer, Tenant
+from domain.catalog.plans import PlanRecord, plans_by_ids
 from domain.customers.service import customers_by_ids
 from domain.events.bus import EventBus
 from domain.money import display_locale
@@ -25,7 +25,7 @@ class Loaders:
 
     def __init__(self, principal: Principal | None) -> None:
         self._principal = principal
-        self.plan_by_id: DataLoader[int, Plan | None] = DataLoader(self._plans)
+        self.plan_by_id: DataLoader[int, PlanRecord | None] = DataLoader(self._plans)
         self.customer_by_id: DataLoader[int, Customer | None] = DataLoader(self._customers)
 
     @property
@@ -33,7 +33,7 @@ class Loaders:
         assert self._principal is not None
         return self._principal.tenant_id
 
-    async def _plans(self, ids: list[int]) -> list[Plan | None]:
+    async def _plans(self, ids: list[int]) -> list[PlanRecord | None]:
         return await plans_by_ids(self._tenant_id, ids)
 
     async def _customers(self, ids: list[int]) -> list[Customer | None]:

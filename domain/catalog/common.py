@@ -115,7 +115,8 @@ async def list_page(
     status: str | None,
     search: str | None,
     search_fields: Sequence[str] = ("code", "name"),
-) -> Page[M]:
+    record: Any = None,
+) -> Page[Any]:
     principal.require(Permission.CATALOG_READ)
     query = model.filter(tenant_id=principal.tenant_id)
     if status is not None:
@@ -125,7 +126,9 @@ async def list_page(
     if search:
         conditions = [Q(**{f"{name}__icontains": search}) for name in search_fields]
         query = query.filter(Q(*conditions, join_type="OR"))
-    return await paginate(query, page)
+    if record is None:
+        return await paginate(query, page)
+    return await paginate(query, page, record=record, columns=record.COLUMNS)
 
 
 async def find_one(

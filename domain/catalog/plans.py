@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
 
 from tortoise.transactions import in_transaction
 
@@ -28,6 +30,47 @@ from domain.tenancy.access import Permission, Principal
 INTERVAL_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 MAX_INTERVAL_MONTHS = 36
 _ATTR = "price_list"
+
+
+@dataclass(slots=True)
+class PlanRecord:
+    """A plan read for display: the same attributes as the row, without the ORM's
+    per-instance machinery (listings build a hundred of these per request)."""
+
+    id: int
+    public_id: str
+    code: str
+    name: str
+    description: str
+    interval_months: int
+    trial_days: int
+    monthly_credits: int
+    daily_credit_limit: int | None
+    features: list[str]
+    tax_behavior: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+    price_list: list[Any] = field(default_factory=list)
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "id",
+        "public_id",
+        "code",
+        "name",
+        "description",
+        "interval_months",
+        "trial_days",
+        "monthly_credits",
+        "daily_credit_limit",
+        "features",
+        "tax_behavior",
+        "status",
+        "created_at",
+        "updated_at",
+        "archived_at",
+    )
 
 
 class TaxBehavior(enum.StrEnum):
@@ -157,14 +200,15 @@ async def get_plan(
 
 async def list_plans(
     principal: Principal, page: PageRequest, *, status: str | None = None, search: str | None = None
-) -> Page[Plan]:
-    result = await list_page(Plan, principal, page, status=status, search=search)
+) -> Page[PlanRecord]:
+    result = await list_page(Plan, principal, page, status=status, search=search, record=PlanRecord)
     await attach_amounts(result.items, PlanPrice, "plan_id", _ATTR)
     return result
 
 
-async def plans_by_ids(tenant_id: int, ids: list[int]) -> list[Plan | None]:
+async def plans_by_ids(tenant_id: int, ids: list[int]) -> list[PlanRecord | None]:
     """Batch fetch for DataLoaders: two SELECTs whatever the count, in the order asked."""
-    rows = {p.id: p for p in await Plan.filter(tenant_id=tenant_id, id__in=ids)}
+    found = await Plan.filter(tenant_id=tenant_id, id__in=ids).values(*PlanRecord.COLUMNS)
+    rows = {row["id"]: PlanRecord(**row) for row in found}
     await attach_amounts(list(rows.values()), PlanPrice, "plan_id", _ATTR)
     return [rows.get(i) for i in ids]
