@@ -9,14 +9,17 @@ RESULTS := .test-results
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q --upgrade pip
 
+# pip's log goes to a file and is shown only if the install fails.
 $(VENV)/.run-deps: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e .
+	@echo "installing Tally into $(VENV)"
+	@$(PY) -m pip install -e . > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	@touch $@
 
 $(VENV)/.test-deps: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[test]'
+	@echo "installing Tally and its test tools into $(VENV)"
+	@$(PY) -m pip install -e '.[test]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	@touch $@ $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
