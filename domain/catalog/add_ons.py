@@ -4,27 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from db.models import AddOn, AddOnPrice
-from domain import clock, validation
-from domain.catalog.common import (
-    amounts_from_input,
-    attach_amounts,
-    create_with_code,
-    find_one,
-    get_owned,
-    list_page,
-    replace_amounts,
-    set_archived,
-)
+from domain import validation
+from domain.catalog.common import CatalogItems, amounts_from_input
 from domain.errors import ValidationError
-from domain.idempotency import run_once
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
 
 KINDS = ("recurring", "one_off")
-_ATTR = "price_list"
 
 
 def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -43,13 +30,8 @@ def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     return out
 
 
-async def _with_prices(add_on: AddOn) -> AddOn:
-    await attach_amounts([add_on], AddOnPrice, "add_on_id", _ATTR)
-    return add_on
-
-
-async def load_add_on(add_on_id: int) -> AddOn:
-    return await _with_prices(await AddOn.get(id=add_on_id))
+ADD_ONS = CatalogItems(AddOn, AddOnPrice, "add_on_id", "add_on")
+load_add_on = ADD_ONS.load
 
 
 async def create_add_on(
@@ -58,56 +40,36 @@ async def create_add_on(
     principal.require(Permission.CATALOG_WRITE)
     fields = _clean(data, creating=True)
     prices = amounts_from_input(data.get("prices") or [], field="prices")
-
-    async def create() -> AddOn:
-        add_on = await create_with_code(AddOn, principal, "add_on", fields)
-        await replace_amounts(AddOnPrice, "add_on_id", add_on.id, prices)
-        setattr(add_on, _ATTR, prices)
-        return add_on
-
-    return await run_once(
-        tenant_id=principal.tenant_id,
-        key=idempotency_key,
+    return await ADD_ONS.create(
+        principal,
+        fields,
+        prices,
         operation="createAddOn",
         params=data,
-        create=create,
-        load=load_add_on,
+        idempotency_key=idempotency_key,
     )
 
 
 async def update_add_on(principal: Principal, public_id: str, changes: dict[str, Any]) -> AddOn:
     principal.require(Permission.CATALOG_WRITE)
     fields = _clean(changes, creating=False)
-    prices = (
-        amounts_from_input(changes["prices"] or [], field="prices") if "prices" in changes else None
-    )
-    if not fields and prices is None:
-        raise ValidationError("nothing to update", field="input")
-    async with in_transaction():
-        query = AddOn.select_for_update()
-        add_on = await get_owned(query, principal, public_id, "add_on")  # type: ignore[arg-type]
-        if fields:
-            add_on.update_from_dict({**fields, "updated_at": clock.now()})
-            await add_on.save()
-        if prices is not None:
-            await replace_amounts(AddOnPrice, "add_on_id", add_on.id, prices)
-    return await _with_prices(add_on)
+    prices = None
+    if "prices" in changes:
+        prices = amounts_from_input(changes["prices"] or [], field="prices")
+    return await ADD_ONS.update(principal, public_id, fields, prices)
 
 
 async def set_add_on_archived(principal: Principal, public_id: str, archived: bool) -> AddOn:
-    return await _with_prices(await set_archived(AddOn, principal, public_id, "add_on", archived))
+    return await ADD_ONS.set_archived(principal, public_id, archived)
 
 
 async def get_add_on(
     principal: Principal, *, public_id: str | None = None, code: str | None = None
 ) -> AddOn | None:
-    add_on = await find_one(AddOn, principal, "add_on", public_id=public_id, code=code)
-    return None if add_on is None else await _with_prices(add_on)
+    return await ADD_ONS.get(principal, public_id=public_id, code=code)
 
 
 async def list_add_ons(
     principal: Principal, page: PageRequest, *, status: str | None = None, search: str | None = None
 ) -> Page[AddOn]:
-    result = await list_page(AddOn, principal, page, status=status, search=search)
-    await attach_amounts(result.items, AddOnPrice, "add_on_id", _ATTR)
-    return result
+    return await ADD_ONS.list(principal, page, status=status, search=search)

@@ -4,6 +4,7 @@ amounts stored as child rows, archiving and paginated listing."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -13,6 +14,7 @@ from tortoise.transactions import in_transaction
 
 from domain import clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.money import Money, money_from_input
 from domain.pagination import Page, PageRequest, paginate
@@ -166,3 +168,101 @@ async def create_with_code(
         )
     except IntegrityError:
         raise clash from None
+
+
+@dataclass(frozen=True)
+class CatalogItems:
+    """The mechanics plans, add-ons and coupons share: a tenant-scoped row with a code,
+    per-currency amounts in a child table (`amount_model`, read into `attr`), archiving,
+    lookups and listings. Each module keeps its own input rules."""
+
+    model: type[Model]
+    amount_model: type[Model]
+    owner_field: str  # the child table's column pointing at the row: "plan_id", …
+    kind: str  # the public id kind: "plan", "add_on", "coupon"
+    attr: str = "price_list"
+    record: Any = None  # optional slotted record type for listings
+
+    async def with_amounts(self, row: Any) -> Any:
+        await attach_amounts([row], self.amount_model, self.owner_field, self.attr)
+        return row
+
+    async def load(self, row_id: int) -> Any:
+        return await self.with_amounts(await self.model.get(id=row_id))
+
+    async def create(
+        self,
+        principal: Principal,
+        fields: dict[str, Any],
+        amounts: list[Money],
+        *,
+        operation: str,
+        params: dict[str, Any],
+        idempotency_key: str | None,
+    ) -> Any:
+        """Insert the row and its amounts in one transaction, once per idempotency key."""
+
+        async def create() -> Any:
+            row = await create_with_code(self.model, principal, self.kind, fields)
+            await replace_amounts(self.amount_model, self.owner_field, row.id, amounts)
+            setattr(row, self.attr, amounts)
+            return row
+
+        return await run_once(
+            tenant_id=principal.tenant_id,
+            key=idempotency_key,
+            operation=operation,
+            params=params,
+            create=create,
+            load=self.load,
+        )
+
+    async def update(
+        self,
+        principal: Principal,
+        public_id: str,
+        fields: dict[str, Any],
+        amounts: list[Money] | None,
+    ) -> Any:
+        """Change the given columns and, when given, replace the amounts; one transaction."""
+        if not fields and amounts is None:
+            raise ValidationError("nothing to update", field="input")
+        async with in_transaction():
+            query = self.model.select_for_update()
+            row = await get_owned(query, principal, public_id, self.kind)  # type: ignore[arg-type]
+            if fields:
+                row.update_from_dict({**fields, "updated_at": clock.now()})
+                await row.save()
+            if amounts is not None:
+                await replace_amounts(self.amount_model, self.owner_field, row.id, amounts)
+        return await self.with_amounts(row)
+
+    async def set_archived(self, principal: Principal, public_id: str, archived: bool) -> Any:
+        row = await set_archived(self.model, principal, public_id, self.kind, archived)
+        return await self.with_amounts(row)
+
+    async def get(
+        self, principal: Principal, *, public_id: str | None, code: str | None
+    ) -> Any | None:
+        row = await find_one(self.model, principal, self.kind, public_id=public_id, code=code)
+        return None if row is None else await self.with_amounts(row)
+
+    async def list(
+        self, principal: Principal, page: PageRequest, *, status: str | None, search: str | None
+    ) -> Page[Any]:
+        result = await list_page(
+            self.model, principal, page, status=status, search=search, record=self.record
+        )
+        await attach_amounts(result.items, self.amount_model, self.owner_field, self.attr)
+        return result
+
+    async def by_ids(self, tenant_id: int, ids: list[int]) -> list[Any | None]:
+        """Batch fetch for DataLoaders: two SELECTs whatever the count, in the order asked."""
+        query = self.model.filter(tenant_id=tenant_id, id__in=ids)
+        if self.record is not None:
+            found = [self.record(**row) for row in await query.values(*self.record.COLUMNS)]
+        else:
+            found = await query
+        rows = {row.id: row for row in found}
+        await attach_amounts(list(rows.values()), self.amount_model, self.owner_field, self.attr)
+        return [rows.get(i) for i in ids]

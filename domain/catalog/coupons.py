@@ -12,24 +12,14 @@ from tortoise.transactions import in_transaction
 
 from db.models import Coupon, CouponAmount, Plan
 from domain import clock, validation
-from domain.catalog.common import (
-    amounts_from_input,
-    attach_amounts,
-    create_with_code,
-    find_one,
-    get_owned,
-    list_page,
-    set_archived,
-)
+from domain.catalog.common import CatalogItems, amounts_from_input, get_owned
 from domain.errors import NotFoundError, ValidationError
-from domain.idempotency import run_once
 from domain.ids import check_id
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
 
 DURATIONS = ("once", "repeating", "forever")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
-_ATTR = "amount_list"
 
 
 def percent_to_bp(value: str | Decimal, *, field: str = "percentOff") -> int:
@@ -127,13 +117,8 @@ def _clean_limits(data: dict[str, Any], *, creating: bool, redeemed: int = 0) ->
     return out
 
 
-async def _with_amounts(coupon: Coupon) -> Coupon:
-    await attach_amounts([coupon], CouponAmount, "coupon_id", _ATTR)
-    return coupon
-
-
-async def load_coupon(coupon_id: int) -> Coupon:
-    return await _with_amounts(await Coupon.get(id=coupon_id))
+COUPONS = CatalogItems(Coupon, CouponAmount, "coupon_id", "coupon", attr="amount_list")
+load_coupon = COUPONS.load
 
 
 async def create_coupon(
@@ -142,28 +127,14 @@ async def create_coupon(
     principal.require(Permission.CATALOG_WRITE)
     terms, amounts = _clean_terms(data)
     limits = _clean_limits(data, creating=True)
-
-    async def create() -> Coupon:
-        plan_ids = await _plan_ids(principal, data.get("plan_ids") or [])
-        coupon = await create_with_code(
-            Coupon, principal, "coupon", {**terms, **limits, "plan_ids": plan_ids}
-        )
-        await CouponAmount.bulk_create(
-            [
-                CouponAmount(coupon_id=coupon.id, currency=m.currency, amount_minor=m.amount_minor)
-                for m in amounts
-            ]
-        )
-        setattr(coupon, _ATTR, amounts)
-        return coupon
-
-    return await run_once(
-        tenant_id=principal.tenant_id,
-        key=idempotency_key,
+    plan_ids = await _plan_ids(principal, data.get("plan_ids") or [])
+    return await COUPONS.create(
+        principal,
+        {**terms, **limits, "plan_ids": plan_ids},
+        amounts,
         operation="createCoupon",
         params=data,
-        create=create,
-        load=load_coupon,
+        idempotency_key=idempotency_key,
     )
 
 
@@ -179,24 +150,21 @@ async def update_coupon(principal: Principal, public_id: str, changes: dict[str,
             fields["plan_ids"] = await _plan_ids(principal, changes["plan_ids"] or [])
         coupon.update_from_dict({**fields, "updated_at": clock.now()})
         await coupon.save()
-    return await _with_amounts(coupon)
+    return await COUPONS.with_amounts(coupon)
 
 
 async def set_coupon_archived(principal: Principal, public_id: str, archived: bool) -> Coupon:
-    return await _with_amounts(await set_archived(Coupon, principal, public_id, "coupon", archived))
+    return await COUPONS.set_archived(principal, public_id, archived)
 
 
 async def get_coupon(
     principal: Principal, *, public_id: str | None = None, code: str | None = None
 ) -> Coupon | None:
     code = code.strip().upper() if code is not None else None
-    coupon = await find_one(Coupon, principal, "coupon", public_id=public_id, code=code)
-    return None if coupon is None else await _with_amounts(coupon)
+    return await COUPONS.get(principal, public_id=public_id, code=code)
 
 
 async def list_coupons(
     principal: Principal, page: PageRequest, *, status: str | None = None, search: str | None = None
 ) -> Page[Coupon]:
-    result = await list_page(Coupon, principal, page, status=status, search=search)
-    await attach_amounts(result.items, CouponAmount, "coupon_id", _ATTR)
-    return result
+    return await COUPONS.list(principal, page, status=status, search=search)

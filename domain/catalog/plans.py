@@ -7,29 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from tortoise.transactions import in_transaction
-
 from db.models import Plan, PlanPrice
-from domain import clock, validation
-from domain.catalog.common import (
-    amounts_from_input,
-    attach_amounts,
-    create_with_code,
-    find_one,
-    get_owned,
-    list_page,
-    replace_amounts,
-    set_archived,
-)
+from domain import validation
+from domain.catalog.common import CatalogItems, amounts_from_input
 from domain.errors import ValidationError
-from domain.idempotency import run_once
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
 
 # Billing intervals are stored as a month count: month 1, quarter 3, year 12, or N.
 INTERVAL_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 MAX_INTERVAL_MONTHS = 36
-_ATTR = "price_list"
 
 
 @dataclass(slots=True)
@@ -137,13 +124,8 @@ def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     return out
 
 
-async def _with_prices(plan: Plan) -> Plan:
-    await attach_amounts([plan], PlanPrice, "plan_id", _ATTR)
-    return plan
-
-
-async def load_plan(plan_id: int) -> Plan:
-    return await _with_prices(await Plan.get(id=plan_id))
+PLANS = CatalogItems(Plan, PlanPrice, "plan_id", "plan", record=PlanRecord)
+load_plan = PLANS.load
 
 
 async def create_plan(
@@ -152,63 +134,40 @@ async def create_plan(
     principal.require(Permission.CATALOG_WRITE)
     fields = _clean(data, creating=True)
     prices = amounts_from_input(data.get("prices") or [], field="prices")
-
-    async def create() -> Plan:
-        plan = await create_with_code(Plan, principal, "plan", fields)
-        await replace_amounts(PlanPrice, "plan_id", plan.id, prices)
-        setattr(plan, _ATTR, prices)
-        return plan
-
-    return await run_once(
-        tenant_id=principal.tenant_id,
-        key=idempotency_key,
+    return await PLANS.create(
+        principal,
+        fields,
+        prices,
         operation="createPlan",
         params=data,
-        create=create,
-        load=load_plan,
+        idempotency_key=idempotency_key,
     )
 
 
 async def update_plan(principal: Principal, public_id: str, changes: dict[str, Any]) -> Plan:
     principal.require(Permission.CATALOG_WRITE)
     fields = _clean(changes, creating=False)
-    prices = (
-        amounts_from_input(changes["prices"] or [], field="prices") if "prices" in changes else None
-    )
-    if not fields and prices is None:
-        raise ValidationError("nothing to update", field="input")
-    async with in_transaction():
-        plan = await get_owned(Plan.select_for_update(), principal, public_id, "plan")  # type: ignore[arg-type]
-        if fields:
-            plan.update_from_dict({**fields, "updated_at": clock.now()})
-            await plan.save()
-        if prices is not None:
-            await replace_amounts(PlanPrice, "plan_id", plan.id, prices)
-    return await _with_prices(plan)
+    prices = None
+    if "prices" in changes:
+        prices = amounts_from_input(changes["prices"] or [], field="prices")
+    return await PLANS.update(principal, public_id, fields, prices)
 
 
 async def set_plan_archived(principal: Principal, public_id: str, archived: bool) -> Plan:
-    return await _with_prices(await set_archived(Plan, principal, public_id, "plan", archived))
+    return await PLANS.set_archived(principal, public_id, archived)
 
 
 async def get_plan(
     principal: Principal, *, public_id: str | None = None, code: str | None = None
 ) -> Plan | None:
-    plan = await find_one(Plan, principal, "plan", public_id=public_id, code=code)
-    return None if plan is None else await _with_prices(plan)
+    return await PLANS.get(principal, public_id=public_id, code=code)
 
 
 async def list_plans(
     principal: Principal, page: PageRequest, *, status: str | None = None, search: str | None = None
 ) -> Page[PlanRecord]:
-    result = await list_page(Plan, principal, page, status=status, search=search, record=PlanRecord)
-    await attach_amounts(result.items, PlanPrice, "plan_id", _ATTR)
-    return result
+    return await PLANS.list(principal, page, status=status, search=search)
 
 
 async def plans_by_ids(tenant_id: int, ids: list[int]) -> list[PlanRecord | None]:
-    """Batch fetch for DataLoaders: two SELECTs whatever the count, in the order asked."""
-    found = await Plan.filter(tenant_id=tenant_id, id__in=ids).values(*PlanRecord.COLUMNS)
-    rows = {row["id"]: PlanRecord(**row) for row in found}
-    await attach_amounts(list(rows.values()), PlanPrice, "plan_id", _ATTR)
-    return [rows.get(i) for i in ids]
+    return await PLANS.by_ids(tenant_id, ids)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.catalog import plans as plan_domain
+from domain.catalog.common import CatalogItems
 from domain.events.bus import InProcessBus
 from domain.money import Money
 from domain.pagination import Page
@@ -92,7 +92,7 @@ async def test_bad_values_fail_the_same_way(tenant: Any, monkeypatch: pytest.Mon
 
         return Page(items=[row], has_next=False, has_previous=False, count=count)
 
-    monkeypatch.setattr(plan_domain, "list_plans", fake_list)
+    monkeypatch.setattr(CatalogItems, "list", fake_list)
     for document in (
         "{ plans { nodes { code } } }",
         "{ plans { nodes { name status } } }",
