@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -193,12 +194,33 @@ def _http_error(exc: HTTPException, media: str) -> Response:
 
 # -- health and metrics --------------------------------------------------------------------
 class Metrics:
-    """Request counts and time, exposed in the Prometheus text format."""
+    """Request counts and time per route, in the Prometheus text format."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    ROUTES = ("/graphql", "/health", "/metrics")
+
+    def __init__(self) -> None:
         self.requests: Counter[tuple[str, int]] = Counter()
         self.seconds: Counter[str] = Counter()
+
+    def record(self, path: str, status: int, seconds: float) -> None:
+        route = path if path in self.ROUTES else "other"
+        self.requests[(route, status)] += 1
+        self.seconds[route] += seconds
+
+    def render(self) -> str:
+        lines = ["# TYPE tally_http_requests_total counter"]
+        for (path, status), count in sorted(self.requests.items()):
+            lines.append(f'tally_http_requests_total{{path="{path}",status="{status}"}} {count}')
+        lines.append("# TYPE tally_http_request_seconds_total counter")
+        for path, seconds in sorted(self.seconds.items()):
+            lines.append(f'tally_http_request_seconds_total{{path="{path}"}} {seconds:.6f}')
+        return "\n".join(lines) + "\n"
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -216,20 +238,7 @@ class Metrics:
         try:
             await self.app(scope, receive, record)
         finally:
-            path = (
-                scope["path"] if scope["path"] in ("/graphql", "/health", "/metrics") else "other"
-            )
-            self.requests[(path, status)] += 1
-            self.seconds[path] += time.perf_counter() - started
-
-    def render(self) -> str:
-        lines = ["# TYPE tally_http_requests_total counter"]
-        for (path, status), count in sorted(self.requests.items()):
-            lines.append(f'tally_http_requests_total{{path="{path}",status="{status}"}} {count}')
-        lines.append("# TYPE tally_http_request_seconds_total counter")
-        for path, seconds in sorted(self.seconds.items()):
-            lines.append(f'tally_http_request_seconds_total{{path="{path}"}} {seconds:.6f}')
-        return "\n".join(lines) + "\n"
+            self.metrics.record(scope["path"], status, time.perf_counter() - started)
 
 
 async def database_ok(url: str) -> bool:
@@ -280,6 +289,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     async def metrics_endpoint(request: Request) -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    metrics = Metrics()
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -287,12 +297,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
         ],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.bus = bus
-    metrics = Metrics(app.router)
-    app.router = metrics  # type: ignore[assignment]
     return app
 
 
