@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from domain.pagination import Page, encode_cursor
 from schema import common as s
 
 T = TypeVar("T")
+log = logging.getLogger("tally.events")
 
 _ERROR_TYPES: list[tuple[type[domain_errors.BillingError], type[s.Error]]] = [
     (domain_errors.ValidationError, s.ValidationError),
@@ -77,6 +79,8 @@ async def mutate(
 
 
 async def publish(info: Info, event: str, object_id: str, customer_id: int | None) -> None:
+    """Best-effort live fan-out: the change is committed already, so a bus failure
+    (Redis down) is logged and must not turn a successful mutation into an error."""
     ctx = info.context
     payload = {
         "type": event,
@@ -85,7 +89,10 @@ async def publish(info: Info, event: str, object_id: str, customer_id: int | Non
         "customer_id": customer_id,
         "occurred_at": clock.now().isoformat(),
     }
-    await ctx.bus.publish(tenant_channel(ctx.caller.tenant_id), payload)
+    try:
+        await ctx.bus.publish(tenant_channel(ctx.caller.tenant_id), payload)
+    except Exception:
+        log.exception("could not publish %s for %s", event, object_id)
 
 
 async def query(action: Callable[[], Awaitable[T]]) -> T:

@@ -89,3 +89,22 @@ async def test_events_cross_servers_through_redis(
         async with httpx.AsyncClient(base_url=f"http://{host_b}") as http:
             health = (await http.get("/health")).json()
         assert health["redis"] == "ok"
+
+
+async def test_a_dead_bus_does_not_fail_a_committed_mutation(settings: Any, tenant: Any) -> None:
+    from db.models import Customer
+
+    app = create_app(
+        dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"), manage_db=False
+    )
+    key = await make_key(tenant=tenant)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tally.test") as c:
+        response = await c.post(
+            "/graphql",
+            json={"query": CREATE, "variables": {"name": "Kept"}},
+            headers={"authorization": f"Bearer {key}"},
+        )
+    assert response.status_code == 200
+    assert "errors" not in response.json()
+    assert await Customer.exists(tenant_id=tenant.id, name="Kept")
