@@ -99,7 +99,7 @@ class Money:
         cls, amount: Decimal | str | int, currency: str, *, field: str = "amount"
     ) -> Money:
         """Parse a major-unit amount ("29.99"); more decimals than the currency has is an error."""
-        if isinstance(amount, float):
+        if isinstance(amount, float):  # ok: floats are refused, never converted
             raise ValidationError("amounts are never floats; send a decimal string", field=field)
         try:
             value = Decimal(amount) if not isinstance(amount, Decimal) else amount
@@ -150,7 +150,7 @@ class Money:
 
     def times(self, factor: int | Decimal) -> Money:
         """Multiply by a quantity or a rate; a fractional result is rounded half-up once."""
-        if isinstance(factor, float):
+        if isinstance(factor, float):  # ok: refused
             raise TypeError("multiply Money by an int or a Decimal, never a float")
         if isinstance(factor, int):
             return Money(self.amount_minor * factor, self.currency)

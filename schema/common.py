@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 def _parse_bigint(value: Any) -> int:
     # Accept an integer, or a string of digits for clients whose JSON numbers are doubles.
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):  # ok: floats are refused
         raise ValueError("BigInt must be an integer (or a string of digits), never a float")
     if isinstance(value, int):
         result = value

@@ -39,7 +39,9 @@ def percent_to_bp(value: str | Decimal, *, field: str = "percentOff") -> int:
 
 
 def bp_to_percent(bp: int) -> Decimal:
-    return (Decimal(bp) / 100).normalize()
+    """1250 → 12.5, 2000 → 20 (never "2E+1", which `normalize()` alone would give)."""
+    value = Decimal(bp).scaleb(-2)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 async def _plan_ids(principal: Principal, public_ids: list[str]) -> list[int]:

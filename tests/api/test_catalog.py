@@ -403,6 +403,7 @@ async def test_coupon_validation_writes_nothing(
 async def test_coupon_update_limits(client: httpx.AsyncClient, key: str, tenant: Any) -> None:
     base = {"code": "SPRING", "percentOff": "20", "duration": "FOREVER", "maxRedemptions": 5}
     coupon = data(await gql(client, key, CREATE_COUPON, {"input": base}))["createCoupon"]["coupon"]
+    assert coupon["percentOff"] == "20"  # not "2E+1"
     update = """mutation($id: ID!, $input: UpdateCouponInput!) { updateCoupon(id: $id, input: $input) {
       __typename ... on CouponSuccess { coupon { maxRedemptions redeemBy name } } ... on Error { field } } }"""
     ok = data(
