@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
@@ -139,7 +140,17 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
         ],
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            # Browser frontends on other origins: only the ones configured.
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "Accept", "Accept-Language"],
+                max_age=600,
+            ),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -179,3 +179,24 @@ async def test_health_is_503_when_redis_is_down(settings: Any) -> None:
         response = await c.get("/health")
     assert response.status_code == 503
     assert response.json()["redis"] == "down"
+
+
+async def test_cors_only_for_configured_origins(settings: Any) -> None:
+    import dataclasses
+
+    from server import create_app
+
+    app = create_app(
+        dataclasses.replace(settings, allowed_origins=("https://app.example",)), manage_db=False
+    )
+    transport = httpx.ASGITransport(app=app)
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+    }
+    async with httpx.AsyncClient(transport=transport, base_url="http://tally.test") as c:
+        ok = await c.options("/graphql", headers={"origin": "https://app.example", **preflight})
+        other = await c.options("/graphql", headers={"origin": "https://evil.example", **preflight})
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in other.headers
