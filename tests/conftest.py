@@ -140,6 +140,3 @@ async def redis_url() -> str:
     finally:
         await client.aclose()
     return REDIS_URL
-
-
-postgres_only = pytest.mark.skipif(BACKEND != "postgres", reason="needs the PostgreSQL pass")
