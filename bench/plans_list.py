@@ -124,15 +124,7 @@ async def run() -> dict[str, Any]:
         _, secret = await _seed()
         from server import create_app
 
-        settings = Settings(
-            database_url=url,
-            redis_url=None,
-            host="127.0.0.1",
-            port=0,
-            secret_key="bench-secret-0123456789",
-            allowed_origins=(),
-        )
-        app = create_app(settings, manage_db=False)
+        app = create_app(Settings.for_database(url), manage_db=False)
         pool = await asyncpg.create_pool(
             url.replace("postgres://", "postgresql://", 1), min_size=4, max_size=4
         )

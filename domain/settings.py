@@ -34,6 +34,18 @@ class Settings:
             ),
         )
 
+    @classmethod
+    def for_database(cls, url: str, *, secret_key: str = "local-secret-key-0123456789") -> Settings:
+        """In-process use (tests, benchmarks): this database, no Redis, no environment."""
+        return cls(
+            database_url=url,
+            redis_url=None,
+            host="127.0.0.1",
+            port=0,
+            secret_key=secret_key,
+            allowed_origins=(),
+        )
+
 
 def _dev_secret() -> str:
     # Zero-setup default: a random key kept beside the SQLite file. Production sets

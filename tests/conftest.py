@@ -92,14 +92,7 @@ async def db(database_url: str) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        redis_url=None,
-        host="127.0.0.1",
-        port=0,
-        secret_key="test-secret-key-0123456789",
-        allowed_origins=(),
-    )
+    return Settings.for_database(database_url)
 
 
 @pytest.fixture
