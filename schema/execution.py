@@ -20,30 +20,33 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 _NOT_FAST = object()
-_leaf_cache: dict[int, Any] = {}
+# id(field) -> (field, decision). The field is kept in the entry so its id can never
+# be reused by another schema's field while the entry exists.
+_leaf_cache: dict[int, tuple[GraphQLField, Any]] = {}
 
 
 def _fast_leaf(field_def: GraphQLField) -> Any:
     """(attribute name, leaf type) to read and serialise with, or _NOT_FAST; decided
     once per field."""
-    cached = _leaf_cache.get(id(field_def))
-    if cached is None:
-        cached = _NOT_FAST
-        resolve = field_def.resolve
-        definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if (
-            resolve is not None
-            and getattr(resolve, "_is_default", False)
-            and not field_def.args
-            and definition is not None
-            and definition.default_resolver is getattr
-        ):
-            leaf = field_def.type
-            if isinstance(leaf, GraphQLNonNull):
-                leaf = leaf.of_type
-            if is_leaf_type(leaf):
-                cached = (definition.python_name, leaf)
-        _leaf_cache[id(field_def)] = cached
+    entry = _leaf_cache.get(id(field_def))
+    if entry is not None and entry[0] is field_def:
+        return entry[1]
+    cached = _NOT_FAST
+    resolve = field_def.resolve
+    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if (
+        resolve is not None
+        and getattr(resolve, "_is_default", False)
+        and not field_def.args
+        and definition is not None
+        and definition.default_resolver is getattr
+    ):
+        leaf = field_def.type
+        if isinstance(leaf, GraphQLNonNull):
+            leaf = leaf.of_type
+        if is_leaf_type(leaf):
+            cached = (definition.python_name, leaf)
+    _leaf_cache[id(field_def)] = (field_def, cached)
     return cached
 
 

@@ -25,11 +25,9 @@ M = TypeVar("M", bound=Model)
 STATUSES = ("active", "archived")
 
 
-def amounts_from_input(
-    entries: Sequence[dict[str, Any]], *, field: str, required: bool = True
-) -> list[Money]:
-    """Per-currency amounts: at least one when required, never negative, one per currency."""
-    if required and not entries:
+def amounts_from_input(entries: Sequence[dict[str, Any]], *, field: str) -> list[Money]:
+    """Per-currency amounts: at least one, never negative, one per currency."""
+    if not entries:
         raise ValidationError("at least one price is required", field=field, code="PRICE_REQUIRED")
     amounts: list[Money] = []
     seen: set[str] = set()
@@ -128,9 +126,8 @@ async def list_page(
     if search:
         conditions = [Q(**{f"{name}__icontains": search}) for name in search_fields]
         query = query.filter(Q(*conditions, join_type="OR"))
-    if record is None:
-        return await paginate(query, page)
-    return await paginate(query, page, record=record, columns=record.COLUMNS)
+    columns = record.COLUMNS if record is not None else ()
+    return await paginate(query, page, record=record, columns=columns)
 
 
 async def find_one(
