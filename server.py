@@ -29,6 +29,7 @@ from tortoise.connection import get_connection
 from db.config import connection_name, tortoise_config
 from domain.events.bus import build_bus
 from domain.settings import Settings
+from resolvers import documents
 from resolvers.http import TallyGraphQL
 from schema import build_schema
 
@@ -111,9 +112,16 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             await bus.start()
         except Exception:  # Redis down at boot: serve anyway, /health says 503
             log.exception("event bus did not start")
+        scheduler = None
+        if settings.billing_interval > 0:
+            from domain.billing.run import scheduler_loop
+
+            scheduler = asyncio.create_task(scheduler_loop(settings.billing_interval))
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
             await bus.close()
             if manage_db:
                 await Tortoise.close_connections()
@@ -137,6 +145,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/invoices/{id}.pdf", documents.invoice_document),
+            Route("/credit-notes/{id}.pdf", documents.credit_note_document),
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
         ],
@@ -267,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("serve", help="serve GraphQL on HOST:PORT")
     commands.add_parser("migrate", help="apply database migrations (a no-op when up to date)")
     commands.add_parser("seed-demo", help="load the demo tenant, catalog and customers once")
+    bill = commands.add_parser("bill", help="invoice every subscription whose period has ended")
+    bill.add_argument("--batch-size", type=int, default=500)
     tenant = commands.add_parser("create-tenant", help="create a tenant and its first admin key")
     tenant.add_argument("--name", required=True)
     tenant.add_argument("--country", required=True, help="ISO 3166-1 alpha-2")
@@ -292,6 +304,11 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_migrate(url))
         elif args.command == "seed-demo":
             asyncio.run(_seed(url))
+        elif args.command == "bill":
+            from domain.billing.report import bill_with_progress
+
+            failures = asyncio.run(_with_db(url, lambda: bill_with_progress(args.batch_size)))
+            raise SystemExit(1 if failures else 0)
         elif args.command == "create-tenant":
             asyncio.run(_create_tenant(url, args))
         elif args.command == "create-api-key":

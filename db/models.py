@@ -35,6 +35,14 @@ class Tenant(TimestampedModel):
     timezone = fields.CharField(max_length=64, default="UTC")
     payment_terms_days = fields.IntField(default=30)
     test_mode = fields.BooleanField(default=False)
+    # Invoice numbering: INV-2026-000123 (yearly reset) or INV-000123 (never).
+    invoice_prefix = fields.CharField(max_length=16, default="INV")
+    credit_note_prefix = fields.CharField(max_length=16, default="CN")
+    number_digits = fields.IntField(default=6)
+    number_reset = fields.CharField(max_length=8, default="yearly")  # yearly | never
+    # Where the tenant collects tax: country codes, and "EU_OSS" for the One-Stop Shop.
+    tax_registrations = fields.JSONField(default=list)
+    billing_email = fields.CharField(max_length=254, null=True)
 
     class Meta:
         table = "tenant"
@@ -158,6 +166,7 @@ class Customer(TimestampedModel):
     currency = fields.CharField(max_length=3)
     timezone = fields.CharField(max_length=64, default="UTC")
     payment_terms_days = fields.IntField(null=True)
+    test_clock = fields.ForeignKeyField("tally.TestClock", related_name="customers", null=True)
     metadata = fields.JSONField(default=dict)
     # Lower-cased name + email + external id, so search is one indexed-column LIKE
     # that behaves the same on SQLite and PostgreSQL.
@@ -182,3 +191,202 @@ class IdempotencyRecord(Model):
     class Meta:
         table = "idempotency_record"
         unique_together = (("tenant", "key"),)
+
+
+class TestClock(TimestampedModel):
+    """A test-mode tenant's own time for the customers attached to it."""
+
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="test_clocks")
+    name = fields.CharField(max_length=200)
+    frozen_time = fields.DatetimeField()
+    status = fields.CharField(max_length=16, default="ready")  # ready | advancing
+
+    class Meta:
+        table = "test_clock"
+
+
+class Subscription(TimestampedModel):
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="subscriptions")
+    customer = fields.ForeignKeyField("tally.Customer", related_name="subscriptions")
+    plan = fields.ForeignKeyField("tally.Plan", related_name="subscriptions")
+    test_clock = fields.ForeignKeyField("tally.TestClock", related_name="subscriptions", null=True)
+    status = fields.CharField(max_length=16)
+    currency = fields.CharField(max_length=3)
+    # The plan price when subscribed (or last changed): later price edits apply to
+    # new subscriptions, as Stripe's prices do.
+    unit_amount_minor = fields.BigIntField()
+    quantity = fields.IntField(default=1)
+    # [{"id", "code", "name", "kind", "quantity", "unit_amount_minor"}]
+    add_ons = fields.JSONField(default=list)
+    coupon = fields.ForeignKeyField("tally.Coupon", related_name="subscriptions", null=True)
+    coupon_periods_left = fields.IntField(null=True)  # null: forever (or no coupon)
+    started_at = fields.DatetimeField()
+    billing_anchor = fields.DatetimeField()
+    current_period_start = fields.DatetimeField()
+    current_period_end = fields.DatetimeField()
+    trial_start = fields.DatetimeField(null=True)
+    trial_end = fields.DatetimeField(null=True)
+    cancel_at_period_end = fields.BooleanField(default=False)
+    canceled_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+    paused_at = fields.DatetimeField(null=True)
+    resume_at = fields.DatetimeField(null=True)
+    # A change scheduled for the period end: {"plan_id", "quantity", "add_ons", ...}.
+    pending_change = fields.JSONField(null=True)
+    # The earliest instant something falls due (renewal, trial end, resume); the
+    # billing run claims rows by this column.
+    next_action_at = fields.DatetimeField(null=True, db_index=True)
+
+    class Meta:
+        table = "subscription"
+
+
+class PendingItem(Model):
+    """A charge or credit waiting for the customer's next invoice (prorations)."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="pending_items")
+    customer = fields.ForeignKeyField("tally.Customer", related_name="pending_items")
+    subscription = fields.ForeignKeyField(
+        "tally.Subscription", related_name="pending_items", null=True
+    )
+    invoice = fields.ForeignKeyField("tally.Invoice", related_name="pending_items", null=True)
+    kind = fields.CharField(max_length=24)
+    description = fields.CharField(max_length=300)
+    currency = fields.CharField(max_length=3)
+    quantity = fields.IntField(default=1)
+    amount_minor = fields.BigIntField()
+    tax_inclusive = fields.BooleanField(default=False)
+    period_start = fields.DatetimeField(null=True)
+    period_end = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "pending_item"
+
+
+class Invoice(TimestampedModel):
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="invoices")
+    customer = fields.ForeignKeyField("tally.Customer", related_name="invoices")
+    subscription = fields.ForeignKeyField("tally.Subscription", related_name="invoices", null=True)
+    # Makes each subscription invoice exist once, whatever runs race to create it.
+    dedupe_key = fields.CharField(max_length=120, null=True, unique=True)
+    number = fields.CharField(max_length=40, null=True)
+    status = fields.CharField(max_length=16, default="draft")
+    billing_reason = fields.CharField(max_length=32)
+    currency = fields.CharField(max_length=3)
+    locale = fields.CharField(max_length=5, default="en")
+    period_start = fields.DatetimeField(null=True)
+    period_end = fields.DatetimeField(null=True)
+    subtotal_minor = fields.BigIntField(default=0)
+    discount_minor = fields.BigIntField(default=0)
+    tax_minor = fields.BigIntField(default=0)
+    total_minor = fields.BigIntField(default=0)
+    credit_applied_minor = fields.BigIntField(default=0)  # from the customer's balance
+    amount_paid_minor = fields.BigIntField(default=0)
+    amount_credited_minor = fields.BigIntField(default=0)  # by credit notes
+    amount_due_minor = fields.BigIntField(default=0)
+    # [{"rate_bp", "inclusive", "taxable_minor", "tax_minor", "name", "country"}]
+    tax_breakdown = fields.JSONField(default=list)
+    tax_reason = fields.CharField(max_length=24, default="")
+    reverse_charge = fields.BooleanField(default=False)
+    coupon_code = fields.CharField(max_length=64, null=True)
+    # Customer and seller as they were when the invoice was finalized.
+    customer_snapshot = fields.JSONField(default=dict)
+    seller_snapshot = fields.JSONField(default=dict)
+    memo = fields.TextField(default="")
+    finalized_at = fields.DatetimeField(null=True)
+    due_at = fields.DatetimeField(null=True)
+    paid_at = fields.DatetimeField(null=True)
+    voided_at = fields.DatetimeField(null=True)
+    marked_uncollectible_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "invoice"
+        unique_together = (("tenant", "number"),)
+
+
+class InvoiceLine(Model):
+    id = fields.BigIntField(primary_key=True)
+    invoice = fields.ForeignKeyField("tally.Invoice", related_name="lines")
+    position = fields.IntField()
+    # plan | add_on | proration_credit | proration_charge | one_off | usage | credit
+    kind = fields.CharField(max_length=24)
+    description = fields.CharField(max_length=300)
+    quantity = fields.IntField(default=1)
+    unit_amount_minor = fields.BigIntField()
+    amount_minor = fields.BigIntField()
+    discount_minor = fields.BigIntField(default=0)
+    tax_inclusive = fields.BooleanField(default=False)
+    tax_rate_bp = fields.IntField(default=0)
+    period_start = fields.DatetimeField(null=True)
+    period_end = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "invoice_line"
+
+
+class CreditNote(TimestampedModel):
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="credit_notes")
+    invoice = fields.ForeignKeyField("tally.Invoice", related_name="credit_notes")
+    customer = fields.ForeignKeyField("tally.Customer", related_name="credit_notes")
+    number = fields.CharField(max_length=40)
+    currency = fields.CharField(max_length=3)
+    reason = fields.CharField(max_length=32)
+    memo = fields.TextField(default="")
+    subtotal_minor = fields.BigIntField()
+    tax_minor = fields.BigIntField()
+    total_minor = fields.BigIntField()
+    # What reduced the invoice's amount due, and what became customer credit.
+    applied_to_invoice_minor = fields.BigIntField()
+    credited_to_balance_minor = fields.BigIntField()
+    tax_breakdown = fields.JSONField(default=list)
+    issued_at = fields.DatetimeField()
+
+    class Meta:
+        table = "credit_note"
+        unique_together = (("tenant", "number"),)
+
+
+class BalanceEntry(Model):
+    """The customer's credit balance (per currency) is the sum of these entries."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="balance_entries")
+    customer = fields.ForeignKeyField("tally.Customer", related_name="balance_entries")
+    currency = fields.CharField(max_length=3)
+    amount_minor = fields.BigIntField()  # positive: credit given; negative: credit used
+    source = fields.CharField(max_length=24)  # credit_note | invoice
+    reference = fields.CharField(max_length=40)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "balance_entry"
+
+
+class NumberSequence(Model):
+    """One counter per tenant, document kind and period ("2026", or "all")."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="number_sequences")
+    kind = fields.CharField(max_length=16)  # invoice | credit_note
+    period = fields.CharField(max_length=8)
+    last_value = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "number_sequence"
+        unique_together = (("tenant", "kind", "period"),)
+
+
+class TaxRate(TimestampedModel):
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="tax_rates")
+    country = fields.CharField(max_length=2)
+    region = fields.CharField(max_length=100, default="")
+    name = fields.CharField(max_length=64)
+    rate_bp = fields.IntField()
+    valid_from = fields.DateField()
+
+    class Meta:
+        table = "tax_rate"
+        unique_together = (("tenant", "country", "region", "valid_from"),)

@@ -1,10 +1,15 @@
 """The one clock. Domain code reads time here, never from `datetime.now()`,
-so tests (and, later, per-tenant test clocks) can move it."""
+so tests and test clocks can move it.
+
+The current clock lives in a context variable: a test clock set for one request
+(or one `advanceTestClock` run) never leaks into a concurrent request.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -19,7 +24,7 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock that only moves when told to (tests, simulations)."""
+    """A clock that only moves when told to (tests, simulations, test clocks)."""
 
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
@@ -34,19 +39,31 @@ class FixedClock:
             raise ValueError("a clock never goes backwards")
         self._at += delta
 
+    def set(self, at: datetime) -> None:
+        if at < self._at:
+            raise ValueError("a clock never goes backwards")
+        self._at = at
 
-_clock: Clock = SystemClock()
+
+_SYSTEM = SystemClock()
+_clock: ContextVar[Clock | None] = ContextVar("tally_clock", default=None)
 
 
 def now() -> datetime:
-    return _clock.now()
+    return (_clock.get() or _SYSTEM).now()
 
 
 @contextmanager
 def using_clock(clock: Clock) -> Iterator[Clock]:
-    global _clock
-    previous, _clock = _clock, clock
+    token = _clock.set(clock)
     try:
         yield clock
     finally:
-        _clock = previous
+        _clock.reset(token)
+
+
+@contextmanager
+def frozen_at(at: datetime) -> Iterator[FixedClock]:
+    """Run a block at one instant (a test clock's frozen time)."""
+    with using_clock(FixedClock(at)) as clock:
+        yield clock  # type: ignore[misc]

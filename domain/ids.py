@@ -22,6 +22,11 @@ PREFIXES = {
     "add_on": "addon",
     "coupon": "cpn",
     "customer": "cus",
+    "subscription": "sub",
+    "invoice": "in",
+    "credit_note": "cn",
+    "test_clock": "clock",
+    "tax_rate": "txr",
 }
 
 _PATTERN = re.compile(r"^([a-z]+)_([0-9A-Za-z]{" + str(_BODY) + r"})$")

@@ -20,6 +20,11 @@ class Settings:
     port: int
     secret_key: str
     allowed_origins: tuple[str, ...]
+    # smtp://user:pass@host:port (smtps:// for implicit TLS, ?starttls=1 to upgrade).
+    smtp_url: str | None = None
+    mail_from: str = "billing@localhost"
+    # Seconds between two billing runs inside `serve`; 0 leaves billing to `bill`.
+    billing_interval: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,6 +37,9 @@ class Settings:
             allowed_origins=tuple(
                 o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
             ),
+            smtp_url=os.environ.get("SMTP_URL") or None,
+            mail_from=os.environ.get("MAIL_FROM", "billing@localhost"),
+            billing_interval=int(os.environ.get("BILLING_INTERVAL_SECONDS", "0")),
         )
 
     @classmethod

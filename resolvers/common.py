@@ -78,7 +78,13 @@ async def mutate(
     return success(result)
 
 
-async def publish(info: Info, event: str, object_id: str, customer_id: int | None) -> None:
+async def publish(
+    info: Info,
+    event: str,
+    object_id: str,
+    customer_id: int | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Best-effort live fan-out: the change is committed already, so a bus failure
     (Redis down) is logged and must not turn a successful mutation into an error."""
     ctx = info.context
@@ -88,6 +94,7 @@ async def publish(info: Info, event: str, object_id: str, customer_id: int | Non
         # Internal id, used only to filter what a customer token may follow.
         "customer_id": customer_id,
         "occurred_at": clock.now().isoformat(),
+        **(extra or {}),
     }
     try:
         await ctx.bus.publish(tenant_channel(ctx.caller.tenant_id), payload)

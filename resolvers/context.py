@@ -13,6 +13,7 @@ from db.models import ApiKey, Customer, Tenant
 from domain.catalog.plans import PlanRecord, plans_by_ids
 from domain.customers.service import customers_by_ids
 from domain.events.bus import EventBus
+from domain.invoicing import queries
 from domain.money import display_locale
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
@@ -27,6 +28,16 @@ class Loaders:
         self._principal = principal
         self.plan_by_id: DataLoader[int, PlanRecord | None] = DataLoader(self._plans)
         self.customer_by_id: DataLoader[int, Customer | None] = DataLoader(self._customers)
+        self.invoice_lines: DataLoader[int, list[Any]] = DataLoader(queries.lines_by_invoice)
+        self.invoice_by_id: DataLoader[int, Any] = DataLoader(
+            lambda ids: queries.invoices_by_ids(self._tenant_id, ids)
+        )
+        self.subscription_by_id: DataLoader[int, Any] = DataLoader(
+            lambda ids: queries.subscriptions_by_ids(self._tenant_id, ids)
+        )
+        self.credit_notes_by_invoice: DataLoader[int, list[Any]] = DataLoader(
+            lambda ids: queries.credit_notes_by_invoice(self._tenant_id, ids)
+        )
 
     @property
     def _tenant_id(self) -> int:

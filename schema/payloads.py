@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.billing import CreditNote, Invoice, Subscription, TaxRate, TestClock
 from schema.catalog import AddOn, Coupon, Plan
 from schema.common import result_union
 from schema.customers import Customer
@@ -53,3 +54,35 @@ CustomerResult = result_union("CustomerResult", CustomerSuccess)
 TenantResult = result_union("TenantResult", TenantSuccess)
 ApiKeyResult = result_union("ApiKeyResult", ApiKeySuccess)
 CreateApiKeyResult = result_union("CreateApiKeyResult", CreateApiKeySuccess)
+
+
+@strawberry.type
+class SubscriptionSuccess:
+    subscription: Subscription
+
+
+@strawberry.type
+class InvoiceSuccess:
+    invoice: Invoice
+
+
+@strawberry.type
+class CreditNoteSuccess:
+    credit_note: CreditNote
+
+
+@strawberry.type
+class TestClockSuccess:
+    test_clock: TestClock
+
+
+@strawberry.type
+class TaxRateSuccess:
+    tax_rate: TaxRate
+
+
+SubscriptionResult = result_union("SubscriptionResult", SubscriptionSuccess)
+InvoiceResult = result_union("InvoiceResult", InvoiceSuccess)
+CreditNoteResult = result_union("CreditNoteResult", CreditNoteSuccess)
+TestClockResult = result_union("TestClockResult", TestClockSuccess)
+TaxRateResult = result_union("TaxRateResult", TaxRateSuccess)

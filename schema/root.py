@@ -14,7 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from domain.currencies import EXPONENTS
 from domain.errors import BillingError
-from resolvers import catalog, customers, tenancy
+from resolvers import billing, catalog, customers, tenancy
 from schema import payloads as p
 from schema.common import BIGINT_SCALAR, BigInt
 from schema.execution import FastExecutionContext
@@ -46,6 +46,22 @@ class Query:
     coupons = strawberry.field(resolver=catalog.coupon_list)
     customer = strawberry.field(resolver=customers.customer, description="By id or externalId.")
     customers = strawberry.field(resolver=customers.customer_list)
+    subscription = strawberry.field(resolver=billing.subscription)
+    subscriptions = strawberry.field(resolver=billing.subscription_list)
+    upcoming_invoice = strawberry.field(
+        resolver=billing.upcoming_invoice, description="The next invoice of a subscription."
+    )
+    subscription_change_preview = strawberry.field(resolver=billing.subscription_change_preview)
+    invoice = strawberry.field(resolver=billing.invoice)
+    invoices = strawberry.field(resolver=billing.invoice_list)
+    credit_note = strawberry.field(resolver=billing.credit_note)
+    credit_notes = strawberry.field(resolver=billing.credit_note_list)
+    test_clock = strawberry.field(resolver=billing.test_clock)
+    test_clocks = strawberry.field(resolver=billing.test_clock_list)
+    tax_rates = strawberry.field(
+        resolver=billing.tax_rates,
+        description="Rates the tenant configured (EU standard VAT rates apply by default).",
+    )
 
     @strawberry.field(description="Every ISO 4217 currency Tally accepts, with its exponent.")
     def currencies(self) -> list[Currency]:
@@ -69,11 +85,55 @@ class Mutation:
     create_customer: p.CustomerResult = strawberry.mutation(resolver=customers.create_customer)
     update_customer: p.CustomerResult = strawberry.mutation(resolver=customers.update_customer)
     archive_customer: p.CustomerResult = strawberry.mutation(resolver=customers.archive_customer)
+    create_subscription: p.SubscriptionResult = strawberry.mutation(
+        resolver=billing.create_subscription
+    )
+    change_subscription: p.SubscriptionResult = strawberry.mutation(
+        resolver=billing.change_subscription
+    )
+    cancel_scheduled_change: p.SubscriptionResult = strawberry.mutation(
+        resolver=billing.cancel_scheduled_change
+    )
+    pause_subscription: p.SubscriptionResult = strawberry.mutation(
+        resolver=billing.pause_subscription
+    )
+    resume_subscription: p.SubscriptionResult = strawberry.mutation(
+        resolver=billing.resume_subscription
+    )
+    cancel_subscription: p.SubscriptionResult = strawberry.mutation(
+        resolver=billing.cancel_subscription
+    )
+    reactivate_subscription: p.SubscriptionResult = strawberry.mutation(
+        resolver=billing.reactivate_subscription
+    )
+    create_invoice: p.InvoiceResult = strawberry.mutation(resolver=billing.create_invoice)
+    update_draft_invoice: p.InvoiceResult = strawberry.mutation(
+        resolver=billing.update_draft_invoice
+    )
+    finalize_invoice: p.InvoiceResult = strawberry.mutation(resolver=billing.finalize_invoice)
+    void_invoice: p.InvoiceResult = strawberry.mutation(resolver=billing.void_invoice)
+    mark_invoice_uncollectible: p.InvoiceResult = strawberry.mutation(
+        resolver=billing.mark_invoice_uncollectible
+    )
+    send_invoice: p.InvoiceResult = strawberry.mutation(resolver=billing.send_invoice)
+    create_credit_note: p.CreditNoteResult = strawberry.mutation(
+        resolver=billing.create_credit_note
+    )
+    create_test_clock: p.TestClockResult = strawberry.mutation(resolver=billing.create_test_clock)
+    advance_test_clock: p.TestClockResult = strawberry.mutation(
+        resolver=billing.advance_test_clock
+    )
+    set_tax_rate: p.TaxRateResult = strawberry.mutation(resolver=billing.set_tax_rate)
+    delete_tax_rate: p.TaxRateResult = strawberry.mutation(resolver=billing.delete_tax_rate)
 
 
-@strawberry.type
+@strawberry.type(
+    name="LiveEvents",
+    description="The root subscription type (named so that `Subscription` can be the billing one).",
+)
 class Subscription:
     tenant_events = strawberry.subscription(resolver=tenancy.tenant_events)
+    invoice_events = strawberry.subscription(resolver=billing.invoice_events)
 
 
 def should_mask_error(error: GraphQLError) -> bool:

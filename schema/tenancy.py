@@ -18,6 +18,12 @@ class ApiKeyRole(enum.StrEnum):
     CUSTOMER = "customer"
 
 
+@strawberry.enum(description="When the invoice counter starts again at 1.")
+class NumberReset(enum.StrEnum):
+    YEARLY = "yearly"
+    NEVER = "never"
+
+
 @strawberry.type
 class Tenant:
     public_id: strawberry.ID = strawberry.field(name="id")
@@ -30,6 +36,14 @@ class Tenant:
     timezone: str
     payment_terms_days: int
     test_mode: bool
+    invoice_prefix: str
+    credit_note_prefix: str
+    number_digits: int
+    number_reset: NumberReset
+    tax_registrations: list[str] = strawberry.field(
+        description='Where the tenant collects tax: country codes, and "EU_OSS".'
+    )
+    billing_email: str | None
     created_at: datetime
 
     @strawberry.field
@@ -76,6 +90,12 @@ class UpdateTenantInput:
     default_locale: str | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
     payment_terms_days: int | None = strawberry.UNSET
+    invoice_prefix: str | None = strawberry.UNSET
+    credit_note_prefix: str | None = strawberry.UNSET
+    number_digits: int | None = strawberry.UNSET
+    number_reset: NumberReset | None = strawberry.UNSET
+    tax_registrations: list[str] | None = strawberry.UNSET
+    billing_email: str | None = strawberry.UNSET
 
 
 @strawberry.input

@@ -64,3 +64,30 @@ async def make_customer(*, tenant: Tenant, name: str = "Ada Lovelace", **fields:
 
 async def key_row(secret: str) -> ApiKey:
     return await ApiKey.get(prefix=secret.rsplit("_", 1)[0])
+
+
+async def make_test_tenant(*, country: str = "FR", currency: str = "EUR", **extra: Any) -> Tenant:
+    tenant = await make_tenant(country=country, currency=currency)
+    tenant.test_mode = True
+    for key, value in extra.items():
+        setattr(tenant, key, value)
+    await tenant.save()
+    return tenant
+
+
+async def make_test_clock(*, tenant: Tenant, at: Any, name: str = "clock") -> Any:
+    from domain.billing.test_clocks import create_test_clock
+
+    return await create_test_clock(_admin(tenant), name, at)
+
+
+async def make_subscription(*, tenant: Tenant, customer: Customer, plan: Plan, **data: Any) -> Any:
+    from domain.subscriptions.service import create_subscription
+
+    return await create_subscription(
+        _admin(tenant), {"customer_id": customer.public_id, "plan_id": plan.public_id, **data}
+    )
+
+
+def admin_of(tenant: Tenant) -> Principal:
+    return _admin(tenant)

@@ -71,6 +71,21 @@ def _duplicate(external_id: str) -> ConflictError:
     )
 
 
+async def _test_clock(principal: Principal, tenant: Tenant, public_id: str) -> int:
+    """A new customer may live on a test clock of its (test-mode) tenant."""
+    from db.models import TestClock
+
+    check_id(public_id, "test_clock", field="testClockId")
+    if not tenant.test_mode:
+        raise ValidationError(
+            "only a test-mode tenant has test clocks", field="testClockId", code="LIVE_MODE"
+        )
+    found = await TestClock.get_or_none(public_id=public_id, tenant_id=principal.tenant_id)
+    if found is None:
+        raise NotFoundError(f"no test clock {public_id}", field="testClockId")
+    return found.id
+
+
 async def load_customer(customer_id: int) -> Customer:
     return await Customer.get(id=customer_id)
 
@@ -86,6 +101,8 @@ async def create_customer(
         fields.setdefault("currency", tenant.default_currency)
         fields.setdefault("locale", tenant.default_locale)
         fields.setdefault("timezone", tenant.timezone)
+        if data.get("test_clock_id"):
+            fields["test_clock_id"] = await _test_clock(principal, tenant, data["test_clock_id"])
         external_id = fields.get("external_id")
         if external_id and await Customer.exists(
             tenant_id=principal.tenant_id, external_id=external_id

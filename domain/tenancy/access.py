@@ -1,9 +1,10 @@
 """Who is calling, and what their role allows.
 
 admin    everything in its tenant
-service  what a partner backend needs: read the catalog and customers
-         (later: check and consume credits, record usage)
-customer a frontend token bound to one customer: that customer only
+service  what a partner backend needs: read the catalog, customers,
+         subscriptions and invoices (later: check and consume credits)
+customer a frontend token bound to one customer: that customer only (its
+         profile, subscriptions, invoices and credit notes; nothing it can buy)
 """
 
 from __future__ import annotations
@@ -29,12 +30,24 @@ class Permission(enum.Enum):
     CUSTOMERS_READ = "customers:read"
     CUSTOMERS_WRITE = "customers:write"
     CUSTOMER_SELF_WRITE = "customers:self_write"
+    SUBSCRIPTIONS_READ = "subscriptions:read"
+    SUBSCRIPTIONS_WRITE = "subscriptions:write"
+    INVOICES_READ = "invoices:read"
+    INVOICES_WRITE = "invoices:write"
+    TAX_WRITE = "tax:write"
+    TEST_CLOCKS = "test_clocks:manage"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission) - {Permission.CUSTOMER_SELF_WRITE},
     Role.SERVICE: frozenset(
-        {Permission.TENANT_READ, Permission.CATALOG_READ, Permission.CUSTOMERS_READ}
+        {
+            Permission.TENANT_READ,
+            Permission.CATALOG_READ,
+            Permission.CUSTOMERS_READ,
+            Permission.SUBSCRIPTIONS_READ,
+            Permission.INVOICES_READ,
+        }
     ),
     Role.CUSTOMER: frozenset(
         {
@@ -42,6 +55,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CATALOG_READ,
             Permission.CUSTOMERS_READ,
             Permission.CUSTOMER_SELF_WRITE,
+            Permission.SUBSCRIPTIONS_READ,
+            Permission.INVOICES_READ,
         }
     ),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -44,6 +45,47 @@ def _clean(changes: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         out.update(validation.address(changes["address"]))
     if "test_mode" in changes:
         out["test_mode"] = bool(changes["test_mode"])
+    out.update(_billing_settings(changes))
+    return out
+
+
+_PREFIX = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
+
+
+def _billing_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """Invoice numbering, tax registrations and the sender address of invoices."""
+    out: dict[str, Any] = {}
+    for key, field in (
+        ("invoice_prefix", "invoicePrefix"),
+        ("credit_note_prefix", "creditNotePrefix"),
+    ):
+        if key in changes:
+            value = (changes[key] or "").strip().upper()
+            if not _PREFIX.match(value):
+                raise ValidationError("a prefix is 1-16 letters, digits or '-'", field=field)
+            out[key] = value
+    if "number_digits" in changes:
+        digits = changes["number_digits"]
+        if not isinstance(digits, int) or not 1 <= digits <= 12:
+            raise ValidationError("numberDigits must be 1-12", field="numberDigits")
+        out["number_digits"] = digits
+    if "number_reset" in changes:
+        reset = (changes["number_reset"] or "").lower()
+        if reset not in ("yearly", "never"):
+            raise ValidationError("numberReset is YEARLY or NEVER", field="numberReset")
+        out["number_reset"] = reset
+    if "tax_registrations" in changes:
+        regs: list[str] = []
+        for i, value in enumerate(changes["tax_registrations"] or []):
+            code = (value or "").strip().upper()
+            regs.append(
+                code
+                if code == "EU_OSS"
+                else validation.country(code, field=f"taxRegistrations[{i}]")
+            )
+        out["tax_registrations"] = sorted(set(regs))
+    if "billing_email" in changes:
+        out["billing_email"] = validation.email(changes["billing_email"], field="billingEmail")
     return out
 
 

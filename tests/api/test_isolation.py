@@ -3,19 +3,52 @@ the other tenant's ids exactly like ids that do not exist and changes nothing.""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 
-from db.models import AddOn, Coupon, Customer, Plan
+from db.models import (
+    AddOn,
+    Coupon,
+    CreditNote,
+    Customer,
+    Invoice,
+    Plan,
+    Subscription,
+    TaxRate,
+    TestClock as ClockRow,
+)
 from domain.catalog.add_ons import create_add_on
 from domain.catalog.coupons import create_coupon
+from domain.invoicing.credit_notes import create_credit_note
+from domain.invoicing.service import create_invoice
+from domain.invoicing.tax.admin import set_tax_rate
 from domain.tenancy.access import Principal, Role
 from schema.root import Mutation, Query
 from tests.api.helpers import data, gql
-from tests.factories import make_customer, make_key, make_plan, make_tenant
+from tests.factories import (
+    make_customer,
+    make_key,
+    make_plan,
+    make_subscription,
+    make_tenant,
+    make_test_clock,
+)
 
 NOT_FOUND = "NotFoundError"
+OBJECTS = (
+    "plan",
+    "add_on",
+    "coupon",
+    "customer",
+    "subscription",
+    "invoice",
+    "draft",
+    "credit_note",
+    "test_clock",
+    "tax_rate",
+)
 
 
 async def _victim() -> dict[str, Any]:
@@ -38,7 +71,30 @@ async def _victim() -> dict[str, Any]:
     key = await make_key(tenant=tenant, role=Role.SERVICE)
     from tests.factories import key_row
 
+    tenant.test_mode = True
+    await tenant.save()
+    sub = await make_subscription(tenant=tenant, customer=customer, plan=plan)
+    invoice = await Invoice.get(subscription_id=sub.id)
+    draft = await create_invoice(admin, {"customer_id": customer.public_id, "items": [ITEM]})
+    note = await create_credit_note(
+        admin,
+        {
+            "invoice_id": invoice.public_id,
+            "reason": "other",
+            "amount": {"currency": "EUR", "amount_minor": 1},
+        },
+    )
+    clock = await make_test_clock(tenant=tenant, at=datetime(2026, 1, 1, tzinfo=UTC))
+    rate = await set_tax_rate(
+        admin, {"country": "US", "name": "Sales tax", "rate": "5", "valid_from": date(2020, 1, 1)}
+    )
     return {
+        "subscription": sub.public_id,
+        "invoice": invoice.public_id,
+        "draft": draft.public_id,
+        "credit_note": note.public_id,
+        "test_clock": clock.public_id,
+        "tax_rate": rate.public_id,
         "tenant": tenant,
         "plan": plan.public_id,
         "add_on": add_on.public_id,
@@ -53,6 +109,21 @@ QUERIES = {
     "addOn": ("query($id: ID!) { addOn(id: $id) { id } }", "add_on"),
     "coupon": ("query($id: ID!) { coupon(id: $id) { id } }", "coupon"),
     "customer": ("query($id: ID!) { customer(id: $id) { id } }", "customer"),
+    "subscription": ("query($id: ID!) { subscription(id: $id) { id } }", "subscription"),
+    "invoice": ("query($id: ID!) { invoice(id: $id) { id } }", "invoice"),
+    "creditNote": ("query($id: ID!) { creditNote(id: $id) { id } }", "credit_note"),
+    "testClock": ("query($id: ID!) { testClock(id: $id) { id } }", "test_clock"),
+}
+# Queries that compute something for an id answer a foreign id with a NOT_FOUND error.
+COMPUTED = {
+    "upcomingInvoice": (
+        "query($id: ID!) { upcomingInvoice(subscriptionId: $id) { currency } }",
+        "subscription",
+    ),
+    "subscriptionChangePreview": (
+        "query($id: ID!) { subscriptionChangePreview(id: $id, input: {quantity: 3}) { currency } }",
+        "subscription",
+    ),
 }
 BY_CODE = [
     '{ plan(code: "victim-plan") { id } }',
@@ -66,6 +137,11 @@ LISTS = {
     "coupons": "{ coupons { nodes { id } totalCount } }",
     "customers": "{ customers { nodes { id } totalCount } }",
     "apiKeys": "{ apiKeys { id } }",
+    "subscriptions": "{ subscriptions { nodes { id } totalCount } }",
+    "invoices": "{ invoices { nodes { id } totalCount } }",
+    "creditNotes": "{ creditNotes { nodes { id } totalCount } }",
+    "testClocks": "{ testClocks { nodes { id } totalCount } }",
+    "taxRates": "{ taxRates { id } }",
 }
 OWN = {"viewer", "tenant", "currencies"}  # answer about the caller itself, no foreign id taken
 
@@ -102,9 +178,69 @@ MUTATIONS = {
         'mutation($id: ID!) { createCoupon(input: {code: "STEAL", percentOff: "5", duration: ONCE, planIds: [$id]}) { __typename } }',
         "plan",
     ),
+    "createSubscription": (
+        "mutation($id: ID!) { createSubscription(input: {customerId: $id, planId: $id}) { __typename } }",
+        "customer",
+    ),
+    "changeSubscription": (
+        "mutation($id: ID!) { changeSubscription(id: $id, input: {quantity: 2}) { __typename } }",
+        "subscription",
+    ),
+    "cancelScheduledChange": (
+        "mutation($id: ID!) { cancelScheduledChange(id: $id) { __typename } }",
+        "subscription",
+    ),
+    "pauseSubscription": (
+        "mutation($id: ID!) { pauseSubscription(id: $id) { __typename } }",
+        "subscription",
+    ),
+    "resumeSubscription": (
+        "mutation($id: ID!) { resumeSubscription(id: $id) { __typename } }",
+        "subscription",
+    ),
+    "cancelSubscription": (
+        "mutation($id: ID!) { cancelSubscription(id: $id) { __typename } }",
+        "subscription",
+    ),
+    "reactivateSubscription": (
+        "mutation($id: ID!) { reactivateSubscription(id: $id) { __typename } }",
+        "subscription",
+    ),
+    "createInvoice": (
+        'mutation($id: ID!) { createInvoice(input: {customerId: $id, items: [{description: "x", unitPrice: {currency: "EUR", amountMinor: 1}}]}) { __typename } }',
+        "customer",
+    ),
+    "updateDraftInvoice": (
+        'mutation($id: ID!) { updateDraftInvoice(id: $id, input: {memo: "x"}) { __typename } }',
+        "draft",
+    ),
+    "finalizeInvoice": ("mutation($id: ID!) { finalizeInvoice(id: $id) { __typename } }", "draft"),
+    "voidInvoice": ("mutation($id: ID!) { voidInvoice(id: $id) { __typename } }", "invoice"),
+    "markInvoiceUncollectible": (
+        "mutation($id: ID!) { markInvoiceUncollectible(id: $id) { __typename } }",
+        "invoice",
+    ),
+    "sendInvoice": ("mutation($id: ID!) { sendInvoice(id: $id) { __typename } }", "invoice"),
+    "createCreditNote": (
+        "mutation($id: ID!) { createCreditNote(input: {invoiceId: $id, reason: OTHER}) { __typename } }",
+        "invoice",
+    ),
+    "advanceTestClock": (
+        'mutation($id: ID!) { advanceTestClock(id: $id, to: "2027-01-01T00:00:00Z") { __typename } }',
+        "test_clock",
+    ),
+    "deleteTaxRate": ("mutation($id: ID!) { deleteTaxRate(id: $id) { __typename } }", "tax_rate"),
 }
 # Creating in one's own tenant takes no foreign id; updateTenant only ever targets the caller's.
-CREATES_OWN = {"createPlan", "createAddOn", "createCustomer", "updateTenant"}
+CREATES_OWN = {
+    "createPlan",
+    "createAddOn",
+    "createCustomer",
+    "updateTenant",
+    "createTestClock",
+    "setTaxRate",
+}
+ITEM = {"description": "Setup", "unit_price": {"currency": "EUR", "amount_minor": 5000}}
 
 
 def _fields(cls: type) -> set[str]:
@@ -118,7 +254,7 @@ def _camel(name: str) -> str:
 
 
 def test_every_operation_has_an_isolation_case() -> None:
-    assert _fields(Query) == set(QUERIES) | set(LISTS) | OWN
+    assert _fields(Query) == set(QUERIES) | set(COMPUTED) | set(LISTS) | OWN
     assert _fields(Mutation) == set(MUTATIONS) | CREATES_OWN
 
 
@@ -130,6 +266,10 @@ async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -
     for name, (document, kind) in QUERIES.items():
         body = await gql(client, key, document, {"id": victim[kind]})
         assert body == {"data": {name: None}}, name
+    for name, (document, kind) in COMPUTED.items():
+        body = await gql(client, key, document, {"id": victim[kind]})
+        assert body["data"] in (None, {name: None}), name
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", name
     for document in BY_CODE:
         body = await gql(client, key, document)
         assert list(data(body).values()) == [None], document
@@ -137,14 +277,17 @@ async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -
         result = data(await gql(client, key, document))[name]
         assert victim["tenant"].public_id not in str(result)
         rows = result if isinstance(result, list) else result["nodes"]
-        assert all(victim[k] not in str(rows) for k in ("plan", "add_on", "coupon", "customer"))
+        assert all(victim[k] not in str(rows) for k in OBJECTS), name
     tenant = data(await gql(client, key, "{ tenant { id name } viewer { tenant { id } } }"))
     assert tenant["tenant"]["name"] == "Attacker"
 
 
 async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str) -> None:
     victim = await _victim()
-    key = await make_key(tenant=await make_tenant(name="Attacker"))
+    attacker = await make_tenant(name="Attacker")
+    attacker.test_mode = True
+    await attacker.save()
+    key = await make_key(tenant=attacker)
     for name, (document, kind) in MUTATIONS.items():
         result = data(await gql(client, key, document, {"id": victim[kind]}))[name]
         assert result["__typename"] == NOT_FOUND, name
@@ -155,3 +298,12 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
     assert (await Coupon.get(public_id=victim["coupon"])).status == "active"
     assert (await Customer.get(public_id=victim["customer"])).name == "Victim"
     assert not await Coupon.exists(code="STEAL")
+    sub = await Subscription.get(public_id=victim["subscription"])
+    assert (sub.status, sub.quantity, sub.cancel_at_period_end) == ("active", 1, False)
+    assert (await Invoice.get(public_id=victim["invoice"])).status == "open"
+    assert (await Invoice.get(public_id=victim["draft"])).status == "draft"
+    assert await CreditNote.filter(invoice__public_id=victim["invoice"]).count() == 1
+    assert (await ClockRow.get(public_id=victim["test_clock"])).frozen_time.year == 2026
+    assert await TaxRate.exists(public_id=victim["tax_rate"])
+    assert await Subscription.filter(tenant_id=attacker.id).count() == 0
+    assert await Invoice.filter(tenant_id=attacker.id).count() == 0

@@ -1,0 +1,124 @@
+"""The billing run: invoice every subscription whose period has ended.
+
+Work is claimed in batches with `SELECT … FOR UPDATE SKIP LOCKED` (ordered by
+when it fell due), so several runs — on several machines — share the work and
+never bill a subscription twice. Each batch is one transaction: a crash rolls
+back the whole batch (no half invoice), and the next run picks the same rows up.
+Each invoice also carries a unique dedupe key (subscription, reason, period) as a
+last line of defence. A batch that fails is retried one subscription at a time
+so one bad row cannot hold up the others; its error is reported.
+
+Subscriptions on a test clock are left to their clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from db.models import Invoice, Subscription
+from domain import clock
+from domain.billing.cycle import bill_subscriptions
+
+log = logging.getLogger("tally.billing")
+DEFAULT_BATCH = 500
+
+
+@dataclass
+class RunSummary:
+    at: datetime
+    subscriptions: int = 0
+    invoices: int = 0
+    batches: int = 0
+    totals: Counter[str] = field(default_factory=Counter)  # currency → minor units
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (subscription, error)
+    invoice_ids: list[int] = field(default_factory=list)
+
+    def add(self, subs: int, invoices: list[Invoice]) -> None:
+        self.subscriptions += subs
+        self.invoices += len(invoices)
+        for invoice in invoices:
+            self.totals[invoice.currency] += invoice.total_minor
+            self.invoice_ids.append(invoice.id)
+
+
+def _due(at: datetime, skip: set[int]):  # type: ignore[no-untyped-def]
+    query = Subscription.filter(test_clock_id=None, next_action_at__lte=at)
+    if skip:
+        query = query.exclude(id__in=sorted(skip))
+    return query
+
+
+async def count_due(at: datetime | None = None) -> int:
+    return await _due(at or clock.now(), set()).count()
+
+
+async def run_billing(
+    *,
+    at: datetime | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[RunSummary], None] | None = None,
+) -> RunSummary:
+    at = at or clock.now()
+    summary = RunSummary(at=at)
+    failed: set[int] = set()
+    while True:
+        claimed: list[int] = []
+        try:
+            async with in_transaction():
+                subs = (
+                    await _due(at, failed)
+                    .order_by("next_action_at", "id")
+                    .limit(batch_size)
+                    .select_for_update(skip_locked=True)
+                )
+                if not subs:
+                    break
+                claimed = [s.id for s in subs]
+                invoices = await bill_subscriptions(subs, at, at)
+            summary.batches += 1
+            summary.add(len(subs), invoices)
+        except Exception:
+            if not claimed:
+                raise
+            log.warning("a batch of %d failed; billing its subscriptions one by one", len(claimed))
+            await _one_by_one(claimed, at, summary, failed)
+        if progress is not None:
+            progress(summary)
+    return summary
+
+
+async def _one_by_one(ids: list[int], at: datetime, summary: RunSummary, failed: set[int]) -> None:
+    for sub_id in ids:
+        try:
+            async with in_transaction():
+                subs = await _due(at, set()).filter(id=sub_id).select_for_update(skip_locked=True)
+                invoices = await bill_subscriptions(subs, at, at)
+            summary.add(len(subs), invoices)
+        except Exception as exc:  # reported in the summary, the run goes on
+            log.exception("billing subscription %s failed", sub_id)
+            failed.add(sub_id)
+            public_id = await Subscription.filter(id=sub_id).values_list("public_id", flat=True)
+            summary.failures.append((public_id[0] if public_id else str(sub_id), repr(exc)))
+
+
+async def scheduler_loop(interval_seconds: int) -> None:
+    """The optional in-process scheduler of `serve` (BILLING_INTERVAL_SECONDS). Safe
+    beside `bill` runs and other servers: the runs share work through SKIP LOCKED."""
+    import asyncio
+
+    while True:
+        try:
+            summary = await run_billing()
+            if summary.invoices or summary.failures:
+                log.info(
+                    "billing run: %d invoices, %d failures", summary.invoices, len(summary.failures)
+                )
+        except Exception:
+            log.exception("billing run failed; retrying at the next interval")
+        await asyncio.sleep(interval_seconds)

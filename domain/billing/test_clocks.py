@@ -1,0 +1,117 @@
+"""Test clocks: a test-mode tenant's simulated time for the customers attached to it.
+
+`advance` moves a clock forward and runs everything due in between in time
+order, each event at its own instant (so invoices carry the dates they would
+have had), inside one transaction: a failure leaves the clock where it was and
+nothing half-done, and a retry runs each event once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from db.models import Subscription, Tenant, TestClock
+from domain import clock, validation
+from domain.billing.cycle import bill_subscriptions
+from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.ids import check_id, new_id
+from domain.pagination import Page, PageRequest, paginate
+from domain.tenancy.access import Permission, Principal
+
+MAX_EVENTS = 100_000  # a runaway guard: ten years of daily events for 25 subscriptions
+
+
+class LiveModeError(ConflictError):
+    code = "LIVE_MODE"
+
+
+def _aware(at: datetime, field: str) -> datetime:
+    if at.tzinfo is None:
+        raise ValidationError("give a time zone (e.g. 2026-01-31T00:00:00Z)", field=field)
+    return at
+
+
+async def _require_test_mode(principal: Principal) -> None:
+    principal.require(Permission.TEST_CLOCKS)
+    tenant = await Tenant.get(id=principal.tenant_id)
+    if not tenant.test_mode:
+        raise LiveModeError("test clocks exist only for tenants in test mode")
+
+
+async def create_test_clock(principal: Principal, name: str, frozen_time: datetime) -> TestClock:
+    await _require_test_mode(principal)
+    name = validation.text(name, field="name", max_length=200, required=True)
+    frozen_time = _aware(frozen_time, "frozenTime")
+    now = clock.now()
+    async with in_transaction():
+        return await TestClock.create(
+            public_id=new_id("test_clock"),
+            tenant_id=principal.tenant_id,
+            name=name,
+            frozen_time=frozen_time,
+            created_at=now,
+            updated_at=now,
+        )
+
+
+async def load_test_clock(principal: Principal, public_id: str, *, lock: bool = False) -> TestClock:
+    check_id(public_id, "test_clock")
+    query = TestClock.filter(public_id=public_id, tenant_id=principal.tenant_id)
+    if lock:
+        query = query.select_for_update()
+    found = await query.first()
+    if found is None:
+        raise NotFoundError(f"no test clock {public_id}", field="id")
+    return found
+
+
+async def advance_test_clock(principal: Principal, public_id: str, to: datetime) -> TestClock:
+    await _require_test_mode(principal)
+    to = _aware(to, "to")
+    async with in_transaction():
+        test_clock = await load_test_clock(principal, public_id, lock=True)
+        if to <= test_clock.frozen_time:
+            raise ValidationError(
+                f"a test clock only moves forward (it is at {test_clock.frozen_time.isoformat()})",
+                field="to",
+                code="CLOCK_BACKWARDS",
+            )
+        for _ in range(MAX_EVENTS):
+            due = (
+                await Subscription.filter(test_clock_id=test_clock.id, next_action_at__lte=to)
+                .order_by("next_action_at", "id")
+                .first()
+                .values("next_action_at")
+            )
+            if due is None:
+                break
+            at = due["next_action_at"]
+            subs = (
+                await Subscription.filter(test_clock_id=test_clock.id, next_action_at__lte=at)
+                .order_by("id")
+                .select_for_update()
+            )
+            with clock.frozen_at(at):
+                test_clock.frozen_time = at
+                await bill_subscriptions(subs, at, at)
+        else:
+            raise ConflictError("too many events in one advance; advance in smaller steps")
+        test_clock.frozen_time = to
+        test_clock.updated_at = clock.now()
+        await test_clock.save()
+    return test_clock
+
+
+async def get_test_clock(principal: Principal, public_id: str) -> TestClock | None:
+    principal.require(Permission.TEST_CLOCKS)
+    try:
+        return await load_test_clock(principal, public_id)
+    except NotFoundError:
+        return None
+
+
+async def list_test_clocks(principal: Principal, page: PageRequest) -> Page[TestClock]:
+    principal.require(Permission.TEST_CLOCKS)
+    return await paginate(TestClock.filter(tenant_id=principal.tenant_id), page)

@@ -1,0 +1,36 @@
+"""Batch reads for DataLoaders: one SELECT per batch, results in the order asked.
+Parents are already authorized; these only keep to the tenant."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from db.models import CreditNote, Invoice, InvoiceLine, Subscription
+
+
+async def lines_by_invoice(invoice_ids: list[int]) -> list[list[InvoiceLine]]:
+    found: dict[int, list[InvoiceLine]] = defaultdict(list)
+    for line in await InvoiceLine.filter(invoice_id__in=invoice_ids).order_by(
+        "invoice_id", "position"
+    ):
+        found[line.invoice_id].append(line)
+    return [found[i] for i in invoice_ids]
+
+
+async def invoices_by_ids(tenant_id: int, ids: list[int]) -> list[Invoice | None]:
+    rows = {r.id: r for r in await Invoice.filter(tenant_id=tenant_id, id__in=ids)}
+    return [rows.get(i) for i in ids]
+
+
+async def subscriptions_by_ids(tenant_id: int, ids: list[int]) -> list[Subscription | None]:
+    rows = {r.id: r for r in await Subscription.filter(tenant_id=tenant_id, id__in=ids)}
+    return [rows.get(i) for i in ids]
+
+
+async def credit_notes_by_invoice(tenant_id: int, invoice_ids: list[int]) -> list[list[CreditNote]]:
+    found: dict[int, list[CreditNote]] = defaultdict(list)
+    for note in await CreditNote.filter(tenant_id=tenant_id, invoice_id__in=invoice_ids).order_by(
+        "id"
+    ):
+        found[note.invoice_id].append(note)
+    return [found[i] for i in invoice_ids]

@@ -1,0 +1,293 @@
+"""Invoices outside the subscription cycle: one-off drafts (editable), finalize,
+void, mark uncollectible, and reads.
+
+A finalized invoice is never edited. Its corrections are credit notes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, Tenant
+from domain import clock
+from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.idempotency import run_once
+from domain.ids import check_id, new_id
+from domain.invoicing.builder import Draft, DraftLine, build_draft
+from domain.invoicing.store import Party, apply_draft, finalize_in_memory, line_rows
+from domain.invoicing.tax.rates import rate_tables, tax_for
+from domain.money import money_from_input
+from domain.pagination import Page, PageRequest, paginate
+from domain.subscriptions.common import customer_now, load_customer, scope
+from domain.tenancy.access import Permission, Principal
+
+STATUSES = ("draft", "open", "paid", "void", "uncollectible")
+MAX_ITEMS = 200
+
+
+class InvoiceStatusError(ConflictError):
+    code = "INVALID_INVOICE_STATUS"
+
+
+async def load_invoice(
+    principal: Principal, public_id: str, *, lock: bool = False, field: str = "id"
+) -> Invoice:
+    check_id(public_id, "invoice", field=field)
+    principal.require(Permission.INVOICES_WRITE if lock else Permission.INVOICES_READ)
+    query = Invoice.filter(public_id=public_id, **scope(principal))
+    if lock:
+        query = query.select_for_update()
+    invoice = await query.first()
+    if invoice is None:
+        raise NotFoundError(f"no invoice {public_id}", field=field)
+    return invoice
+
+
+def item_lines(items: list[dict[str, Any]], currency: str) -> list[DraftLine]:
+    if not items:
+        raise ValidationError("an invoice needs at least one item", field="items")
+    if len(items) > MAX_ITEMS:
+        raise ValidationError(f"at most {MAX_ITEMS} items", field="items")
+    lines: list[DraftLine] = []
+    for i, item in enumerate(items):
+        where = f"items[{i}]"
+        description = (item.get("description") or "").strip()
+        if not description or len(description) > 300:
+            raise ValidationError(
+                "description must be 1-300 characters", field=f"{where}.description"
+            )
+        qty = item.get("quantity", 1)
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= 1_000_000:
+            raise ValidationError("quantity must be 1-1000000", field=f"{where}.quantity")
+        price = item.get("unit_price") or {}
+        unit = money_from_input(
+            currency=price.get("currency"),
+            amount_minor=price.get("amount_minor"),
+            amount=price.get("amount"),
+            field=f"{where}.unitPrice",
+        )
+        if unit.currency != currency:
+            raise ValidationError(
+                f"every item must be in {currency}",
+                field=f"{where}.unitPrice.currency",
+                code="CURRENCY_MISMATCH",
+            )
+        behavior = (item.get("tax_behavior") or "exclusive").lower()
+        if behavior not in ("exclusive", "inclusive"):
+            raise ValidationError(
+                "taxBehavior is EXCLUSIVE or INCLUSIVE", field=f"{where}.taxBehavior"
+            )
+        lines.append(
+            DraftLine(
+                "one_off",
+                description,
+                qty,
+                unit.amount_minor,
+                unit.amount_minor * qty,
+                behavior == "inclusive",
+                True,
+            )
+        )
+    return lines
+
+
+async def _draft_for(invoice: Invoice, lines: list[DraftLine], at: datetime) -> Draft:
+    tenant = await Tenant.get(id=invoice.tenant_id)
+    customer = await Customer.get(id=invoice.customer_id)
+    tables = await rate_tables([tenant.id])
+    return build_draft(
+        invoice.currency, lines, tax_for(tenant, customer, tables[tenant.id], at.date())
+    )
+
+
+async def create_invoice(
+    principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
+) -> Invoice:
+    principal.require(Permission.INVOICES_WRITE)
+
+    async def create() -> Invoice:
+        customer = await load_customer(principal, data.get("customer_id") or "", field="customerId")
+        currency = (data.get("currency") or customer.currency).upper()
+        lines = item_lines(data.get("items") or [], currency)
+        now = await customer_now(customer)
+        invoice = Invoice(
+            public_id=new_id("invoice"),
+            tenant_id=principal.tenant_id,
+            customer_id=customer.id,
+            status="draft",
+            billing_reason="manual",
+            currency=currency,
+            locale=customer.locale,
+            memo=(data.get("memo") or "")[:2000],
+            created_at=now,
+            updated_at=now,
+        )
+        draft = await _draft_for(invoice, lines, now)
+        apply_draft(invoice, draft)
+        await invoice.save()
+        await InvoiceLine.bulk_create(line_rows(invoice, draft))
+        if data.get("finalize"):
+            return await _finalize(invoice, now)
+        return invoice
+
+    return await run_once(
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        operation="createInvoice",
+        params=data,
+        create=create,
+        load=lambda pk: Invoice.get(id=pk),
+    )
+
+
+async def update_draft(principal: Principal, public_id: str, data: dict[str, Any]) -> Invoice:
+    """Replace a draft's items and memo; anything but a draft is immutable."""
+    invoice = await load_invoice(principal, public_id, lock=True)
+    if invoice.status != "draft":
+        raise InvoiceStatusError(f"invoice {invoice.public_id} is {invoice.status}, not a draft")
+    now = await customer_now(await Customer.get(id=invoice.customer_id))
+    if "memo" in data:
+        invoice.memo = (data.get("memo") or "")[:2000]
+    if data.get("items") is not None:
+        if invoice.subscription_id is not None:
+            raise InvoiceStatusError("a subscription invoice's lines follow the subscription")
+        lines = item_lines(data["items"], invoice.currency)
+        draft = await _draft_for(invoice, lines, now)
+        apply_draft(invoice, draft)
+        await InvoiceLine.filter(invoice_id=invoice.id).delete()
+        await InvoiceLine.bulk_create(line_rows(invoice, draft))
+    invoice.updated_at = now
+    await invoice.save()
+    return invoice
+
+
+async def _finalize(invoice: Invoice, now: datetime) -> Invoice:
+    """Recompute the tax as of finalization, number the invoice and settle it."""
+    rows = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position")
+    lines = [
+        DraftLine(
+            r.kind,
+            r.description,
+            r.quantity,
+            r.unit_amount_minor,
+            r.amount_minor,
+            r.tax_inclusive,
+            r.kind in ("plan", "add_on", "one_off"),
+            r.period_start,
+            r.period_end,
+        )
+        for r in rows
+    ]
+    draft = await _draft_for(invoice, lines, now)
+    apply_draft(invoice, draft)
+    party = Party(
+        await Tenant.get(id=invoice.tenant_id), await Customer.get(id=invoice.customer_id)
+    )
+    entries = await finalize_in_memory([invoice], [party], now)
+    invoice.updated_at = now
+    await invoice.save()
+    for row, discount in zip(rows, draft.totals.line_discounts, strict=True):
+        if row.discount_minor != discount or row.tax_rate_bp != draft.tax.rate_bp:
+            row.discount_minor, row.tax_rate_bp = discount, draft.tax.rate_bp
+            await row.save(update_fields=["discount_minor", "tax_rate_bp"])
+    if entries:
+        await BalanceEntry.bulk_create(entries)
+    return invoice
+
+
+async def finalize_invoice(principal: Principal, public_id: str) -> Invoice:
+    invoice = await load_invoice(principal, public_id, lock=True)
+    if invoice.status != "draft":
+        raise InvoiceStatusError(
+            f"invoice {invoice.public_id} is already finalized ({invoice.status})",
+            code="ALREADY_FINALIZED",
+        )
+    now = await customer_now(await Customer.get(id=invoice.customer_id))
+    return await _finalize(invoice, now)
+
+
+async def void_invoice(principal: Principal, public_id: str) -> Invoice:
+    invoice = await load_invoice(principal, public_id, lock=True)
+    if invoice.status not in ("draft", "open", "uncollectible"):
+        raise InvoiceStatusError(f"a {invoice.status} invoice cannot be voided")
+    if invoice.amount_paid_minor:
+        raise InvoiceStatusError("an invoice with payments cannot be voided; issue a credit note")
+    await _return_applied_credit(invoice)
+    invoice.status = "void"
+    invoice.voided_at = invoice.updated_at = await customer_now(
+        await Customer.get(id=invoice.customer_id)
+    )
+    invoice.amount_due_minor = 0
+    await invoice.save()
+    return invoice
+
+
+async def _return_applied_credit(invoice: Invoice) -> None:
+    """A voided invoice gives back the customer credit it had used."""
+    if invoice.credit_applied_minor:
+        await BalanceEntry.create(
+            tenant_id=invoice.tenant_id,
+            customer_id=invoice.customer_id,
+            currency=invoice.currency,
+            amount_minor=invoice.credit_applied_minor,
+            source="invoice_void",
+            reference=invoice.public_id,
+            created_at=clock.now(),
+        )
+
+
+async def mark_uncollectible(principal: Principal, public_id: str) -> Invoice:
+    invoice = await load_invoice(principal, public_id, lock=True)
+    if invoice.status != "open":
+        raise InvoiceStatusError(
+            f"only an open invoice can be marked uncollectible, not {invoice.status}"
+        )
+    invoice.status = "uncollectible"
+    invoice.marked_uncollectible_at = invoice.updated_at = await customer_now(
+        await Customer.get(id=invoice.customer_id)
+    )
+    await invoice.save()
+    return invoice
+
+
+async def get_invoice(principal: Principal, public_id: str) -> Invoice | None:
+    try:
+        return await load_invoice(principal, public_id)
+    except NotFoundError:
+        return None
+
+
+async def list_invoices(
+    principal: Principal,
+    page: PageRequest,
+    *,
+    customer_id: str | None = None,
+    subscription_id: str | None = None,
+    status: str | None = None,
+    overdue: bool | None = None,
+    period_from: datetime | None = None,
+    period_to: datetime | None = None,
+) -> Page[Invoice]:
+    principal.require(Permission.INVOICES_READ)
+    query = Invoice.filter(**scope(principal))
+    if customer_id is not None:
+        customer = await load_customer(principal, customer_id, field="customerId")
+        query = query.filter(customer_id=customer.id)
+    if subscription_id is not None:
+        check_id(subscription_id, "subscription", field="subscriptionId")
+        query = query.filter(subscription__public_id=subscription_id)
+    if status is not None:
+        query = query.filter(status=status)
+    if overdue is not None:
+        now = clock.now()
+        query = (
+            query.filter(status="open", due_at__lt=now)
+            if overdue
+            else query.exclude(status="open", due_at__lt=now)
+        )
+    if period_from is not None:
+        query = query.filter(period_start__gte=period_from)
+    if period_to is not None:
+        query = query.filter(period_start__lt=period_to)
+    return await paginate(query, page)

@@ -1,0 +1,366 @@
+"""Changing a live subscription: plan, seats and add-ons (with proration), pause
+and resume, cancel and reactivate, and previews that write nothing.
+
+Proration follows Stripe: `create_prorations` puts the credit for unused time and
+the charge for remaining time (to the second) on the next invoice,
+`always_invoice` invoices them now, `none` only switches. A change of billing
+interval restarts the period at the change, as Stripe does.
+
+Pause re-anchors: the unused part of the current period is credited (unless
+proration is `none`), no invoice is made while paused, and resuming (by hand or
+at `resumeAt`) starts a fresh, fully billed period at the resume instant.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from db.models import PendingItem, Plan, Subscription
+from domain.errors import ValidationError
+from domain.invoicing.builder import Draft, DraftLine
+from domain.invoicing.store import store_invoices
+from domain.subscriptions import engine
+from domain.subscriptions.common import (
+    InvalidStatus,
+    SubscriptionNotActive,
+    add_on_items,
+    customer_now,
+    load_plan,
+    load_subscription,
+    plan_price,
+    quantity,
+)
+from domain.subscriptions.periods import Period
+from domain.subscriptions.proration import ProrationLine, prorate_change, unused_part
+from domain.tenancy.access import Principal
+
+BEHAVIORS = ("create_prorations", "always_invoice", "none")
+EFFECTIVE = ("immediately", "period_end")
+
+
+def _live(sub: Subscription) -> None:
+    if sub.status == "canceled":
+        raise SubscriptionNotActive(f"subscription {sub.public_id} is canceled")
+
+
+async def _customer(sub: Subscription) -> Any:
+    await sub.fetch_related("customer")
+    return sub.customer
+
+
+async def _plan(plan_id: int) -> Plan:
+    return await Plan.get(id=plan_id)
+
+
+def proration_draft_lines(lines: list[ProrationLine], inclusive: bool) -> list[DraftLine]:
+    return [
+        DraftLine(
+            line.kind,
+            line.item_name,
+            line.quantity,
+            line.amount_minor,
+            line.amount_minor,
+            inclusive,
+            False,
+            line.period.start,
+            line.period.end,
+        )
+        for line in lines
+    ]
+
+
+def pending_rows(sub: Subscription, lines: list[DraftLine], now: datetime) -> list[PendingItem]:
+    return [
+        PendingItem(
+            tenant_id=sub.tenant_id,
+            customer_id=sub.customer_id,
+            subscription_id=sub.id,
+            kind=line.kind,
+            description=line.description,
+            currency=sub.currency,
+            quantity=line.quantity,
+            amount_minor=line.amount_minor,
+            tax_inclusive=line.tax_inclusive,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            created_at=now,
+        )
+        for line in lines
+    ]
+
+
+async def _drafts(specs: list[engine.InvoiceSpec], pending: dict[int, list[PendingItem]]) -> list:
+    from domain.billing.cycle import parties_for, specs_to_invoices
+
+    subs = [spec.subscription for spec in specs]
+    return await specs_to_invoices(specs, await parties_for(subs), pending) if subs else []
+
+
+async def _pending(sub: Subscription) -> list[PendingItem]:
+    return await PendingItem.filter(subscription_id=sub.id, invoice_id=None).order_by("id")
+
+
+async def _new_terms(sub: Subscription, data: dict[str, Any]) -> tuple[Plan, dict[str, Any]]:
+    plan = await _plan(sub.plan_id)
+    unit = sub.unit_amount_minor
+    if data.get("plan_id") is not None:
+        plan = await load_plan(sub.tenant_id, data["plan_id"])
+        unit = await plan_price(plan, sub.currency, field="planId")
+    change = {
+        "plan_id": plan.id,
+        "plan": plan.public_id,
+        "unit_amount_minor": unit,
+        "quantity": quantity(data["quantity"])
+        if data.get("quantity") is not None
+        else sub.quantity,
+        "add_ons": (
+            await add_on_items(sub.tenant_id, data["add_ons"], sub.currency)
+            if data.get("add_ons") is not None
+            else sub.add_ons
+        ),
+    }
+    if (
+        change["plan_id"] == sub.plan_id
+        and change["unit_amount_minor"] == sub.unit_amount_minor
+        and change["quantity"] == sub.quantity
+        and change["add_ons"] == sub.add_ons
+    ):
+        raise ValidationError("this changes nothing", code="NO_CHANGE")
+    return plan, change
+
+
+def _option(
+    data: dict[str, Any], key: str, allowed: tuple[str, ...], default: str, field: str
+) -> str:
+    value = (data.get(key) or default).lower()
+    if value not in allowed:
+        raise ValidationError(f"{field} must be one of {', '.join(allowed)}", field=field)
+    return value
+
+
+async def change_subscription(
+    principal: Principal, public_id: str, data: dict[str, Any], *, preview: bool = False
+) -> tuple[Subscription, Draft | None]:
+    """Apply (or, with `preview`, only price) a change. Returns the subscription and
+    the draft of what the change bills: the immediate invoice, the proration lines
+    for the next invoice, or the next renewal under the new terms."""
+    sub = await load_subscription(principal, public_id, lock=not preview)
+    _live(sub)
+    if sub.status == "paused":
+        raise InvalidStatus("resume the subscription before changing it")
+    behavior = _option(
+        data, "proration_behavior", BEHAVIORS, "create_prorations", "prorationBehavior"
+    )
+    effective = _option(data, "effective", EFFECTIVE, "immediately", "effective")
+    old_plan = await _plan(sub.plan_id)
+    new_plan, change = await _new_terms(sub, data)
+    customer = await _customer(sub)
+    now = await customer_now(customer)
+    if effective == "period_end":
+        sub.pending_change = change
+        if preview:
+            return sub, await preview_next_invoice(sub)
+        sub.updated_at = now
+        await sub.save(update_fields=["pending_change", "updated_at"])
+        return sub, None
+    if sub.status == "trialing":
+        # Nothing has been billed during a trial: switch, nothing to prorate.
+        engine.apply_change(sub, change)
+        if not preview:
+            sub.updated_at = now
+            await sub.save()
+        return sub, None
+    old_items = engine.priced_items(sub, old_plan)
+    period = Period(sub.current_period_start, sub.current_period_end)
+    inclusive = new_plan.tax_behavior == "inclusive"
+    interval_changed = new_plan.interval_months != old_plan.interval_months
+    engine.apply_change(sub, change)
+    sub.pending_change = None
+    if interval_changed:
+        credit = (
+            [
+                ProrationLine(
+                    "proration_credit",
+                    i.description,
+                    -unused_part(i.amount_minor, period, now),
+                    Period(now, period.end),
+                    i.quantity,
+                )
+                for i in old_items
+            ]
+            if behavior != "none"
+            else []
+        )
+        sub.billing_anchor = now
+        spec = engine.open_period(sub, new_plan, now, "subscription_update", first=False)
+        spec.lines = [
+            *proration_draft_lines([c for c in credit if c.amount_minor], inclusive),
+            *spec.lines,
+        ]
+        return await _bill_now(sub, [spec], preview, now)
+    lines = proration_draft_lines(
+        prorate_change(old_items, engine.priced_items(sub, new_plan), period, now), inclusive
+    )
+    if behavior == "none":
+        lines = []
+    spec = engine.InvoiceSpec(
+        sub, "subscription_update", f"{sub.public_id}:update:{now.isoformat()}", None, lines
+    )
+    if behavior == "always_invoice" and lines:
+        return await _bill_now(sub, [spec], preview, now)
+    drafts = await _drafts([spec], {})
+    if not preview:
+        sub.updated_at = now
+        await sub.save()
+        if lines:
+            await PendingItem.bulk_create(pending_rows(sub, lines, now))
+    return sub, drafts[0].draft if drafts else None
+
+
+async def _bill_now(
+    sub: Subscription, specs: list[engine.InvoiceSpec], preview: bool, now: datetime
+) -> tuple[Subscription, Draft | None]:
+    pending = {} if preview else {sub.id: await _pending(sub)}
+    if preview:
+        pending = {sub.id: [copy.copy(p) for p in await _pending(sub)]}
+    new = await _drafts(specs, pending)
+    if preview:
+        return sub, new[0].draft if new else None
+    sub.next_action_at = engine.next_action(sub)
+    sub.updated_at = now
+    await sub.save()
+    await store_invoices(new, now)
+    return sub, new[0].draft if new else None
+
+
+async def cancel_scheduled_change(principal: Principal, public_id: str) -> Subscription:
+    sub = await load_subscription(principal, public_id, lock=True)
+    _live(sub)
+    if sub.pending_change is None:
+        raise InvalidStatus("no change is scheduled", code="NO_SCHEDULED_CHANGE")
+    sub.pending_change = None
+    sub.updated_at = await customer_now(await _customer(sub))
+    await sub.save(update_fields=["pending_change", "updated_at"])
+    return sub
+
+
+def _credit_unused(sub: Subscription, plan: Plan, now: datetime) -> list[DraftLine]:
+    period = Period(sub.current_period_start, sub.current_period_end)
+    lines = [
+        ProrationLine(
+            "proration_credit",
+            item.description,
+            -unused_part(item.amount_minor, period, now),
+            Period(max(now, period.start), period.end),
+            item.quantity,
+        )
+        for item in engine.priced_items(sub, plan)
+    ]
+    return proration_draft_lines(
+        [line for line in lines if line.amount_minor], plan.tax_behavior == "inclusive"
+    )
+
+
+async def pause_subscription(
+    principal: Principal, public_id: str, *, resume_at: datetime | None, behavior: str | None
+) -> Subscription:
+    sub = await load_subscription(principal, public_id, lock=True)
+    _live(sub)
+    if sub.status not in ("active", "past_due"):
+        raise InvalidStatus(f"a {sub.status} subscription cannot be paused")
+    behavior = _option(
+        {"b": behavior}, "b", BEHAVIORS[::2], "create_prorations", "prorationBehavior"
+    )
+    now = await customer_now(await _customer(sub))
+    if resume_at is not None and resume_at <= now:
+        raise ValidationError("resumeAt must be in the future", field="resumeAt")
+    if behavior != "none":
+        lines = _credit_unused(sub, await _plan(sub.plan_id), now)
+        await PendingItem.bulk_create(pending_rows(sub, lines, now))
+    sub.status = "paused"
+    sub.paused_at = now
+    sub.resume_at = resume_at
+    sub.current_period_end = now
+    sub.next_action_at = engine.next_action(sub)
+    sub.updated_at = now
+    await sub.save()
+    return sub
+
+
+async def resume_subscription(principal: Principal, public_id: str) -> Subscription:
+    from domain.billing.cycle import bill_subscriptions
+
+    sub = await load_subscription(principal, public_id, lock=True)
+    if sub.status != "paused":
+        raise InvalidStatus(f"a {sub.status} subscription is not paused")
+    now = await customer_now(await _customer(sub))
+    sub.resume_at = now
+    await bill_subscriptions([sub], now, now)
+    return sub
+
+
+async def cancel_subscription(
+    principal: Principal, public_id: str, *, at_period_end: bool, prorate: bool
+) -> Subscription:
+    sub = await load_subscription(principal, public_id, lock=True)
+    _live(sub)
+    now = await customer_now(await _customer(sub))
+    sub.canceled_at = now
+    sub.updated_at = now
+    if at_period_end and sub.status != "paused":
+        sub.cancel_at_period_end = True
+        await sub.save()
+        return sub
+    credit: list[DraftLine] = []
+    if prorate and sub.status in ("active", "past_due"):
+        credit = _credit_unused(sub, await _plan(sub.plan_id), now)
+    sub.status = "canceled"
+    sub.ended_at = now
+    sub.pending_change = None
+    sub.next_action_at = None
+    await sub.save()
+    spec = engine.InvoiceSpec(
+        sub,
+        "subscription_final",
+        f"{sub.public_id}:final",
+        None,
+        credit,
+        only_if_pending=not credit,
+    )
+    await store_invoices(await _drafts([spec], {sub.id: await _pending(sub)}), now)
+    return sub
+
+
+async def reactivate_subscription(principal: Principal, public_id: str) -> Subscription:
+    sub = await load_subscription(principal, public_id, lock=True)
+    _live(sub)
+    if not sub.cancel_at_period_end:
+        raise InvalidStatus("the subscription is not set to cancel", code="NOT_CANCELING")
+    sub.cancel_at_period_end = False
+    sub.canceled_at = None
+    sub.updated_at = await customer_now(await _customer(sub))
+    await sub.save()
+    return sub
+
+
+async def preview_next_invoice(sub: Subscription) -> Draft | None:
+    """The invoice the next renewal (or trial end, or resume) will produce, including
+    pending prorations and any scheduled change; nothing is written."""
+    shadow = copy.copy(sub)
+    at = engine.next_action(shadow)
+    if at is None:
+        return None
+    plans = {p.id: p for p in await Plan.filter(id__in=_plan_ids(shadow))}
+    specs, _ = engine.advance(shadow, plans[shadow.plan_id], plans, at)
+    pending = {sub.id: await _pending(sub)}
+    drafts = await _drafts([s for s in specs[:1]], pending)
+    return drafts[0].draft if drafts else None
+
+
+def _plan_ids(sub: Subscription) -> list[int]:
+    ids = [sub.plan_id]
+    if sub.pending_change:
+        ids.append(sub.pending_change["plan_id"])
+    return ids

@@ -1,0 +1,187 @@
+"""The subscription state machine, in memory: given a subscription (and its plan),
+move it through everything due up to an instant and say which invoices that
+produces. No I/O and no clock reads; the billing run, test clocks and the
+mutations persist what it decides.
+
+Events, in time order: a trial ends (→ active, first period billed), a paused
+subscription resumes at its date (→ active, re-anchored at the resume instant),
+a period ends (→ cancel if asked at period end, apply a scheduled change, open
+and bill the next period). Periods are billed in advance, as Stripe does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.invoicing.builder import DraftLine
+from domain.subscriptions.periods import Period, add_months, index_at, period_at
+from domain.subscriptions.proration import PricedItem, unused_part
+
+LIVE = ("trialing", "active", "past_due")
+
+
+@dataclass
+class InvoiceSpec:
+    """An invoice the engine decided on; pending items and the coupon are added when
+    it is stored, because they live in other rows."""
+
+    subscription: Any
+    billing_reason: str  # subscription_create | subscription_cycle | subscription_update | ...
+    dedupe_key: str
+    period: Period | None
+    lines: list[DraftLine] = field(default_factory=list)
+    apply_coupon: bool = False
+    only_if_pending: bool = False  # a final invoice exists only to settle pending items
+
+
+def priced_items(sub: Any, plan: Any) -> list[PricedItem]:
+    items = [PricedItem("plan", plan.name, sub.unit_amount_minor, sub.quantity)]
+    for add_on in sub.add_ons:
+        if add_on["kind"] == "recurring":
+            items.append(
+                PricedItem(
+                    f"add_on:{add_on['code']}",
+                    add_on["name"],
+                    add_on["unit_amount_minor"],
+                    add_on["quantity"],
+                )
+            )
+    return items
+
+
+def full_period(sub: Any, plan: Any, at: datetime) -> Period:
+    """The whole interval of the anchor's grid holding `at` (before the anchor: the
+    interval that ends on it)."""
+    anchor = sub.billing_anchor
+    if at < anchor:
+        return Period(add_months(anchor, -plan.interval_months), anchor)
+    return period_at(anchor, plan.interval_months, index_at(anchor, plan.interval_months, at))
+
+
+def period_lines(sub: Any, plan: Any, start: datetime, *, first: bool) -> tuple[Period, list]:
+    """Lines for the period opening at `start`: full price for a whole interval, the
+    remaining-time share for a partial one (a billing anchor after the start)."""
+    whole = full_period(sub, plan, start)
+    period = Period(start, whole.end)
+    inclusive = plan.tax_behavior == "inclusive"
+    lines: list[DraftLine] = []
+    for item in priced_items(sub, plan):
+        amount = item.amount_minor
+        if period.start != whole.start:
+            amount = unused_part(amount, whole, start)
+        lines.append(
+            DraftLine(
+                "plan" if item.key == "plan" else "add_on",
+                item.description,
+                item.quantity,
+                item.unit_amount_minor,
+                amount,
+                inclusive,
+                True,
+                period.start,
+                period.end,
+            )
+        )
+    if first:
+        for add_on in sub.add_ons:
+            if add_on["kind"] == "one_off":
+                lines.append(
+                    DraftLine(
+                        "add_on",
+                        add_on["name"],
+                        add_on["quantity"],
+                        add_on["unit_amount_minor"],
+                        add_on["unit_amount_minor"] * add_on["quantity"],
+                        inclusive,
+                        True,
+                    )
+                )
+    return period, lines
+
+
+def next_action(sub: Any) -> datetime | None:
+    if sub.status == "canceled":
+        return None
+    if sub.status == "paused":
+        return sub.resume_at
+    if sub.status == "trialing":
+        return sub.trial_end
+    return sub.current_period_end
+
+
+def _coupon_applies(sub: Any) -> bool:
+    if sub.coupon_id is None:
+        return False
+    if sub.coupon_periods_left is None:
+        return True
+    if sub.coupon_periods_left > 0:
+        sub.coupon_periods_left -= 1
+        return True
+    return False
+
+
+def open_period(sub: Any, plan: Any, start: datetime, reason: str, *, first: bool) -> InvoiceSpec:
+    period, lines = period_lines(sub, plan, start, first=first)
+    sub.current_period_start, sub.current_period_end = period.start, period.end
+    return InvoiceSpec(
+        sub,
+        reason,
+        f"{sub.public_id}:{reason}:{period.start.isoformat()}",
+        period,
+        lines,
+        apply_coupon=_coupon_applies(sub),
+    )
+
+
+def apply_change(sub: Any, change: dict[str, Any]) -> None:
+    sub.plan_id = change["plan_id"]
+    sub.unit_amount_minor = change["unit_amount_minor"]
+    sub.quantity = change["quantity"]
+    sub.add_ons = change["add_ons"]
+
+
+def advance(
+    sub: Any, plan: Any, plans: dict[int, Any], until: datetime
+) -> tuple[list[InvoiceSpec], Any]:
+    """Run every event due at or before `until`, in time order. Returns the invoices
+    to create and the plan the subscription ends on (a scheduled change may swap it)."""
+    specs: list[InvoiceSpec] = []
+    while (at := next_action(sub)) is not None and at <= until:
+        if sub.status == "paused":
+            sub.status = "active"
+            sub.paused_at = sub.resume_at = None
+            sub.billing_anchor = at
+            specs.append(open_period(sub, plan, at, "subscription_resume", first=False))
+        elif sub.status == "trialing" and sub.cancel_at_period_end:
+            sub.status = "canceled"
+            sub.ended_at = at
+            break
+        elif sub.status == "trialing":
+            sub.status = "active"
+            specs.append(open_period(sub, plan, at, "subscription_cycle", first=True))
+        else:
+            if sub.cancel_at_period_end:
+                sub.status = "canceled"
+                sub.ended_at = at
+                specs.append(
+                    InvoiceSpec(
+                        sub,
+                        "subscription_final",
+                        f"{sub.public_id}:final",
+                        None,
+                        only_if_pending=True,
+                    )
+                )
+                break
+            if sub.pending_change is not None:
+                new_plan = plans[sub.pending_change["plan_id"]]
+                apply_change(sub, sub.pending_change)
+                sub.pending_change = None
+                if new_plan.interval_months != plan.interval_months:
+                    sub.billing_anchor = at
+                plan = new_plan
+            specs.append(open_period(sub, plan, at, "subscription_cycle", first=False))
+    sub.next_action_at = next_action(sub)
+    return specs, plan

@@ -1,0 +1,527 @@
+"""Subscription, invoice, credit note, test clock and tax types."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain.catalog.coupons import bp_to_percent
+from domain.invoicing.i18n import line_label
+from domain.money import Money as MoneyValue
+from schema.catalog import Plan, TaxBehavior
+from schema.common import Money, MoneyInput
+from schema.customers import Customer
+
+
+def _money(minor: int, currency: str) -> Money:
+    return MoneyValue(minor, currency)  # type: ignore[return-value]
+
+
+def _percent(bp: int) -> str:
+    return str(bp_to_percent(bp)) if bp else "0"
+
+
+@strawberry.enum
+class SubscriptionStatus(enum.StrEnum):
+    INCOMPLETE = "incomplete"
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    PAUSED = "paused"
+    CANCELED = "canceled"
+
+
+@strawberry.enum(description="How a change is charged (Stripe's proration_behavior).")
+class ProrationBehavior(enum.StrEnum):
+    CREATE_PRORATIONS = "create_prorations"
+    ALWAYS_INVOICE = "always_invoice"
+    NONE = "none"
+
+
+@strawberry.enum
+class ChangeEffective(enum.StrEnum):
+    IMMEDIATELY = "immediately"
+    PERIOD_END = "period_end"
+
+
+@strawberry.enum
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+@strawberry.enum
+class LineKind(enum.StrEnum):
+    PLAN = "plan"
+    ADD_ON = "add_on"
+    PRORATION_CREDIT = "proration_credit"
+    PRORATION_CHARGE = "proration_charge"
+    ONE_OFF = "one_off"
+    USAGE = "usage"
+    CREDIT = "credit"
+
+
+@strawberry.enum
+class CreditNoteReason(enum.StrEnum):
+    DUPLICATE = "duplicate"
+    FRAUDULENT = "fraudulent"
+    ORDER_CHANGE = "order_change"
+    PRODUCT_UNSATISFACTORY = "product_unsatisfactory"
+    OTHER = "other"
+
+
+@strawberry.type
+class InvoiceLine:
+    kind: LineKind
+    description: str
+    quantity: int
+    unit_amount: Money
+    amount: Money = strawberry.field(
+        description="quantity times unit amount (negative for credits)."
+    )
+    discount: Money
+    tax_inclusive: bool
+    tax_rate: str = strawberry.field(description='Percent as a decimal string ("20", "25.5").')
+    period_start: datetime | None
+    period_end: datetime | None
+
+
+def line_view(row: Any, currency: str, locale: str, rate_bp: int | None = None) -> InvoiceLine:
+    """A stored line or a draft line, as the API shows it."""
+    return InvoiceLine(
+        kind=LineKind(row.kind),
+        description=line_label(row.kind, row.description, locale),
+        quantity=row.quantity,
+        unit_amount=_money(row.unit_amount_minor, currency),
+        amount=_money(row.amount_minor, currency),
+        discount=_money(getattr(row, "discount_minor", 0), currency),
+        tax_inclusive=row.tax_inclusive,
+        tax_rate=_percent(rate_bp if rate_bp is not None else row.tax_rate_bp),
+        period_start=row.period_start,
+        period_end=row.period_end,
+    )
+
+
+@strawberry.type
+class TaxAmount:
+    name: str
+    rate: str = strawberry.field(description='Percent as a decimal string ("20").')
+    country: str | None
+    inclusive: bool = strawberry.field(description="Included in the line prices, not added.")
+    taxable: Money
+    amount: Money
+
+
+def tax_views(breakdown: list[dict[str, Any]], currency: str) -> list[TaxAmount]:
+    return [
+        TaxAmount(
+            name=g.get("name") or "",
+            rate=_percent(g["rate_bp"]),
+            country=g.get("country"),
+            inclusive=g["inclusive"],
+            taxable=_money(g["taxable_minor"], currency),
+            amount=_money(g["tax_minor"], currency),
+        )
+        for g in breakdown
+    ]
+
+
+@strawberry.type(description="Lines and totals an operation would produce; nothing is stored.")
+class InvoicePreview:
+    currency: str
+    lines: list[InvoiceLine]
+    subtotal: Money
+    discount: Money
+    taxes: list[TaxAmount]
+    tax: Money
+    total: Money
+    reverse_charge: bool
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
+def preview_of(draft: Any, locale: str) -> InvoicePreview:
+    currency = draft.currency
+    lines = [
+        line_view(_DraftRow(line, d), currency, locale, draft.tax.rate_bp)
+        for line, d in zip(draft.lines, draft.totals.line_discounts, strict=True)
+    ]
+    periods = [line for line in draft.lines if line.kind == "plan"]
+    return InvoicePreview(
+        currency=currency,
+        lines=lines,
+        subtotal=_money(draft.totals.subtotal_minor, currency),
+        discount=_money(draft.totals.discount_minor, currency),
+        taxes=tax_views(draft.tax_breakdown, currency),
+        tax=_money(draft.totals.tax_minor, currency),
+        total=_money(draft.totals.total_minor, currency),
+        reverse_charge=draft.tax.reverse_charge,
+        period_start=periods[0].period_start if periods else None,
+        period_end=periods[0].period_end if periods else None,
+    )
+
+
+@dataclass
+class _DraftRow:
+    line: Any
+    discount_minor: int
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.line, name)
+
+
+@strawberry.type
+class SubscriptionAddOn:
+    add_on_id: strawberry.ID
+    code: str
+    name: str
+    kind: str
+    quantity: int
+    unit_price: Money
+
+
+def add_on_views(items: list[dict[str, Any]], currency: str) -> list[SubscriptionAddOn]:
+    return [
+        SubscriptionAddOn(
+            add_on_id=strawberry.ID(i["id"]),
+            code=i["code"],
+            name=i["name"],
+            kind=i["kind"],
+            quantity=i["quantity"],
+            unit_price=_money(i["unit_amount_minor"], currency),
+        )
+        for i in items
+    ]
+
+
+@strawberry.type(description="A change waiting for the end of the current period.")
+class ScheduledChange:
+    plan_id: strawberry.ID
+    quantity: int
+    unit_price: Money
+    add_ons: list[SubscriptionAddOn]
+    effective_at: datetime
+
+
+@strawberry.type
+class Subscription:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    status: SubscriptionStatus
+    currency: str
+    quantity: int
+    started_at: datetime
+    billing_anchor: datetime
+    current_period_start: datetime
+    current_period_end: datetime
+    trial_start: datetime | None
+    trial_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    ended_at: datetime | None
+    paused_at: datetime | None
+    resume_at: datetime | None
+    coupon_periods_left: int | None = strawberry.field(
+        description="Invoices the coupon still discounts; null means forever (or no coupon)."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="Price per seat per period, fixed when subscribed or changed.")
+    def unit_price(self) -> Money:
+        return _money(self.unit_amount_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def add_ons(self) -> list[SubscriptionAddOn]:
+        return add_on_views(self.add_ons, self.currency)  # type: ignore[arg-type]
+
+    @strawberry.field
+    def scheduled_change(self) -> ScheduledChange | None:
+        change = self.pending_change  # type: ignore[attr-defined]
+        if not change:
+            return None
+        return ScheduledChange(
+            plan_id=strawberry.ID(change["plan"]),
+            quantity=change["quantity"],
+            unit_price=_money(change["unit_amount_minor"], self.currency),
+            add_ons=add_on_views(change["add_ons"], self.currency),
+            effective_at=self.current_period_end,
+        )
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan | None:
+        return await info.context.loaders.plan_by_id.load(self.plan_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        return await info.context.loaders.customer_by_id.load(self.customer_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The next invoice as things stand; null when none is due.")
+    async def upcoming_invoice(self, info: Info) -> InvoicePreview | None:
+        from resolvers.billing import upcoming_of
+
+        return await upcoming_of(info, self)
+
+
+@strawberry.type
+class Invoice:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    number: str | None = strawberry.field(description="Given when finalized; gapless per tenant.")
+    status: InvoiceStatus
+    billing_reason: str
+    currency: str
+    locale: str
+    period_start: datetime | None
+    period_end: datetime | None
+    reverse_charge: bool
+    coupon_code: str | None
+    memo: str
+    finalized_at: datetime | None
+    due_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+    marked_uncollectible_at: datetime | None
+    sent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="Open and past its due date.")
+    def overdue(self) -> bool:
+        from domain import clock
+
+        due = self.due_at
+        return self.status == "open" and due is not None and due < clock.now()
+
+    @strawberry.field
+    def subtotal(self) -> Money:
+        return _money(self.subtotal_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def discount(self) -> Money:
+        return _money(self.discount_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def tax(self) -> Money:
+        return _money(self.tax_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Tax per rate.")
+    def taxes(self) -> list[TaxAmount]:
+        return tax_views(self.tax_breakdown, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def total(self) -> Money:
+        return _money(self.total_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Customer credit used by this invoice.")
+    def credit_applied(self) -> Money:
+        return _money(self.credit_applied_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def amount_paid(self) -> Money:
+        return _money(self.amount_paid_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Reduced by credit notes.")
+    def amount_credited(self) -> Money:
+        return _money(self.amount_credited_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def amount_due(self) -> Money:
+        return _money(self.amount_due_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def lines(self, info: Info) -> list[InvoiceLine]:
+        rows = await info.context.loaders.invoice_lines.load(self.id)  # type: ignore[attr-defined]
+        return [line_view(r, self.currency, self.locale) for r in rows]
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        return await info.context.loaders.customer_by_id.load(self.customer_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def subscription(self, info: Info) -> Subscription | None:
+        sub_id = self.subscription_id  # type: ignore[attr-defined]
+        return (
+            None if sub_id is None else await info.context.loaders.subscription_by_id.load(sub_id)
+        )
+
+    @strawberry.field
+    async def credit_notes(self, info: Info) -> list[CreditNote]:
+        return await info.context.loaders.credit_notes_by_invoice.load(self.id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The PDF, for an admin key or the customer's own token.")
+    def pdf_url(self, info: Info) -> str:
+        return pdf_url(info, "invoices", self.public_id)
+
+
+def pdf_url(info: Info, kind: str, public_id: str) -> str:
+    base = str(info.context.request.base_url).rstrip("/")
+    return f"{base}/{kind}/{public_id}.pdf"
+
+
+@strawberry.type
+class CreditNote:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    number: str
+    currency: str
+    reason: CreditNoteReason
+    memo: str
+    issued_at: datetime
+    created_at: datetime
+
+    @strawberry.field(description="Net of tax.")
+    def subtotal(self) -> Money:
+        return _money(self.subtotal_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def tax(self) -> Money:
+        return _money(self.tax_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def taxes(self) -> list[TaxAmount]:
+        return tax_views(self.tax_breakdown, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def total(self) -> Money:
+        return _money(self.total_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="What reduced the invoice's amount due.")
+    def applied_to_invoice(self) -> Money:
+        return _money(self.applied_to_invoice_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="What became customer credit for later invoices.")
+    def credited_to_balance(self) -> Money:
+        return _money(self.credited_to_balance_minor, self.currency)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def invoice(self, info: Info) -> Invoice | None:
+        return await info.context.loaders.invoice_by_id.load(self.invoice_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer | None:
+        return await info.context.loaders.customer_by_id.load(self.customer_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def pdf_url(self, info: Info) -> str:
+        return pdf_url(info, "credit-notes", self.public_id)
+
+
+@strawberry.type
+class TestClock:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    name: str
+    frozen_time: datetime
+    status: str
+    created_at: datetime
+
+
+@strawberry.type
+class TaxRate:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    country: str
+    region: str
+    name: str
+    valid_from: date
+
+    @strawberry.field(description='Percent as a decimal string ("20").')
+    def rate(self) -> str:
+        return _percent(self.rate_bp)  # type: ignore[attr-defined]
+
+
+@strawberry.type
+class InvoiceEvent:
+    type: str = strawberry.field(description="invoice.created, invoice.finalized, invoice.paid, …")
+    invoice_id: strawberry.ID
+    status: InvoiceStatus
+    customer_id: strawberry.ID | None
+    occurred_at: datetime
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+@strawberry.input
+class SubscriptionAddOnInput:
+    add_on_id: strawberry.ID
+    quantity: int = 1
+
+
+@strawberry.input
+class CreateSubscriptionInput:
+    customer_id: strawberry.ID
+    plan_id: strawberry.ID
+    currency: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Defaults to the customer's currency."
+    )
+    quantity: int | None = strawberry.UNSET
+    add_ons: list[SubscriptionAddOnInput] | None = strawberry.UNSET
+    coupon_code: str | None = strawberry.UNSET
+    trial_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Overrides the plan's trial; 0 means none."
+    )
+    start_date: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Now by default; may be in the past (backdated)."
+    )
+    billing_anchor: datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Renewal instant; the first partial period is prorated.",
+    )
+
+
+@strawberry.input
+class ChangeSubscriptionInput:
+    plan_id: strawberry.ID | None = strawberry.UNSET
+    quantity: int | None = strawberry.UNSET
+    add_ons: list[SubscriptionAddOnInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the add-ons when given."
+    )
+    proration_behavior: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
+    effective: ChangeEffective = ChangeEffective.IMMEDIATELY
+
+
+@strawberry.input
+class InvoiceItemInput:
+    description: str
+    quantity: int = 1
+    unit_price: MoneyInput
+    tax_behavior: TaxBehavior = TaxBehavior.EXCLUSIVE
+
+
+@strawberry.input
+class CreateInvoiceInput:
+    customer_id: strawberry.ID
+    items: list[InvoiceItemInput]
+    currency: str | None = strawberry.UNSET
+    memo: str | None = strawberry.UNSET
+    finalize: bool = False
+
+
+@strawberry.input
+class UpdateDraftInvoiceInput:
+    items: list[InvoiceItemInput] | None = strawberry.UNSET
+    memo: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateCreditNoteInput:
+    invoice_id: strawberry.ID
+    reason: CreditNoteReason
+    amount: MoneyInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Tax included; the whole creditable rest if omitted."
+    )
+    memo: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class TaxRateInput:
+    country: str
+    region: str | None = strawberry.UNSET
+    name: str
+    rate: str = strawberry.field(description='Percent as a decimal string ("20", "5.5").')
+    valid_from: date
