@@ -58,7 +58,11 @@ async def make_plan(
     return await create_plan(_admin(tenant), data)
 
 
-async def make_customer(*, tenant: Tenant, name: str = "Ada Lovelace", **fields: Any) -> Customer:
+async def make_customer(
+    *, tenant: Tenant, name: str = "Ada Lovelace", country: str | None = None, **fields: Any
+) -> Customer:
+    if country is not None:
+        fields["address"] = {**fields.get("address", {}), "country": country}
     return await create_customer(_admin(tenant), {"name": name, **fields})
 
 

@@ -21,6 +21,7 @@ from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
 from domain.subscriptions.common import customer_now, load_customer, scope
 from domain.tenancy.access import Permission, Principal
+from domain.transactions import atomic
 
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")
 MAX_ITEMS = 200
@@ -141,6 +142,7 @@ async def create_invoice(
     )
 
 
+@atomic
 async def update_draft(principal: Principal, public_id: str, data: dict[str, Any]) -> Invoice:
     """Replace a draft's items and memo; anything but a draft is immutable."""
     invoice = await load_invoice(principal, public_id, lock=True)
@@ -196,6 +198,7 @@ async def _finalize(invoice: Invoice, now: datetime) -> Invoice:
     return invoice
 
 
+@atomic
 async def finalize_invoice(principal: Principal, public_id: str) -> Invoice:
     invoice = await load_invoice(principal, public_id, lock=True)
     if invoice.status != "draft":
@@ -207,6 +210,7 @@ async def finalize_invoice(principal: Principal, public_id: str) -> Invoice:
     return await _finalize(invoice, now)
 
 
+@atomic
 async def void_invoice(principal: Principal, public_id: str) -> Invoice:
     invoice = await load_invoice(principal, public_id, lock=True)
     if invoice.status not in ("draft", "open", "uncollectible"):
@@ -237,6 +241,7 @@ async def _return_applied_credit(invoice: Invoice) -> None:
         )
 
 
+@atomic
 async def mark_uncollectible(principal: Principal, public_id: str) -> Invoice:
     invoice = await load_invoice(principal, public_id, lock=True)
     if invoice.status != "open":

@@ -35,6 +35,7 @@ from domain.subscriptions.common import (
 from domain.subscriptions.periods import Period
 from domain.subscriptions.proration import ProrationLine, prorate_change, unused_part
 from domain.tenancy.access import Principal
+from domain.transactions import atomic
 
 BEHAVIORS = ("create_prorations", "always_invoice", "none")
 EFFECTIVE = ("immediately", "period_end")
@@ -140,6 +141,7 @@ def _option(
     return value
 
 
+@atomic
 async def change_subscription(
     principal: Principal, public_id: str, data: dict[str, Any], *, preview: bool = False
 ) -> tuple[Subscription, Draft | None]:
@@ -235,6 +237,7 @@ async def _bill_now(
     return sub, new[0].draft if new else None
 
 
+@atomic
 async def cancel_scheduled_change(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
     _live(sub)
@@ -263,6 +266,7 @@ def _credit_unused(sub: Subscription, plan: Plan, now: datetime) -> list[DraftLi
     )
 
 
+@atomic
 async def pause_subscription(
     principal: Principal, public_id: str, *, resume_at: datetime | None, behavior: str | None
 ) -> Subscription:
@@ -289,6 +293,7 @@ async def pause_subscription(
     return sub
 
 
+@atomic
 async def resume_subscription(principal: Principal, public_id: str) -> Subscription:
     from domain.billing.cycle import bill_subscriptions
 
@@ -301,6 +306,7 @@ async def resume_subscription(principal: Principal, public_id: str) -> Subscript
     return sub
 
 
+@atomic
 async def cancel_subscription(
     principal: Principal, public_id: str, *, at_period_end: bool, prorate: bool
 ) -> Subscription:
@@ -333,6 +339,7 @@ async def cancel_subscription(
     return sub
 
 
+@atomic
 async def reactivate_subscription(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
     _live(sub)

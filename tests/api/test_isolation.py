@@ -17,6 +17,8 @@ from db.models import (
     Plan,
     Subscription,
     TaxRate,
+)
+from db.models import (
     TestClock as ClockRow,
 )
 from domain.catalog.add_ons import create_add_on

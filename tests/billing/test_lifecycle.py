@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import pytest
 
-from db.models import Invoice, Subscription
+from db.models import Coupon, Invoice, Subscription
 from domain.billing.test_clocks import advance_test_clock
+from domain.catalog.coupons import create_coupon
+from domain.subscriptions import changes
+from tests.billing.conftest import World, lines_of, pending_of, utc
+from tests.billing.conftest import invoices_of as invoices_by_id
 from tests.factories import (
     admin_of,
     make_customer,
@@ -14,10 +18,6 @@ from tests.factories import (
     make_test_clock,
     make_test_tenant,
 )
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 async def invoices_of(sub) -> list[Invoice]:  # type: ignore[no-untyped-def]
@@ -48,3 +48,182 @@ async def test_month_end_renewals_through_a_leap_year(db) -> None:
     assert "INV-2028-000001" in numbers  # the counter restarts each year
     sub = await Subscription.get(id=sub.id)
     assert sub.current_period_end == utc(2028, 4, 30, 9)
+
+
+# -- trial, coupons, upgrades, downgrades, pause, cancel -------------------------------------
+
+
+async def test_trial_converts_to_active_and_bills_with_a_once_coupon(world: World) -> None:
+    await create_coupon(world.admin, {"code": "WELCOME20", "percent_off": "20", "duration": "once"})
+    sub = await world.subscribe(world.pro, trial_days=14, coupon_code="welcome20")
+    assert sub.status == "trialing" and sub.trial_end == utc(2026, 4, 15)
+    assert await invoices_by_id(sub) == []
+    await world.advance(utc(2026, 4, 15))
+    sub = await Subscription.get(id=sub.id)
+    assert sub.status == "active"
+    assert (sub.current_period_start, sub.current_period_end) == (
+        utc(2026, 4, 15),
+        utc(2026, 5, 15),
+    )
+    (first,) = await invoices_by_id(sub)
+    # 30.00 - 20 % = 24.00, + 20 % French VAT = 28.80
+    assert (first.subtotal_minor, first.discount_minor, first.tax_minor, first.total_minor) == (
+        3000,
+        600,
+        480,
+        2880,
+    )
+    assert first.coupon_code == "WELCOME20" and first.status == "open"
+    await world.advance(utc(2026, 5, 16))
+    second = (await invoices_by_id(sub))[1]
+    assert (second.discount_minor, second.total_minor) == (0, 3600)
+    assert (await Coupon.get(code="WELCOME20")).times_redeemed == 1
+
+
+async def test_repeating_coupon_discounts_n_invoices(world: World) -> None:
+    await create_coupon(
+        world.admin,
+        {
+            "code": "THREE",
+            "amounts_off": [{"currency": "EUR", "amount_minor": 250}],
+            "duration": "repeating",
+            "duration_periods": 3,
+        },
+    )
+    sub = await world.subscribe(world.basic, coupon_code="THREE")
+    await world.advance(utc(2026, 8, 2))
+    discounts = [i.discount_minor for i in await invoices_by_id(sub)]
+    assert discounts == [250, 250, 250, 0, 0]
+
+
+UPGRADE_AT = utc(2026, 4, 16)  # half of April's 30 days left
+
+
+@pytest.mark.parametrize(
+    ("behavior", "now_invoice", "pending", "next_subtotal"),
+    [
+        ("create_prorations", None, [("proration_credit", -500), ("proration_charge", 1500)], 4000),
+        ("always_invoice", [("proration_credit", -500), ("proration_charge", 1500)], [], 3000),
+        ("none", None, [], 3000),
+    ],
+)
+async def test_upgrade_mid_cycle(
+    world: World, behavior, now_invoice, pending, next_subtotal
+) -> None:
+    sub = await world.subscribe(world.basic)
+    await world.advance(UPGRADE_AT)
+    data = {"plan_id": world.pro.public_id, "proration_behavior": behavior}
+    _, preview = await changes.change_subscription(world.admin, sub.public_id, data, preview=True)
+    assert (
+        await pending_of(sub) == [] and len(await invoices_by_id(sub)) == 1
+    )  # preview wrote nothing
+    await changes.change_subscription(world.admin, sub.public_id, data)
+    invoices = await invoices_by_id(sub)
+    if now_invoice is None:
+        assert len(invoices) == 1
+    else:
+        assert await lines_of(invoices[1]) == now_invoice
+        assert invoices[1].billing_reason == "subscription_update"
+        assert (invoices[1].subtotal_minor, invoices[1].total_minor) == (1000, 1200)
+        assert preview is not None and preview.totals.total_minor == invoices[1].total_minor
+    assert await pending_of(sub) == pending
+    if behavior == "create_prorations":
+        assert preview is not None
+        assert [(line.kind, line.amount_minor) for line in preview.lines] == pending
+    await world.advance(utc(2026, 5, 1, 1))
+    renewal = (await invoices_by_id(sub))[-1]
+    assert renewal.period_start == utc(2026, 5, 1)
+    assert renewal.subtotal_minor == next_subtotal
+    assert await pending_of(sub) == []
+
+
+async def test_downgrade_at_period_end_is_visible_and_cancellable(world: World) -> None:
+    sub = await world.subscribe(world.pro)
+    data = {"plan_id": world.basic.public_id, "effective": "period_end"}
+    await changes.change_subscription(world.admin, sub.public_id, data)
+    sub = await Subscription.get(id=sub.id)
+    assert sub.pending_change["plan_id"] == world.basic.id and sub.plan_id == world.pro.id
+    await changes.cancel_scheduled_change(world.admin, sub.public_id)
+    assert (await Subscription.get(id=sub.id)).pending_change is None
+    await changes.change_subscription(world.admin, sub.public_id, data)
+    upcoming = await changes.preview_next_invoice(await Subscription.get(id=sub.id))
+    assert upcoming is not None and upcoming.totals.subtotal_minor == 1000
+    await world.advance(utc(2026, 5, 2))
+    sub = await Subscription.get(id=sub.id)
+    assert sub.plan_id == world.basic.id and sub.pending_change is None
+    assert [i.subtotal_minor for i in await invoices_by_id(sub)] == [3000, 1000]
+
+
+async def test_interval_change_restarts_the_period(world: World) -> None:
+    sub = await world.subscribe(world.basic)
+    await world.advance(UPGRADE_AT)
+    await changes.change_subscription(
+        world.admin, sub.public_id, {"plan_id": world.yearly.public_id}
+    )
+    sub = await Subscription.get(id=sub.id)
+    assert (sub.current_period_start, sub.current_period_end) == (UPGRADE_AT, utc(2027, 4, 16))
+    latest = (await invoices_by_id(sub))[-1]
+    assert await lines_of(latest) == [("proration_credit", -500), ("plan", 30000)]
+
+
+async def test_pause_indefinitely_then_resume_reanchors(world: World) -> None:
+    sub = await world.subscribe(world.basic)
+    await world.advance(UPGRADE_AT)
+    await changes.pause_subscription(world.admin, sub.public_id, resume_at=None, behavior=None)
+    assert await pending_of(sub) == [("proration_credit", -500)]
+    await world.advance(utc(2026, 7, 1))
+    assert len(await invoices_by_id(sub)) == 1  # nothing billed while paused
+    await changes.resume_subscription(world.admin, sub.public_id)
+    sub = await Subscription.get(id=sub.id)
+    assert sub.status == "active" and sub.billing_anchor == utc(2026, 7, 1)
+    assert (sub.current_period_start, sub.current_period_end) == (utc(2026, 7, 1), utc(2026, 8, 1))
+    resumed = (await invoices_by_id(sub))[-1]
+    assert await lines_of(resumed) == [("plan", 1000), ("proration_credit", -500)]
+    assert resumed.billing_reason == "subscription_resume"
+
+
+async def test_pause_until_a_date_resumes_on_the_clock(world: World) -> None:
+    sub = await world.subscribe(world.basic)
+    await changes.pause_subscription(
+        world.admin, sub.public_id, resume_at=utc(2026, 6, 10), behavior="none"
+    )
+    await world.advance(utc(2026, 6, 11))
+    sub = await Subscription.get(id=sub.id)
+    assert sub.status == "active" and sub.current_period_start == utc(2026, 6, 10)
+    assert [i.period_start for i in await invoices_by_id(sub)] == [
+        utc(2026, 4, 1),
+        utc(2026, 6, 10),
+    ]
+
+
+async def test_cancel_at_period_end_and_reactivate(world: World) -> None:
+    sub = await world.subscribe(world.basic)
+    await changes.cancel_subscription(world.admin, sub.public_id, at_period_end=True, prorate=False)
+    await changes.reactivate_subscription(world.admin, sub.public_id)
+    await world.advance(utc(2026, 5, 2))
+    assert len(await invoices_by_id(sub)) == 2
+    await changes.cancel_subscription(world.admin, sub.public_id, at_period_end=True, prorate=False)
+    await world.advance(utc(2026, 9, 1))
+    sub = await Subscription.get(id=sub.id)
+    assert sub.status == "canceled" and sub.ended_at == utc(2026, 6, 1)
+    assert len(await invoices_by_id(sub)) == 2
+
+
+async def test_cancel_now_with_credit_goes_to_the_next_invoice(world: World) -> None:
+    sub = await world.subscribe(world.basic)
+    await world.advance(UPGRADE_AT)
+    await changes.cancel_subscription(world.admin, sub.public_id, at_period_end=False, prorate=True)
+    final = (await invoices_by_id(sub))[-1]
+    # -5.00 and its VAT: 6.00 of customer credit, nothing due.
+    assert (final.billing_reason, final.total_minor, final.amount_due_minor) == (
+        "subscription_final",
+        -600,
+        0,
+    )
+    other = await world.subscribe(world.basic)
+    first = (await invoices_by_id(other))[0]
+    assert (first.total_minor, first.credit_applied_minor, first.amount_due_minor) == (
+        1200,
+        600,
+        600,
+    )

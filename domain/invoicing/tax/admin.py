@@ -13,6 +13,7 @@ from domain.catalog.coupons import percent_to_bp
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id, new_id
 from domain.tenancy.access import Permission, Principal
+from domain.transactions import atomic
 
 
 async def set_tax_rate(principal: Principal, data: dict[str, Any]) -> TaxRate:
@@ -51,6 +52,7 @@ async def set_tax_rate(principal: Principal, data: dict[str, Any]) -> TaxRate:
         return row
 
 
+@atomic
 async def delete_tax_rate(principal: Principal, public_id: str) -> TaxRate:
     principal.require(Permission.TAX_WRITE)
     check_id(public_id, "tax_rate")
