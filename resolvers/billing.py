@@ -92,13 +92,13 @@ async def subscription_list(
 
 async def upcoming_of(info: Info, sub: Any) -> t.InvoicePreview | None:
     draft = await changes.preview_next_invoice(sub)
-    return None if draft is None else t.preview_of(draft, info.context.locale)
+    return None if draft is None else t.preview_of(draft)
 
 
 async def upcoming_invoice(info: Info, subscription_id: strawberry.ID) -> t.InvoicePreview | None:
     async def run() -> Any:
         draft = await subscriptions.upcoming_invoice(info.context.caller, subscription_id)
-        return None if draft is None else t.preview_of(draft, info.context.locale)
+        return None if draft is None else t.preview_of(draft)
 
     return await query(run)
 
@@ -113,7 +113,7 @@ async def subscription_change_preview(
         _, draft = await changes.change_subscription(
             info.context.caller, id, to_data(input), preview=True
         )
-        return None if draft is None else t.preview_of(draft, info.context.locale)
+        return None if draft is None else t.preview_of(draft)
 
     return await query(run)
 

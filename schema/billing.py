@@ -148,7 +148,9 @@ class InvoicePreview:
     period_end: datetime | None = None
 
 
-def preview_of(draft: Any, locale: str) -> InvoicePreview:
+def preview_of(draft: Any) -> InvoicePreview:
+    """Worded in the customer's language, like the invoice it previews."""
+    locale = draft.locale
     currency = draft.currency
     lines = [
         line_view(_DraftRow(line, d), currency, locale, draft.tax.rate_bp)

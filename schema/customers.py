@@ -84,6 +84,10 @@ class CreateCustomerInput:
     timezone: str | None = strawberry.UNSET
     payment_terms_days: int | None = strawberry.UNSET
     metadata: JSON | None = strawberry.UNSET
+    test_clock_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Attach to a test clock (test-mode tenants); set only at creation.",
+    )
 
 
 @strawberry.input(description="Only the fields given change.")

@@ -120,9 +120,7 @@ class Mutation:
         resolver=billing.create_credit_note
     )
     create_test_clock: p.TestClockResult = strawberry.mutation(resolver=billing.create_test_clock)
-    advance_test_clock: p.TestClockResult = strawberry.mutation(
-        resolver=billing.advance_test_clock
-    )
+    advance_test_clock: p.TestClockResult = strawberry.mutation(resolver=billing.advance_test_clock)
     set_tax_rate: p.TaxRateResult = strawberry.mutation(resolver=billing.set_tax_rate)
     delete_tax_rate: p.TaxRateResult = strawberry.mutation(resolver=billing.delete_tax_rate)
 

@@ -109,6 +109,7 @@ async def specs_to_invoices(
             tax,
             discount,
             codes.get(sub.coupon_id) if discount else None,
+            party.customer.locale,
         )
         new.append(
             NewInvoice(

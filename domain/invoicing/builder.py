@@ -31,6 +31,7 @@ class Draft:
     totals: Totals
     tax: TaxDecision
     coupon_code: str | None = None
+    locale: str = "en"  # the customer's: the language the invoice will be in
 
     @property
     def tax_breakdown(self) -> list[dict[str, object]]:
@@ -54,12 +55,12 @@ def build_draft(
     tax: TaxDecision,
     discount: DiscountInput | None = None,
     coupon_code: str | None = None,
+    locale: str = "en",
 ) -> Draft:
     totals = compute_totals(
         [LineInput(line.amount_minor, line.tax_inclusive, line.discountable) for line in lines],
         discount,
         tax.rate_bp,
     )
-    return Draft(
-        currency, tuple(lines), totals, tax, coupon_code if totals.discount_minor else None
-    )
+    code = coupon_code if totals.discount_minor else None
+    return Draft(currency, tuple(lines), totals, tax, code, locale)

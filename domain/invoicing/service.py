@@ -97,9 +97,8 @@ async def _draft_for(invoice: Invoice, lines: list[DraftLine], at: datetime) -> 
     tenant = await Tenant.get(id=invoice.tenant_id)
     customer = await Customer.get(id=invoice.customer_id)
     tables = await rate_tables([tenant.id])
-    return build_draft(
-        invoice.currency, lines, tax_for(tenant, customer, tables[tenant.id], at.date())
-    )
+    tax = tax_for(tenant, customer, tables[tenant.id], at.date())
+    return build_draft(invoice.currency, lines, tax, locale=customer.locale)
 
 
 async def create_invoice(

@@ -77,7 +77,7 @@ async def test_trial_converts_to_active_and_bills_with_a_once_coupon(world: Worl
     await world.advance(utc(2026, 5, 16))
     second = (await invoices_by_id(sub))[1]
     assert (second.discount_minor, second.total_minor) == (0, 3600)
-    assert (await Coupon.get(code="WELCOME20")).times_redeemed == 1
+    assert (await Coupon.get(tenant_id=world.tenant.id, code="WELCOME20")).times_redeemed == 1
 
 
 async def test_repeating_coupon_discounts_n_invoices(world: World) -> None:

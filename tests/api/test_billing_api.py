@@ -1,0 +1,290 @@
+"""Subscriptions, invoices, credit notes, test clocks and PDFs through real GraphQL
+documents and HTTP, as a frontend or a partner backend would use them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from db.querylog import count_statements
+from domain.catalog.add_ons import create_add_on
+from domain.tenancy.access import Role
+from tests.api.helpers import data, gql
+from tests.api.live import serve, subscriber
+from tests.factories import admin_of, make_customer, make_key, make_plan, make_test_tenant
+
+CLOCK = """mutation($t: DateTime!) { createTestClock(name: "QA", frozenTime: $t) {
+  __typename ... on TestClockSuccess { testClock { id frozenTime } } } }"""
+CUSTOMER = """mutation($clock: ID!) { createCustomer(input: {name: "Ada", email: "ada@example.de",
+  address: {country: "DE"}, taxId: "DE129273398", locale: "de", testClockId: $clock}) {
+  ... on CustomerSuccess { customer { id } } } }"""
+SUBSCRIBE = """mutation($i: CreateSubscriptionInput!, $k: String) {
+  createSubscription(input: $i, idempotencyKey: $k) {
+    __typename
+    ... on SubscriptionSuccess { subscription { id status quantity currentPeriodEnd
+        unitPrice { amountMinor } addOns { code quantity }
+        upcomingInvoice { total { amountMinor } lines { kind amount { amountMinor } } } } }
+    ... on Error { code message field } } }"""
+INVOICES = """query($sub: ID!) { invoices(subscriptionId: $sub) { totalCount nodes {
+  id number status overdue billingReason reverseCharge pdfUrl
+  total { amountMinor formatted } amountDue { amountMinor } taxes { rate amount { amountMinor } }
+  lines { kind description quantity amount { amountMinor } periodStart }
+  customer { id } subscription { id } } } }"""
+ADVANCE = """mutation($id: ID!, $to: DateTime!) { advanceTestClock(id: $id, to: $to) {
+  __typename ... on TestClockSuccess { testClock { frozenTime } } ... on Error { code } } }"""
+PREVIEW = """query($id: ID!, $i: ChangeSubscriptionInput!) { subscriptionChangePreview(id: $id, input: $i) {
+  total { amountMinor } lines { kind description amount { amountMinor } periodStart periodEnd } } }"""
+CHANGE = """mutation($id: ID!, $i: ChangeSubscriptionInput!) { changeSubscription(id: $id, input: $i) {
+  __typename ... on SubscriptionSuccess { subscription { quantity scheduledChange { quantity } } }
+  ... on Error { code field } } }"""
+CREDIT = """mutation($i: CreateCreditNoteInput!) { createCreditNote(input: $i) { __typename
+  ... on CreditNoteSuccess { creditNote { number total { amountMinor } appliedToInvoice { amountMinor }
+      invoice { status amountDue { amountMinor } creditNotes { number } } pdfUrl } }
+  ... on Error { code field message } } }"""
+VOID = "mutation($id: ID!) { voidInvoice(id: $id) { __typename ... on Error { code } } }"
+
+
+async def _setup(client: httpx.AsyncClient) -> dict[str, Any]:
+    tenant = await make_test_tenant(country="FR")
+    key = await make_key(tenant=tenant)
+    plan = await make_plan(tenant=tenant, code="seat", name="Seat", prices=[("EUR", 1000)])
+    extra = await create_add_on(
+        admin_of(tenant),
+        {
+            "code": "support",
+            "name": "Support",
+            "kind": "recurring",
+            "prices": [{"currency": "EUR", "amount_minor": 500}],
+        },
+    )
+    clock = data(await gql(client, key, CLOCK, {"t": "2026-01-31T12:00:00Z"}))["createTestClock"]
+    clock_id = clock["testClock"]["id"]
+    customer = data(await gql(client, key, CUSTOMER, {"clock": clock_id}))["createCustomer"]
+    return {
+        "tenant": tenant,
+        "key": key,
+        "plan": plan,
+        "add_on": extra,
+        "clock": clock_id,
+        "customer": customer["customer"]["id"],
+    }
+
+
+async def test_a_subscription_from_creation_to_credit_note(
+    client: httpx.AsyncClient, db: str
+) -> None:
+    w = await _setup(client)
+    key = w["key"]
+    subscribe = {
+        "customerId": w["customer"],
+        "planId": w["plan"].public_id,
+        "quantity": 3,
+        "addOns": [{"addOnId": w["add_on"].public_id}],
+    }
+    created = data(await gql(client, key, SUBSCRIBE, {"i": subscribe, "k": "sub-1"}))[
+        "createSubscription"
+    ]
+    assert created["__typename"] == "SubscriptionSuccess", created
+    sub = created["subscription"]
+    assert (sub["status"], sub["quantity"], sub["currentPeriodEnd"]) == (
+        "ACTIVE",
+        3,
+        "2026-02-28T12:00:00+00:00",
+    )
+    assert sub["upcomingInvoice"]["total"]["amountMinor"] == 3500  # reverse charge: no VAT
+    replay = data(await gql(client, key, SUBSCRIBE, {"i": subscribe, "k": "sub-1"}))[
+        "createSubscription"
+    ]
+    assert replay["subscription"]["id"] == sub["id"]
+
+    advanced = data(
+        await gql(client, key, ADVANCE, {"id": w["clock"], "to": "2026-03-01T00:00:00Z"})
+    )
+    assert advanced["advanceTestClock"]["__typename"] == "TestClockSuccess"
+    invoices = data(await gql(client, key, INVOICES, {"sub": sub["id"]}))["invoices"]
+    assert invoices["totalCount"] == 2
+    first, second = invoices["nodes"]
+    assert first["number"] == "INV-2026-000001" and first["status"] == "OPEN"
+    assert first["reverseCharge"] is True and first["taxes"] == [
+        {"rate": "0", "amount": {"amountMinor": 0}}
+    ]
+    assert [
+        (line["kind"], line["quantity"], line["amount"]["amountMinor"]) for line in first["lines"]
+    ] == [("PLAN", 3, 3000), ("ADD_ON", 1, 500)]
+    assert first["total"]["formatted"] == "€35.00"
+    assert second["lines"][0]["periodStart"] == "2026-02-28T12:00:00+00:00"
+    assert first["pdfUrl"].endswith(f"/invoices/{first['id']}.pdf")
+
+    change = {"quantity": 5, "prorationBehavior": "ALWAYS_INVOICE"}
+    preview = data(await gql(client, key, PREVIEW, {"id": sub["id"], "i": change}))[
+        "subscriptionChangePreview"
+    ]
+    assert [line["kind"] for line in preview["lines"]] == ["PRORATION_CREDIT", "PRORATION_CHARGE"]
+    assert (
+        preview["lines"][0]["description"] == "Nicht genutzte Zeit für Seat"
+    )  # the invoice's language
+    changed = data(await gql(client, key, CHANGE, {"id": sub["id"], "i": change}))[
+        "changeSubscription"
+    ]
+    assert changed["subscription"]["quantity"] == 5
+    after = data(await gql(client, key, INVOICES, {"sub": sub["id"]}))["invoices"]["nodes"]
+    assert after[-1]["billingReason"] == "subscription_update"
+    assert after[-1]["total"]["amountMinor"] == preview["total"]["amountMinor"]
+
+    scheduled = {"quantity": 1, "effective": "PERIOD_END"}
+    later = data(await gql(client, key, CHANGE, {"id": sub["id"], "i": scheduled}))[
+        "changeSubscription"
+    ]
+    assert later["subscription"]["scheduledChange"] == {"quantity": 1}
+
+    credit = {
+        "invoiceId": first["id"],
+        "reason": "ORDER_CHANGE",
+        "amount": {"currency": "EUR", "amount": "10.00"},
+    }
+    note = data(await gql(client, key, CREDIT, {"i": credit}))["createCreditNote"]
+    assert note["__typename"] == "CreditNoteSuccess", note
+    assert note["creditNote"]["number"] == "CN-2026-000001"
+    assert note["creditNote"]["invoice"]["amountDue"]["amountMinor"] == 2500
+    assert note["creditNote"]["invoice"]["creditNotes"] == [{"number": "CN-2026-000001"}]
+    too_much = {**credit, "amount": {"currency": "EUR", "amountMinor": 2501}}
+    refused = data(await gql(client, key, CREDIT, {"i": too_much}))["createCreditNote"]
+    assert (refused["__typename"], refused["code"], refused["field"]) == (
+        "ValidationError",
+        "CREDIT_NOTE_TOO_LARGE",
+        "amount",
+    )
+
+
+async def test_bad_input_comes_back_as_typed_errors(client: httpx.AsyncClient, db: str) -> None:
+    w = await _setup(client)
+    key = w["key"]
+    usd = {"customerId": w["customer"], "planId": w["plan"].public_id, "currency": "USD"}
+    result = data(await gql(client, key, SUBSCRIBE, {"i": usd}))["createSubscription"]
+    assert (result["__typename"], result["code"], result["field"]) == (
+        "ValidationError",
+        "PRICE_NOT_FOUND",
+        "currency",
+    )
+    back = data(await gql(client, key, ADVANCE, {"id": w["clock"], "to": "2025-01-01T00:00:00Z"}))
+    assert back["advanceTestClock"] == {"__typename": "ValidationError", "code": "CLOCK_BACKWARDS"}
+    paid_free = await make_plan(tenant=w["tenant"], code="free", prices=[("EUR", 0)])
+    free = {"customerId": w["customer"], "planId": paid_free.public_id}
+    data(await gql(client, key, SUBSCRIBE, {"i": free}))
+    invoices = data(await gql(client, key, "{ invoices(status: PAID) { nodes { id } } }"))[
+        "invoices"
+    ]["nodes"]
+    voided = data(await gql(client, key, VOID, {"id": invoices[0]["id"]}))["voidInvoice"]
+    assert voided == {"__typename": "ConflictError", "code": "INVALID_INVOICE_STATUS"}
+
+
+async def test_roles_and_the_pdf_endpoint(client: httpx.AsyncClient, db: str) -> None:
+    w = await _setup(client)
+    subscribe = {"customerId": w["customer"], "planId": w["plan"].public_id}
+    sub = data(await gql(client, w["key"], SUBSCRIBE, {"i": subscribe}))["createSubscription"][
+        "subscription"
+    ]
+    invoice = data(await gql(client, w["key"], INVOICES, {"sub": sub["id"]}))["invoices"]["nodes"][
+        0
+    ]
+    service = await make_key(tenant=w["tenant"], role=Role.SERVICE)
+    seen = data(await gql(client, service, INVOICES, {"sub": sub["id"]}))["invoices"]["totalCount"]
+    assert seen == 1
+    denied = data(await gql(client, service, SUBSCRIBE, {"i": subscribe}))["createSubscription"]
+    assert denied["__typename"] == "PermissionDeniedError"
+
+    from db.models import Customer
+
+    me = await Customer.get(public_id=w["customer"])
+    other = await make_customer(tenant=w["tenant"], name="Other")
+    mine = await make_key(tenant=w["tenant"], role=Role.CUSTOMER, customer=me)
+    theirs = await make_key(tenant=w["tenant"], role=Role.CUSTOMER, customer=other)
+    assert (
+        data(await gql(client, mine, INVOICES, {"sub": sub["id"]}))["invoices"]["totalCount"] == 1
+    )
+    assert (
+        data(await gql(client, theirs, INVOICES, {"sub": sub["id"]}))["invoices"]["totalCount"] == 0
+    )
+
+    path = f"/invoices/{invoice['id']}.pdf"
+    for token, status in (
+        (w["key"], 200),
+        (mine, 200),
+        (service, 200),
+        (theirs, 404),
+        (None, 401),
+        ("tly_bad", 401),
+    ):
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = await client.get(path, headers=headers)
+        assert response.status_code == status, (token, response.text)
+        if status == 200:
+            assert response.headers["content-type"] == "application/pdf"
+            assert response.content.startswith(b"%PDF-")
+    assert (
+        await client.get(
+            "/invoices/in_0000000000000000.pdf", headers={"authorization": f"Bearer {w['key']}"}
+        )
+    ).status_code == 404
+
+
+@pytest.mark.parametrize("size", [1, 6])
+async def test_invoice_page_statements_do_not_grow(
+    client: httpx.AsyncClient, db: str, size: int
+) -> None:
+    w = await _setup(client)
+    for _ in range(size):
+        data(
+            await gql(
+                client,
+                w["key"],
+                SUBSCRIBE,
+                {"i": {"customerId": w["customer"], "planId": w["plan"].public_id}},
+            )
+        )
+    query = """{ invoices(first: 50) { nodes { number lines { amount { amountMinor } }
+      customer { name } subscription { status } creditNotes { number } } } }"""
+    with count_statements() as statements:
+        nodes = data(await gql(client, w["key"], query))["invoices"]["nodes"]
+    assert len(nodes) == size
+    # key+tenant, invoices, lines, customers, subscriptions, credit notes
+    assert len(statements) == 6, statements
+
+
+async def test_invoice_events_reach_a_subscriber(app: Any, db: str) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        w = await _setup(client)
+    async with serve(app) as host, subscriber(host, w["key"]) as sub:
+        assert (await sub.receive())["type"] == "connection_ack"
+        document = "subscription($c: ID) { invoiceEvents(customerId: $c) { type invoiceId status customerId } }"
+        await sub.send(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": document, "variables": {"c": w["customer"]}},
+            }
+        )
+        await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+            response = await http.post(
+                "/graphql",
+                json={
+                    "query": SUBSCRIBE,
+                    "variables": {
+                        "i": {"customerId": w["customer"], "planId": w["plan"].public_id}
+                    },
+                },
+                headers={"authorization": f"Bearer {w['key']}"},
+            )
+            assert response.status_code == 200
+        event = (await asyncio.wait_for(sub.receive(), 5))["payload"]["data"]["invoiceEvents"]
+        assert (event["type"], event["status"], event["customerId"]) == (
+            "invoice.finalized",
+            "OPEN",
+            w["customer"],
+        )
