@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import plans_list
+from bench import billing_run, invoice_pdf, plans_list
 
-BENCHMARKS = {"plans": plans_list.run}
+BENCHMARKS = {
+    "plans": plans_list.run,
+    "billing": billing_run.run,
+    "pdf": invoice_pdf.run,
+}
 
 
 def main() -> None:

@@ -239,6 +239,7 @@ class Subscription(TimestampedModel):
 
     class Meta:
         table = "subscription"
+        indexes = (("tenant_id", "customer_id"), ("test_clock_id", "next_action_at"))
 
 
 class PendingItem(Model):
@@ -263,6 +264,7 @@ class PendingItem(Model):
 
     class Meta:
         table = "pending_item"
+        indexes = (("subscription_id", "invoice_id"),)
 
 
 class Invoice(TimestampedModel):
@@ -305,6 +307,11 @@ class Invoice(TimestampedModel):
     class Meta:
         table = "invoice"
         unique_together = (("tenant", "number"),)
+        indexes = (
+            ("tenant_id", "customer_id"),
+            ("subscription_id",),
+            ("tenant_id", "status", "due_at"),
+        )
 
 
 class InvoiceLine(Model):
@@ -325,6 +332,7 @@ class InvoiceLine(Model):
 
     class Meta:
         table = "invoice_line"
+        indexes = (("invoice_id", "position"),)
 
 
 class CreditNote(TimestampedModel):
@@ -347,6 +355,7 @@ class CreditNote(TimestampedModel):
     class Meta:
         table = "credit_note"
         unique_together = (("tenant", "number"),)
+        indexes = (("invoice_id",),)
 
 
 class BalanceEntry(Model):
@@ -363,6 +372,7 @@ class BalanceEntry(Model):
 
     class Meta:
         table = "balance_entry"
+        indexes = (("customer_id", "currency"),)
 
 
 class NumberSequence(Model):

@@ -32,8 +32,17 @@ PREFIXES = {
 _PATTERN = re.compile(r"^([a-z]+)_([0-9A-Za-z]{" + str(_BODY) + r"})$")
 
 
+_SPACE = len(_ALPHABET) ** _BODY
+
+
 def new_id(kind: str) -> str:
-    return f"{PREFIXES[kind]}_" + "".join(secrets.choice(_ALPHABET) for _ in range(_BODY))
+    # One draw from the CSPRNG, written in base 62 (the billing run makes thousands).
+    value = secrets.randbelow(_SPACE)
+    body = []
+    for _ in range(_BODY):
+        value, digit = divmod(value, 62)
+        body.append(_ALPHABET[digit])
+    return f"{PREFIXES[kind]}_" + "".join(body)
 
 
 def check_id(value: str, kind: str, *, field: str = "id") -> str:

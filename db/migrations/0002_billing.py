@@ -4,6 +4,7 @@ from orjson import loads
 from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('tally', '0001_initial')]
@@ -23,7 +24,7 @@ class Migration(migrations.Migration):
                 ('reference', fields.CharField(max_length=40)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'balance_entry', 'app': 'tally', 'pk_attr': 'id', 'table_description': "The customer's credit balance (per currency) is the sum of these entries."},
+            options={'table': 'balance_entry', 'app': 'tally', 'indexes': [Index(fields=['customer_id', 'currency'])], 'pk_attr': 'id', 'table_description': "The customer's credit balance (per currency) is the sum of these entries."},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -102,7 +103,7 @@ class Migration(migrations.Migration):
                 ('pending_change', fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads)),
                 ('next_action_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'subscription', 'app': 'tally', 'pk_attr': 'id'},
+            options={'table': 'subscription', 'app': 'tally', 'indexes': [Index(fields=['tenant_id', 'customer_id']), Index(fields=['test_clock_id', 'next_action_at'])], 'pk_attr': 'id'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(
@@ -145,7 +146,7 @@ class Migration(migrations.Migration):
                 ('marked_uncollectible_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'invoice', 'app': 'tally', 'unique_together': (('tenant', 'number'),), 'pk_attr': 'id'},
+            options={'table': 'invoice', 'app': 'tally', 'unique_together': (('tenant', 'number'),), 'indexes': [Index(fields=['tenant_id', 'customer_id']), Index(fields=['subscription_id']), Index(fields=['tenant_id', 'status', 'due_at'])], 'pk_attr': 'id'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(
@@ -170,7 +171,7 @@ class Migration(migrations.Migration):
                 ('tax_breakdown', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
                 ('issued_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'credit_note', 'app': 'tally', 'unique_together': (('tenant', 'number'),), 'pk_attr': 'id'},
+            options={'table': 'credit_note', 'app': 'tally', 'unique_together': (('tenant', 'number'),), 'indexes': [Index(fields=['invoice_id'])], 'pk_attr': 'id'},
             bases=['TimestampedModel'],
         ),
         ops.CreateModel(
@@ -190,7 +191,7 @@ class Migration(migrations.Migration):
                 ('period_start', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('period_end', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'invoice_line', 'app': 'tally', 'pk_attr': 'id'},
+            options={'table': 'invoice_line', 'app': 'tally', 'indexes': [Index(fields=['invoice_id', 'position'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -211,7 +212,7 @@ class Migration(migrations.Migration):
                 ('period_end', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'pending_item', 'app': 'tally', 'pk_attr': 'id', 'table_description': "A charge or credit waiting for the customer's next invoice (prorations)."},
+            options={'table': 'pending_item', 'app': 'tally', 'indexes': [Index(fields=['subscription_id', 'invoice_id'])], 'pk_attr': 'id', 'table_description': "A charge or credit waiting for the customer's next invoice (prorations)."},
             bases=['Model'],
         ),
         ops.AddField(

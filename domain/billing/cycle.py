@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from db.bulk import update_many
 from db.models import (
     Coupon,
     CouponAmount,
@@ -163,5 +164,6 @@ async def bill_subscriptions(
     parties = await parties_for(subs)
     pending = await pending_for([spec.subscription.id for spec in specs])
     invoices = await store_invoices(await specs_to_invoices(specs, parties, pending), now)
-    await Subscription.bulk_update(list(subs), fields=list(SUBSCRIPTION_FIELDS))
+    # One prepared UPDATE for all rows: bulk_update builds a CASE per column and row.
+    await update_many(Subscription, SUBSCRIPTION_FIELDS, subs)
     return invoices

@@ -15,7 +15,13 @@ from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.invoicing.builder import Draft, DraftLine, build_draft
-from domain.invoicing.store import Party, apply_draft, finalize_in_memory, line_rows
+from domain.invoicing.store import (
+    Party,
+    apply_draft,
+    finalize_in_memory,
+    insert_lines,
+    line_rows,
+)
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
@@ -126,7 +132,7 @@ async def create_invoice(
         draft = await _draft_for(invoice, lines, now)
         apply_draft(invoice, draft)
         await invoice.save()
-        await InvoiceLine.bulk_create(line_rows(invoice, draft))
+        await insert_lines(line_rows(invoice.id, draft))
         if data.get("finalize"):
             return await _finalize(invoice, now)
         return invoice
@@ -157,7 +163,7 @@ async def update_draft(principal: Principal, public_id: str, data: dict[str, Any
         draft = await _draft_for(invoice, lines, now)
         apply_draft(invoice, draft)
         await InvoiceLine.filter(invoice_id=invoice.id).delete()
-        await InvoiceLine.bulk_create(line_rows(invoice, draft))
+        await insert_lines(line_rows(invoice.id, draft))
     invoice.updated_at = now
     await invoice.save()
     return invoice

@@ -17,7 +17,7 @@ from db.models import Invoice, InvoiceLine, Subscription
 from domain import clock
 from domain.billing.run import run_billing
 from domain.errors import BillingError
-from domain.invoicing import credit_notes, service
+from domain.invoicing import credit_notes, service, store
 from tests.conftest import BACKEND
 from tests.factories import admin_of, make_customer, make_plan, make_subscription, make_tenant
 
@@ -143,7 +143,7 @@ async def test_a_crash_midway_leaves_no_half_invoice(
         raise ConnectionResetError("the database went away")
 
     # The invoices of a batch are inserted, then their lines fail: all must roll back.
-    monkeypatch.setattr(InvoiceLine, "bulk_create", crash)
+    monkeypatch.setattr(store, "insert_lines", crash)
     failed = await run_billing(batch_size=10)
     assert failed.invoices == 0 and len(failed.failures) >= 30
     assert await Invoice.filter(tenant_id=tenant.id).count() == 30  # only the first invoices
@@ -156,4 +156,32 @@ async def test_a_crash_midway_leaves_no_half_invoice(
     monkeypatch.undo()
     finished = await run_billing(batch_size=10)
     assert finished.failures == []
+    await _check_billed_once(tenant, subs)
+
+
+@pytest.mark.parametrize("count", [10, 40])
+async def test_billing_statements_grow_with_batches_not_subscriptions(db: str, count: int) -> None:
+    from db.querylog import count_statements
+
+    tenant, subs = await _due_subscriptions(count)
+    with count_statements() as statements:
+        summary = await run_billing(batch_size=100)
+    assert summary.invoices == count and summary.batches == 1
+    # claim, plans, customers, tenants, pending, tax rates, number, balances, insert
+    # invoices, read their ids, insert lines, update subscriptions, and the empty claim
+    assert len(statements) == 13, statements
+
+
+async def test_the_scheduler_inside_serve_bills_on_its_own(db: str) -> None:
+    from domain.billing.run import scheduler_loop
+
+    tenant, subs = await _due_subscriptions(3)
+    task = asyncio.create_task(scheduler_loop(1))
+    try:
+        for _ in range(100):
+            if await Invoice.filter(tenant_id=tenant.id).count() == 6:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
     await _check_billed_once(tenant, subs)
