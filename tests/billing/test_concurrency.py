@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from db.models import Invoice, InvoiceLine, Subscription
+from db.querylog import count_statements
 from domain import clock
 from domain.billing.run import run_billing
 from domain.errors import BillingError
@@ -161,9 +162,7 @@ async def test_a_crash_midway_leaves_no_half_invoice(
 
 @pytest.mark.parametrize("count", [10, 40])
 async def test_billing_statements_grow_with_batches_not_subscriptions(db: str, count: int) -> None:
-    from db.querylog import count_statements
-
-    tenant, subs = await _due_subscriptions(count)
+    await _due_subscriptions(count)
     with count_statements() as statements:
         summary = await run_billing(batch_size=100)
     assert summary.invoices == count and summary.batches == 1
