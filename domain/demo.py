@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -77,6 +78,49 @@ class SeedResult:
     admin_key: str
     service_key: str
     created: bool
+
+
+async def _billing(admin: Principal, plans: dict[str, Any], customers: dict[str, Any]) -> None:
+    """Algerian TVA, a few live subscriptions with their first invoices, and a test
+    clock with a customer on it to try `advanceTestClock`."""
+    from datetime import date
+
+    from db.models import AddOn
+    from domain.billing.test_clocks import create_test_clock
+    from domain.invoicing.tax.admin import set_tax_rate
+    from domain.subscriptions.service import create_subscription
+
+    await set_tax_rate(
+        admin, {"country": "DZ", "name": "TVA", "rate": "19", "valid_from": date(2017, 1, 1)}
+    )
+    seat = await AddOn.get(tenant_id=admin.tenant_id, code="extra-seat")
+    subscriptions = [
+        ("user-1001", "pro", {"add_ons": [{"add_on_id": seat.public_id, "quantity": 2}]}),
+        ("user-1002", "premium", {}),  # 14-day trial
+        ("user-1003", "business", {"quantity": 3, "coupon_code": "WELCOME20"}),
+        ("user-1006", "starter", {}),
+    ]
+    for ext, plan, extra in subscriptions:
+        await create_subscription(
+            admin,
+            {"customer_id": customers[ext].public_id, "plan_id": plans[plan].public_id, **extra},
+        )
+    test_clock = await create_test_clock(admin, "Demo clock", clock.now())
+    on_clock = await create_customer(
+        admin,
+        {
+            "external_id": "clock-1",
+            "name": "Test Clock Customer",
+            "email": "clock@example.fr",
+            "address": {"city": "Paris", "country": "FR"},
+            "locale": "fr",
+            "currency": "EUR",
+            "test_clock_id": test_clock.public_id,
+        },
+    )
+    await create_subscription(
+        admin, {"customer_id": on_clock.public_id, "plan_id": plans["pro"].public_id}
+    )
 
 
 def _prices(dzd: int, eur: int, usd: int) -> list[dict[str, object]]:
@@ -188,8 +232,9 @@ async def seed_demo() -> SeedResult | None:
                 "plan_ids": [plans["pro"].public_id, plans["business"].public_id],
             },
         )
+        customers = {}
         for ext, name, email, country, city, locale, currency, tz in CUSTOMERS:
-            await create_customer(
+            customers[ext] = await create_customer(
                 admin,
                 {
                     "external_id": ext,
@@ -202,6 +247,7 @@ async def seed_demo() -> SeedResult | None:
                     "metadata": {"source": "demo"},
                 },
             )
+        await _billing(admin, plans, customers)
         admin_key = await issue_key(tenant_id=tenant.id, role=Role.ADMIN, name="demo admin")
         service_key = await issue_key(tenant_id=tenant.id, role=Role.SERVICE, name="demo service")
     return SeedResult(
