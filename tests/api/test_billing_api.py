@@ -288,3 +288,61 @@ async def test_invoice_events_reach_a_subscriber(app: Any, db: str) -> None:
             "OPEN",
             w["customer"],
         )
+
+
+TENANT = """mutation { updateTenant(input: {invoicePrefix: "acme", numberDigits: 4,
+  numberReset: NEVER, taxRegistrations: ["EU_OSS", "us"], billingEmail: "billing@acme.test"}) {
+  __typename ... on TenantSuccess { tenant { invoicePrefix numberDigits numberReset
+    taxRegistrations billingEmail } } ... on Error { code field } } }"""
+RATE = """mutation($rate: String!) { setTaxRate(input: {country: "US", region: "NY",
+  name: "NY sales tax", rate: $rate, validFrom: "2020-01-01"}) {
+  __typename ... on TaxRateSuccess { taxRate { id country region rate } } ... on Error { code field } } }"""
+ONE_OFF = """mutation($c: ID!) { createInvoice(input: {customerId: $c, finalize: true,
+  items: [{description: "Audit", quantity: 2, unitPrice: {currency: "USD", amount: "100.00"}}]}) {
+  __typename ... on InvoiceSuccess { invoice { id number tax { amountMinor } taxes { name rate } } }
+  ... on Error { code message field } } }"""
+
+
+async def test_tenant_settings_tax_rates_and_credit_note_pdfs(
+    client: httpx.AsyncClient, db: str
+) -> None:
+    w = await _setup(client)
+    key = w["key"]
+    tenant = data(await gql(client, key, TENANT))["updateTenant"]
+    assert tenant["tenant"] == {
+        "invoicePrefix": "ACME",
+        "numberDigits": 4,
+        "numberReset": "NEVER",
+        "taxRegistrations": ["EU_OSS", "US"],
+        "billingEmail": "billing@acme.test",
+    }
+    bad = data(await gql(client, key, RATE, {"rate": "120"}))["setTaxRate"]
+    assert (bad["__typename"], bad["field"]) == ("ValidationError", "rate")
+    rate = data(await gql(client, key, RATE, {"rate": "4.5"}))["setTaxRate"]["taxRate"]
+    assert (rate["country"], rate["region"], rate["rate"]) == ("US", "NY", "4.5")
+    listed = data(await gql(client, key, "{ taxRates { id rate } }"))["taxRates"]
+    assert listed == [{"id": rate["id"], "rate": "4.5"}]
+
+    customer = await make_customer(
+        tenant=w["tenant"], country="US", currency="USD", address={"state": "NY"}
+    )
+    invoice = data(await gql(client, key, ONE_OFF, {"c": customer.public_id}))["createInvoice"]
+    assert invoice["invoice"]["number"] == "ACME-0001"
+    assert invoice["invoice"]["tax"] == {"amountMinor": 900}
+    assert invoice["invoice"]["taxes"] == [{"name": "NY sales tax", "rate": "4.5"}]
+    credit = {"invoiceId": invoice["invoice"]["id"], "reason": "DUPLICATE"}
+    note = data(await gql(client, key, CREDIT, {"i": credit}))["createCreditNote"]["creditNote"]
+    assert note["total"] == {"amountMinor": 20900}
+    response = await client.get(
+        note["pdfUrl"].replace("http://test", ""), headers={"authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    deleted = data(
+        await gql(
+            client,
+            key,
+            "mutation($id: ID!) { deleteTaxRate(id: $id) { __typename } }",
+            {"id": rate["id"]},
+        )
+    )
+    assert deleted["deleteTaxRate"]["__typename"] == "TaxRateSuccess"
