@@ -23,6 +23,7 @@ from domain.subscriptions import service as subscriptions
 from domain.tenancy.access import Permission, Role
 from resolvers.common import connection, mutate, publish, query, to_data
 from schema import billing as t
+from schema import billing_inputs as i
 from schema import payloads as p
 from schema.common import Connection
 
@@ -104,7 +105,7 @@ async def upcoming_invoice(info: Info, subscription_id: strawberry.ID) -> t.Invo
 
 
 async def subscription_change_preview(
-    info: Info, id: strawberry.ID, input: t.ChangeSubscriptionInput
+    info: Info, id: strawberry.ID, input: i.ChangeSubscriptionInput
 ) -> t.InvoicePreview | None:
     """Exactly what `changeSubscription` with this input would bill; writes nothing."""
 
@@ -199,7 +200,7 @@ def _sub_success(row: Any) -> p.SubscriptionSuccess:
 
 
 async def create_subscription(
-    info: Info, input: t.CreateSubscriptionInput, idempotency_key: str | None = None
+    info: Info, input: i.CreateSubscriptionInput, idempotency_key: str | None = None
 ) -> p.SubscriptionResult:
     return await _with_invoices(
         info,
@@ -212,7 +213,7 @@ async def create_subscription(
 
 
 async def change_subscription(
-    info: Info, id: strawberry.ID, input: t.ChangeSubscriptionInput
+    info: Info, id: strawberry.ID, input: i.ChangeSubscriptionInput
 ) -> p.SubscriptionResult:
     async def run() -> Any:
         sub, _ = await changes.change_subscription(info.context.caller, id, to_data(input))
@@ -297,7 +298,7 @@ async def _invoice_op(info: Info, action: Callable[[], Awaitable[Invoice]]) -> p
 
 
 async def create_invoice(
-    info: Info, input: t.CreateInvoiceInput, idempotency_key: str | None = None
+    info: Info, input: i.CreateInvoiceInput, idempotency_key: str | None = None
 ) -> p.InvoiceResult:
     return await _invoice_op(
         info,
@@ -308,7 +309,7 @@ async def create_invoice(
 
 
 async def update_draft_invoice(
-    info: Info, id: strawberry.ID, input: t.UpdateDraftInvoiceInput
+    info: Info, id: strawberry.ID, input: i.UpdateDraftInvoiceInput
 ) -> p.InvoiceResult:
     return await mutate(
         info,
@@ -342,7 +343,7 @@ async def send_invoice(info: Info, id: strawberry.ID) -> p.InvoiceResult:
 
 
 async def create_credit_note(
-    info: Info, input: t.CreateCreditNoteInput, idempotency_key: str | None = None
+    info: Info, input: i.CreateCreditNoteInput, idempotency_key: str | None = None
 ) -> p.CreditNoteResult:
     async def run() -> Any:
         note = await credit_notes.create_credit_note(
@@ -389,7 +390,7 @@ async def advance_test_clock(info: Info, id: strawberry.ID, to: datetime) -> p.T
     return result
 
 
-async def set_tax_rate(info: Info, input: t.TaxRateInput) -> p.TaxRateResult:
+async def set_tax_rate(info: Info, input: i.TaxRateInput) -> p.TaxRateResult:
     return await mutate(
         info,
         lambda: tax_admin.set_tax_rate(info.context.caller, to_data(input)),

@@ -13,8 +13,8 @@ from strawberry.types import Info
 from domain.catalog.coupons import bp_to_percent
 from domain.invoicing.i18n import line_label
 from domain.money import Money as MoneyValue
-from schema.catalog import Plan, TaxBehavior
-from schema.common import Money, MoneyInput
+from schema.catalog import Plan
+from schema.common import Money
 from schema.customers import Customer
 
 
@@ -443,87 +443,3 @@ class InvoiceEvent:
     status: InvoiceStatus
     customer_id: strawberry.ID | None
     occurred_at: datetime
-
-
-# -- inputs ------------------------------------------------------------------------------
-
-
-@strawberry.input
-class SubscriptionAddOnInput:
-    add_on_id: strawberry.ID
-    quantity: int = 1
-
-
-@strawberry.input
-class CreateSubscriptionInput:
-    customer_id: strawberry.ID
-    plan_id: strawberry.ID
-    currency: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Defaults to the customer's currency."
-    )
-    quantity: int | None = strawberry.UNSET
-    add_ons: list[SubscriptionAddOnInput] | None = strawberry.UNSET
-    coupon_code: str | None = strawberry.UNSET
-    trial_days: int | None = strawberry.field(
-        default=strawberry.UNSET, description="Overrides the plan's trial; 0 means none."
-    )
-    start_date: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="Now by default; may be in the past (backdated)."
-    )
-    billing_anchor: datetime | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Renewal instant; the first partial period is prorated.",
-    )
-
-
-@strawberry.input
-class ChangeSubscriptionInput:
-    plan_id: strawberry.ID | None = strawberry.UNSET
-    quantity: int | None = strawberry.UNSET
-    add_ons: list[SubscriptionAddOnInput] | None = strawberry.field(
-        default=strawberry.UNSET, description="Replaces the add-ons when given."
-    )
-    proration_behavior: ProrationBehavior = ProrationBehavior.CREATE_PRORATIONS
-    effective: ChangeEffective = ChangeEffective.IMMEDIATELY
-
-
-@strawberry.input
-class InvoiceItemInput:
-    description: str
-    quantity: int = 1
-    unit_price: MoneyInput
-    tax_behavior: TaxBehavior = TaxBehavior.EXCLUSIVE
-
-
-@strawberry.input
-class CreateInvoiceInput:
-    customer_id: strawberry.ID
-    items: list[InvoiceItemInput]
-    currency: str | None = strawberry.UNSET
-    memo: str | None = strawberry.UNSET
-    finalize: bool = False
-
-
-@strawberry.input
-class UpdateDraftInvoiceInput:
-    items: list[InvoiceItemInput] | None = strawberry.UNSET
-    memo: str | None = strawberry.UNSET
-
-
-@strawberry.input
-class CreateCreditNoteInput:
-    invoice_id: strawberry.ID
-    reason: CreditNoteReason
-    amount: MoneyInput | None = strawberry.field(
-        default=strawberry.UNSET, description="Tax included; the whole creditable rest if omitted."
-    )
-    memo: str | None = strawberry.UNSET
-
-
-@strawberry.input
-class TaxRateInput:
-    country: str
-    region: str | None = strawberry.UNSET
-    name: str
-    rate: str = strawberry.field(description='Percent as a decimal string ("20", "5.5").')
-    valid_from: date
