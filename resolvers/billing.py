@@ -38,7 +38,7 @@ async def announce(info: Info, created: list[Invoice], event: str | None = None)
     """Publish one event per invoice (created by the billing engine or changed)."""
     if not created:
         return
-    ids = sorted({i.customer_id for i in created})
+    ids = sorted({invoice.customer_id for invoice in created})
     public = dict(await Customer.filter(id__in=ids).values_list("id", "public_id"))
     for invoice in created:
         await publish(

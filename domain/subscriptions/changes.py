@@ -207,9 +207,7 @@ async def change_subscription(
     )
     if behavior == "none":
         lines = []
-    spec = engine.InvoiceSpec(
-        sub, "subscription_update", f"{sub.public_id}:update:{now.isoformat()}", None, lines
-    )
+    spec = engine.InvoiceSpec(sub, "subscription_update", None, None, lines)
     if behavior == "always_invoice" and lines:
         return await _bill_now(sub, [spec], preview, now)
     drafts = await _drafts([spec], {})
@@ -224,10 +222,7 @@ async def change_subscription(
 async def _bill_now(
     sub: Subscription, specs: list[engine.InvoiceSpec], preview: bool, now: datetime
 ) -> tuple[Subscription, Draft | None]:
-    pending = {} if preview else {sub.id: await _pending(sub)}
-    if preview:
-        pending = {sub.id: [copy.copy(p) for p in await _pending(sub)]}
-    new = await _drafts(specs, pending)
+    new = await _drafts(specs, {sub.id: await _pending(sub)})
     if preview:
         return sub, new[0].draft if new else None
     sub.next_action_at = engine.next_action(sub)

@@ -29,7 +29,9 @@ class InvoiceSpec:
 
     subscription: Any
     billing_reason: str  # subscription_create | subscription_cycle | subscription_update | ...
-    dedupe_key: str
+    # Set for the invoices a billing run could race to create (one per period, one
+    # final); None for those made under the subscription's row lock by a mutation.
+    dedupe_key: str | None
     period: Period | None
     lines: list[DraftLine] = field(default_factory=list)
     apply_coupon: bool = False
@@ -125,10 +127,11 @@ def _coupon_applies(sub: Any) -> bool:
 def open_period(sub: Any, plan: Any, start: datetime, reason: str, *, first: bool) -> InvoiceSpec:
     period, lines = period_lines(sub, plan, start, first=first)
     sub.current_period_start, sub.current_period_end = period.start, period.end
+    once = reason in ("subscription_create", "subscription_cycle")
     return InvoiceSpec(
         sub,
         reason,
-        f"{sub.public_id}:{reason}:{period.start.isoformat()}",
+        f"{sub.public_id}:{reason}:{period.start.isoformat()}" if once else None,
         period,
         lines,
         apply_coupon=_coupon_applies(sub),
@@ -140,6 +143,18 @@ def apply_change(sub: Any, change: dict[str, Any]) -> None:
     sub.unit_amount_minor = change["unit_amount_minor"]
     sub.quantity = change["quantity"]
     sub.add_ons = change["add_ons"]
+
+
+def _scheduled_change(sub: Any, plan: Any, plans: dict[int, Any], at: datetime) -> Any:
+    """Apply a change scheduled for the end of the period (or trial) ending at `at`."""
+    if sub.pending_change is None:
+        return plan
+    new_plan = plans[sub.pending_change["plan_id"]]
+    apply_change(sub, sub.pending_change)
+    sub.pending_change = None
+    if new_plan.interval_months != plan.interval_months:
+        sub.billing_anchor = at
+    return new_plan
 
 
 def advance(
@@ -160,6 +175,7 @@ def advance(
             break
         elif sub.status == "trialing":
             sub.status = "active"
+            plan = _scheduled_change(sub, plan, plans, at)
             specs.append(open_period(sub, plan, at, "subscription_cycle", first=True))
         else:
             if sub.cancel_at_period_end:
@@ -175,13 +191,7 @@ def advance(
                     )
                 )
                 break
-            if sub.pending_change is not None:
-                new_plan = plans[sub.pending_change["plan_id"]]
-                apply_change(sub, sub.pending_change)
-                sub.pending_change = None
-                if new_plan.interval_months != plan.interval_months:
-                    sub.billing_anchor = at
-                plan = new_plan
+            plan = _scheduled_change(sub, plan, plans, at)
             specs.append(open_period(sub, plan, at, "subscription_cycle", first=False))
     sub.next_action_at = next_action(sub)
     return specs, plan

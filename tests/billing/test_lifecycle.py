@@ -227,3 +227,32 @@ async def test_cancel_now_with_credit_goes_to_the_next_invoice(world: World) -> 
         600,
         600,
     )
+
+
+async def test_changes_and_pauses_at_one_frozen_instant_each_bill(world: World) -> None:
+    """A test clock does not move between mutations: nothing may collide."""
+    sub = await world.subscribe(world.basic)
+    await world.advance(UPGRADE_AT)
+    for seats in (2, 3):
+        data = {"quantity": seats, "proration_behavior": "always_invoice"}
+        await changes.change_subscription(world.admin, sub.public_id, data)
+    for _ in range(2):
+        await changes.pause_subscription(world.admin, sub.public_id, resume_at=None, behavior=None)
+        await changes.resume_subscription(world.admin, sub.public_id)
+    reasons = [i.billing_reason for i in await invoices_by_id(sub)]
+    assert reasons == [
+        "subscription_create",
+        *["subscription_update"] * 2,
+        *["subscription_resume"] * 2,
+    ]
+
+
+async def test_a_change_scheduled_during_a_trial_applies_when_it_ends(world: World) -> None:
+    sub = await world.subscribe(world.basic, trial_days=10)
+    await changes.change_subscription(
+        world.admin, sub.public_id, {"plan_id": world.pro.public_id, "effective": "period_end"}
+    )
+    await world.advance(utc(2026, 4, 12))
+    sub = await Subscription.get(id=sub.id)
+    assert (sub.status, sub.plan_id, sub.pending_change) == ("active", world.pro.id, None)
+    assert [i.subtotal_minor for i in await invoices_by_id(sub)] == [3000]
