@@ -335,7 +335,9 @@ async def send_invoice(info: Info, id: strawberry.ID) -> p.InvoiceResult:
     settings = info.context.request.app.state.settings
     return await mutate(
         info,
-        lambda: mail.send_invoice(info.context.caller, id, settings.smtp_url),
+        lambda: mail.send_invoice(
+            info.context.caller, id, settings.smtp_url, sender=settings.mail_from
+        ),
         _invoice_success,
         event="invoice.sent",
         customer_of=_customer_of,

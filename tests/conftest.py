@@ -19,6 +19,7 @@ from db.config import tortoise_config
 from domain.settings import Settings
 from domain.tenancy.access import Principal, Role
 from tests.factories import make_tenant
+from tests.smtp import smtp  # noqa: F401  (a fixture for every test module)
 
 BACKEND = os.environ.get("TALLY_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")

@@ -346,3 +346,32 @@ async def test_tenant_settings_tax_rates_and_credit_note_pdfs(
         )
     )
     assert deleted["deleteTaxRate"]["__typename"] == "TaxRateSuccess"
+
+
+SEND = """mutation($id: ID!) { sendInvoice(id: $id) { __typename
+  ... on InvoiceSuccess { invoice { sentAt } } ... on Error { code } } }"""
+
+
+async def test_send_invoice_over_graphql(settings: Any, db: str, smtp: Any) -> None:
+    import dataclasses
+
+    from server import create_app
+
+    url, inbox = smtp
+    app = create_app(
+        dataclasses.replace(settings, smtp_url=url, mail_from="billing@tally.test"),
+        manage_db=False,
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        w = await _setup(client)
+        subscribe = {"customerId": w["customer"], "planId": w["plan"].public_id}
+        sub = data(await gql(client, w["key"], SUBSCRIBE, {"i": subscribe}))["createSubscription"]
+        invoice = data(await gql(client, w["key"], INVOICES, {"sub": sub["subscription"]["id"]}))
+        invoice_id = invoice["invoices"]["nodes"][0]["id"]
+        sent = data(await gql(client, w["key"], SEND, {"id": invoice_id}))["sendInvoice"]
+    assert sent["__typename"] == "InvoiceSuccess" and sent["invoice"]["sentAt"]
+    (message,) = inbox.messages
+    assert message["Subject"].startswith("Rechnung INV-2026-")  # the customer writes German
+    assert "billing@tally.test" in message["From"]

@@ -4,15 +4,11 @@ real local SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import asyncio
-import email
 import io
-import socket
 import unicodedata
-from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
 from db.models import Invoice
@@ -95,29 +91,6 @@ async def test_credit_note_pdf(world: World) -> None:
     text = pdf_text(render_pdf(render_html(await credit_note_document(note))))
     assert "Credit note" in text and note.number in text and invoice.number in text
     assert "Duplicate" in text and "€2,962.80" in text
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Any:
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free port for the local SMTP server
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield f"smtp://127.0.0.1:{port}", inbox
-    finally:
-        controller.stop()
 
 
 async def test_send_invoice_in_the_customers_language(world: World, smtp: Any) -> None:
