@@ -25,7 +25,7 @@ from resolvers.common import connection, mutate, publish, query, to_data
 from schema import billing as t
 from schema import billing_inputs as i
 from schema import payloads as p
-from schema.common import Connection
+from schema.common import Connection, Error
 
 INVOICE_EVENTS = {"draft": "invoice.created", "open": "invoice.finalized", "paid": "invoice.paid"}
 
@@ -59,7 +59,8 @@ async def _with_invoices(
     """A subscription operation that may bill: its invoices are announced too."""
     with collect_invoices() as created:
         result = await mutate(info, action, success, event=event, customer_of=_customer_of)
-    await announce(info, created)
+    if not isinstance(result, Error):  # a failed operation rolled its invoices back
+        await announce(info, created)
     return result
 
 
@@ -388,7 +389,8 @@ async def advance_test_clock(info: Info, id: strawberry.ID, to: datetime) -> p.T
             lambda: test_clocks.advance_test_clock(info.context.caller, id, to),
             lambda row: p.TestClockSuccess(test_clock=row),
         )
-    await announce(info, created)
+    if not isinstance(result, Error):
+        await announce(info, created)
     return result
 
 
