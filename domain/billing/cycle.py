@@ -49,20 +49,27 @@ SUBSCRIPTION_FIELDS = (
 )
 
 
-async def coupon_discounts(coupon_ids: Sequence[int]) -> dict[tuple[int, str], DiscountInput]:
-    """(coupon id, currency) → discount; a percent coupon is listed under currency ''."""
-    found: dict[tuple[int, str], DiscountInput] = {}
+async def coupon_terms(
+    coupon_ids: Sequence[int],
+) -> tuple[dict[tuple[int, str], DiscountInput], dict[int, str]]:
+    """(coupon id, currency) → discount (a percent coupon under currency ''), and
+    each coupon's code."""
+    discounts: dict[tuple[int, str], DiscountInput] = {}
+    codes: dict[int, str] = {}
     ids = sorted(set(coupon_ids))
     if not ids:
-        return found
+        return discounts, codes
     for row in await Coupon.filter(id__in=ids).values("id", "code", "percent_off_bp"):
+        codes[row["id"]] = row["code"]
         if row["percent_off_bp"] is not None:
-            found[(row["id"], "")] = DiscountInput(percent_bp=row["percent_off_bp"])
+            discounts[(row["id"], "")] = DiscountInput(percent_bp=row["percent_off_bp"])
     for row in await CouponAmount.filter(coupon_id__in=ids).values(
         "coupon_id", "currency", "amount_minor"
     ):
-        found[(row["coupon_id"], row["currency"])] = DiscountInput(amount_minor=row["amount_minor"])
-    return found
+        discounts[(row["coupon_id"], row["currency"])] = DiscountInput(
+            amount_minor=row["amount_minor"]
+        )
+    return discounts, codes
 
 
 def discount_for(
@@ -71,13 +78,6 @@ def discount_for(
     if coupon_id is None:
         return None
     return discounts.get((coupon_id, "")) or discounts.get((coupon_id, currency))
-
-
-async def coupon_codes(coupon_ids: Sequence[int]) -> dict[int, str]:
-    ids = sorted(set(coupon_ids))
-    if not ids:
-        return {}
-    return dict(await Coupon.filter(id__in=ids).values_list("id", "code"))
 
 
 async def specs_to_invoices(
@@ -89,8 +89,7 @@ async def specs_to_invoices(
     + the coupon's discount + the customer's tax on the invoice date."""
     subs = [spec.subscription for spec in specs]
     coupon_ids = [s.coupon_id for s in subs if s.coupon_id is not None]
-    discounts = await coupon_discounts(coupon_ids)
-    codes = await coupon_codes(coupon_ids)
+    discounts, codes = await coupon_terms(coupon_ids)
     tables = await rate_tables(party.tenant.id for party in parties.values())
     new: list[NewInvoice] = []
     for spec in specs:
