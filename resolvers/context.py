@@ -14,6 +14,7 @@ from domain.catalog.plans import PlanRecord, plans_by_ids
 from domain.customers.service import customers_by_ids
 from domain.events.bus import EventBus
 from domain.invoicing import queries
+from domain.invoicing import service as invoice_service
 from domain.money import display_locale
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
@@ -35,6 +36,7 @@ class Loaders:
         self.subscription_by_id: DataLoader[int, Any] = DataLoader(
             lambda ids: queries.subscriptions_by_ids(self._tenant_id, ids)
         )
+        self.customer_now: DataLoader[int, Any] = DataLoader(invoice_service.customer_times)
         self.credit_notes_by_invoice: DataLoader[int, list[Any]] = DataLoader(
             lambda ids: queries.credit_notes_by_invoice(self._tenant_id, ids)
         )

@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from domain.catalog.coupons import bp_to_percent
 from domain.invoicing.i18n import line_label
+from domain.invoicing.service import is_overdue
 from domain.money import Money as MoneyValue
 from schema.catalog import Plan
 from schema.common import Money
@@ -294,12 +295,14 @@ class Invoice:
     created_at: datetime
     updated_at: datetime
 
-    @strawberry.field(description="Open and past its due date.")
-    def overdue(self) -> bool:
-        from domain import clock
-
-        due = self.due_at
-        return self.status == "open" and due is not None and due < clock.now()
+    @strawberry.field(
+        description="Open and past its due date (on the customer's test clock, if any)."
+    )
+    async def overdue(self, info: Info) -> bool:
+        if self.status != "open":
+            return False
+        now = await info.context.loaders.customer_now.load(self.customer_id)  # type: ignore[attr-defined]
+        return is_overdue(self, now)
 
     @strawberry.field
     def subtotal(self) -> Money:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, Tenant
+from tortoise.expressions import Q
+
+from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, Tenant, TestClock
 from domain import clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
@@ -261,6 +263,30 @@ async def mark_uncollectible(principal: Principal, public_id: str) -> Invoice:
     return invoice
 
 
+async def _past_due(tenant_id: int) -> Q:
+    """Open and past the due date, each customer on its own clock: the real one, or
+    its test clock's frozen time."""
+    late = Q(customer__test_clock_id=None, due_at__lt=clock.now())
+    for clock_id, frozen in await TestClock.filter(tenant_id=tenant_id).values_list(
+        "id", "frozen_time"
+    ):
+        late |= Q(customer__test_clock_id=clock_id, due_at__lt=frozen)
+    return Q(late, status="open")
+
+
+def is_overdue(invoice: Any, now: datetime) -> bool:
+    return invoice.status == "open" and invoice.due_at is not None and invoice.due_at < now
+
+
+async def customer_times(customer_ids: list[int]) -> list[datetime]:
+    """Each customer's "now" (for DataLoaders): its test clock's time, else the clock's."""
+    rows = dict(
+        await Customer.filter(id__in=customer_ids).values_list("id", "test_clock__frozen_time")
+    )
+    now = clock.now()
+    return [rows.get(i) or now for i in customer_ids]
+
+
 async def get_invoice(principal: Principal, public_id: str) -> Invoice | None:
     try:
         return await load_invoice(principal, public_id)
@@ -290,12 +316,8 @@ async def list_invoices(
     if status is not None:
         query = query.filter(status=status)
     if overdue is not None:
-        now = clock.now()
-        query = (
-            query.filter(status="open", due_at__lt=now)
-            if overdue
-            else query.exclude(status="open", due_at__lt=now)
-        )
+        late = await _past_due(principal.tenant_id)
+        query = query.filter(late) if overdue else query.exclude(late)
     if period_from is not None:
         query = query.filter(period_start__gte=period_from)
     if period_to is not None:

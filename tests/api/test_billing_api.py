@@ -375,3 +375,16 @@ async def test_send_invoice_over_graphql(settings: Any, db: str, smtp: Any) -> N
     (message,) = inbox.messages
     assert message["Subject"].startswith("Rechnung INV-2026-")  # the customer writes German
     assert "billing@tally.test" in message["From"]
+
+
+async def test_overdue_on_a_test_clock(client: httpx.AsyncClient, db: str) -> None:
+    w = await _setup(client)
+    subscribe = {"customerId": w["customer"], "planId": w["plan"].public_id}
+    data(await gql(client, w["key"], SUBSCRIBE, {"i": subscribe}))
+    query = "{ invoices(overdue: true) { totalCount nodes { overdue dueAt } } }"
+    assert data(await gql(client, w["key"], query))["invoices"]["totalCount"] == 0
+    # Due 30 days after Jan 31 (Mar 2); the clock passes that, the real clock has long.
+    await gql(client, w["key"], ADVANCE, {"id": w["clock"], "to": "2026-03-03T00:00:00Z"})
+    late = data(await gql(client, w["key"], query))["invoices"]
+    assert late["totalCount"] == 1 and late["nodes"][0]["overdue"] is True
+    assert late["nodes"][0]["dueAt"] == "2026-03-02T12:00:00+00:00"

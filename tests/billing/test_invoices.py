@@ -136,19 +136,28 @@ async def test_void_and_uncollectible(world: World) -> None:
     assert voided.number == invoice.number  # a void invoice keeps its number: no gap
 
 
-async def test_overdue_filter_uses_the_due_date(world: World) -> None:
-    invoice = await one_off(world)
+async def test_overdue_follows_each_customers_clock(world: World) -> None:
+    on_clock = await one_off(world)  # due May 1 on the test clock
+    live_customer = await make_customer(tenant=world.tenant, country="FR")
+    with clock.frozen_at(utc(2026, 4, 1)):
+        live = await one_off(world, live_customer)  # due May 1 in real time
 
-    with clock.frozen_at(utc(2026, 6, 1)):
-        page = await service.list_invoices(
-            world.admin, PageRequest(first=10, after_key=None), overdue=True
-        )
-    assert [i.id for i in page.items] == [invoice.id]
-    with clock.frozen_at(utc(2026, 4, 20)):
-        page = await service.list_invoices(
-            world.admin, PageRequest(first=10, after_key=None), overdue=True
-        )
-    assert page.items == []
+    async def overdue_ids(real_now):  # type: ignore[no-untyped-def]
+        with clock.frozen_at(real_now):
+            page = await service.list_invoices(
+                world.admin, PageRequest(first=10, after_key=None), overdue=True
+            )
+            on_time = await service.list_invoices(
+                world.admin, PageRequest(first=10, after_key=None), overdue=False
+            )
+        assert not {i.id for i in page.items} & {i.id for i in on_time.items}
+        return {i.id for i in page.items}
+
+    assert await overdue_ids(utc(2026, 4, 20)) == set()
+    assert await overdue_ids(utc(2026, 6, 1)) == {live.id}  # the test clock is still in April
+    await world.advance(utc(2026, 5, 2))
+    assert await overdue_ids(utc(2026, 4, 20)) == {on_clock.id}
+    assert await overdue_ids(utc(2026, 6, 1)) == {on_clock.id, live.id}
 
 
 async def test_partial_then_full_credit_notes(world: World) -> None:

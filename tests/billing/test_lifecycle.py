@@ -256,3 +256,43 @@ async def test_a_change_scheduled_during_a_trial_applies_when_it_ends(world: Wor
     sub = await Subscription.get(id=sub.id)
     assert (sub.status, sub.plan_id, sub.pending_change) == ("active", world.pro.id, None)
     assert [i.subtotal_minor for i in await invoices_by_id(sub)] == [3000]
+
+
+async def test_a_year_on_a_test_clock(world: World) -> None:
+    """Trial, coupon, mid-cycle upgrade, scheduled downgrade, pause with a resume
+    date, cancel at period end: every invoice, in order, exactly once."""
+    await create_coupon(
+        world.admin,
+        {"code": "HALF", "percent_off": "50", "duration": "repeating", "duration_periods": 2},
+    )
+    sub = await world.subscribe(world.basic, trial_days=14, coupon_code="HALF")
+    await world.advance(utc(2026, 5, 1))  # trial ended on April 15
+    await world.advance(utc(2026, 5, 30, 12))  # the 2nd period started on May 15
+    await changes.change_subscription(world.admin, sub.public_id, {"plan_id": world.pro.public_id})
+    await world.advance(utc(2026, 7, 1))
+    await changes.change_subscription(
+        world.admin, sub.public_id, {"plan_id": world.basic.public_id, "effective": "period_end"}
+    )
+    await world.advance(utc(2026, 8, 1))
+    await changes.pause_subscription(
+        world.admin, sub.public_id, resume_at=utc(2026, 10, 1), behavior="none"
+    )
+    await world.advance(utc(2026, 11, 1))
+    await changes.cancel_subscription(world.admin, sub.public_id, at_period_end=True, prorate=False)
+    await world.advance(utc(2027, 4, 1))
+    rows = [
+        (i.billing_reason, i.period_start.date().isoformat(), i.subtotal_minor, i.discount_minor)
+        for i in await invoices_by_id(sub)
+    ]
+    assert rows == [
+        ("subscription_cycle", "2026-04-15", 1000, 500),  # trial over; HALF, 1 of 2
+        ("subscription_cycle", "2026-05-15", 1000, 500),  # HALF, 2 of 2
+        # Pro, plus the May 30 12:00 upgrade's prorations (15.5 of 31 days left):
+        # -5.00 unused Basic, +15.00 remaining Pro
+        ("subscription_cycle", "2026-06-15", 3000 - 500 + 1500, 0),
+        ("subscription_cycle", "2026-07-15", 1000, 0),  # the scheduled downgrade
+        ("subscription_resume", "2026-10-01", 1000, 0),  # paused Aug 1, re-anchored Oct 1
+        ("subscription_cycle", "2026-11-01", 1000, 0),  # then cancel at period end
+    ]
+    sub = await Subscription.get(id=sub.id)
+    assert (sub.status, sub.ended_at, sub.next_action_at) == ("canceled", utc(2026, 12, 1), None)
