@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         if settings.billing_interval > 0:
             from domain.billing.run import scheduler_loop
 
-            scheduler = asyncio.create_task(scheduler_loop(settings.billing_interval))
+            scheduler = asyncio.create_task(scheduler_loop(settings.billing_interval, bus))
         try:
             yield
         finally:
@@ -307,7 +307,9 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "bill":
             from domain.billing.report import bill_with_progress
 
-            failures = asyncio.run(_with_db(url, lambda: bill_with_progress(args.batch_size)))
+            failures = asyncio.run(
+                _with_db(url, lambda: bill_with_progress(args.batch_size, settings.redis_url))
+            )
             raise SystemExit(1 if failures else 0)
         elif args.command == "create-tenant":
             asyncio.run(_create_tenant(url, args))

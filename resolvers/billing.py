@@ -10,24 +10,23 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.models import Customer, Invoice
+from db.models import Invoice
 from domain.billing import test_clocks
 from domain.events.bus import tenant_channel
 from domain.invoicing import credit_notes, mail
 from domain.invoicing import service as invoices
+from domain.invoicing.events import publish_invoices
 from domain.invoicing.store import collect_invoices
 from domain.invoicing.tax import admin as tax_admin
 from domain.pagination import page_request
 from domain.subscriptions import changes
 from domain.subscriptions import service as subscriptions
 from domain.tenancy.access import Permission, Role
-from resolvers.common import connection, mutate, publish, query, to_data
+from resolvers.common import connection, mutate, query, to_data
 from schema import billing as t
 from schema import billing_inputs as i
 from schema import payloads as p
 from schema.common import Connection, Error
-
-INVOICE_EVENTS = {"draft": "invoice.created", "open": "invoice.finalized", "paid": "invoice.paid"}
 
 
 def _customer_of(row: Any) -> int | None:
@@ -36,18 +35,7 @@ def _customer_of(row: Any) -> int | None:
 
 async def announce(info: Info, created: list[Invoice], event: str | None = None) -> None:
     """Publish one event per invoice (created by the billing engine or changed)."""
-    if not created:
-        return
-    ids = sorted({invoice.customer_id for invoice in created})
-    public = dict(await Customer.filter(id__in=ids).values_list("id", "public_id"))
-    for invoice in created:
-        await publish(
-            info,
-            event or INVOICE_EVENTS.get(invoice.status, f"invoice.{invoice.status}"),
-            invoice.public_id,
-            invoice.customer_id,
-            {"status": invoice.status, "customer": public.get(invoice.customer_id)},
-        )
+    await publish_invoices(info.context.bus, created, event)
 
 
 async def _with_invoices(

@@ -7,6 +7,7 @@ import time
 
 from domain import clock
 from domain.billing.run import RunSummary, count_due, run_billing
+from domain.events.bus import EventBus, build_bus
 from domain.money import format_money
 
 WIDTH = 30
@@ -32,7 +33,19 @@ def summary_text(summary: RunSummary, seconds: float) -> str:
     return "\n".join(lines)
 
 
-async def bill_with_progress(batch_size: int) -> int:
+async def bill_with_progress(batch_size: int, redis_url: str | None = None) -> int:
+    """With REDIS_URL set, the invoices are announced to the servers' subscribers."""
+    bus = build_bus(redis_url) if redis_url else None
+    if bus is not None:
+        await bus.start()
+    try:
+        return await _bill(batch_size, bus)
+    finally:
+        if bus is not None:
+            await bus.close()
+
+
+async def _bill(batch_size: int, bus: EventBus | None) -> int:
     at = clock.now()
     total = await count_due(at)
     started = time.perf_counter()
@@ -46,7 +59,7 @@ async def bill_with_progress(batch_size: int) -> int:
             sys.stderr.write(_bar(done, total, started).lstrip("\r") + "\n")
         sys.stderr.flush()
 
-    summary = await run_billing(at=at, batch_size=batch_size, progress=progress)
+    summary = await run_billing(at=at, batch_size=batch_size, progress=progress, bus=bus)
     if interactive:
         sys.stderr.write("\n")
     print(summary_text(summary, time.perf_counter() - started))

@@ -24,6 +24,8 @@ from tortoise.transactions import in_transaction
 from db.models import Invoice, Subscription
 from domain import clock
 from domain.billing.cycle import bill_subscriptions
+from domain.events.bus import EventBus
+from domain.invoicing.events import publish_invoices
 
 log = logging.getLogger("tally.billing")
 DEFAULT_BATCH = 500
@@ -63,7 +65,10 @@ async def run_billing(
     at: datetime | None = None,
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[RunSummary], None] | None = None,
+    bus: EventBus | None = None,
 ) -> RunSummary:
+    """Bill everything due at `at` (now by default). With a `bus`, each committed
+    batch's invoices are announced live."""
     at = at or clock.now()
     summary = RunSummary(at=at)
     failed: set[int] = set()
@@ -81,24 +86,30 @@ async def run_billing(
                     break
                 claimed = [s.id for s in subs]
                 invoices = await bill_subscriptions(subs, at, at)
+            if bus is not None:
+                await publish_invoices(bus, invoices)
             summary.batches += 1
             summary.add(len(subs), invoices)
         except Exception:
             if not claimed:
                 raise
             log.warning("a batch of %d failed; billing its subscriptions one by one", len(claimed))
-            await _one_by_one(claimed, at, summary, failed)
+            await _one_by_one(claimed, at, summary, failed, bus)
         if progress is not None:
             progress(summary)
     return summary
 
 
-async def _one_by_one(ids: list[int], at: datetime, summary: RunSummary, failed: set[int]) -> None:
+async def _one_by_one(
+    ids: list[int], at: datetime, summary: RunSummary, failed: set[int], bus: EventBus | None
+) -> None:
     for sub_id in ids:
         try:
             async with in_transaction():
                 subs = await _due(at, set()).filter(id=sub_id).select_for_update(skip_locked=True)
                 invoices = await bill_subscriptions(subs, at, at)
+            if bus is not None:
+                await publish_invoices(bus, invoices)
             summary.add(len(subs), invoices)
         except Exception as exc:  # reported in the summary, the run goes on
             log.exception("billing subscription %s failed", sub_id)
@@ -107,14 +118,14 @@ async def _one_by_one(ids: list[int], at: datetime, summary: RunSummary, failed:
             summary.failures.append((public_id[0] if public_id else str(sub_id), repr(exc)))
 
 
-async def scheduler_loop(interval_seconds: int) -> None:
+async def scheduler_loop(interval_seconds: int, bus: EventBus | None = None) -> None:
     """The optional in-process scheduler of `serve` (BILLING_INTERVAL_SECONDS). Safe
     beside `bill` runs and other servers: the runs share work through SKIP LOCKED."""
     import asyncio
 
     while True:
         try:
-            summary = await run_billing()
+            summary = await run_billing(bus=bus)
             if summary.invoices or summary.failures:
                 log.info(
                     "billing run: %d invoices, %d failures", summary.invoices, len(summary.failures)

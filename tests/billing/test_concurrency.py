@@ -171,16 +171,69 @@ async def test_billing_statements_grow_with_batches_not_subscriptions(db: str, c
     assert len(statements) == 13, statements
 
 
-async def test_the_scheduler_inside_serve_bills_on_its_own(db: str) -> None:
+async def _collect(bus: Any, channel: str, into: list[dict[str, Any]]) -> None:
+    async for event in bus.subscribe(channel):
+        into.append(event)
+
+
+async def test_the_scheduler_inside_serve_bills_and_announces(db: str) -> None:
     from domain.billing.run import scheduler_loop
+    from domain.events.bus import InProcessBus, tenant_channel
 
     tenant, subs = await _due_subscriptions(3)
-    task = asyncio.create_task(scheduler_loop(1))
+    bus = InProcessBus()
+    await bus.start()
+    events: list[dict[str, Any]] = []
+    listener = asyncio.create_task(_collect(bus, tenant_channel(tenant.id), events))
+    await asyncio.sleep(0.05)
+    task = asyncio.create_task(scheduler_loop(1, bus))
     try:
         for _ in range(100):
-            if await Invoice.filter(tenant_id=tenant.id).count() == 6:
+            if len(events) == 3:
                 break
             await asyncio.sleep(0.05)
     finally:
         task.cancel()
+        listener.cancel()
+        await bus.close()
     await _check_billed_once(tenant, subs)
+    assert [e["type"] for e in events] == ["invoice.finalized"] * 3
+    assert {e["status"] for e in events} == {"open"}
+
+
+async def test_the_bill_command_announces_through_redis(database_url: str, redis_url: str) -> None:
+    from domain.events.bus import RedisBus, tenant_channel
+
+    tenant, subs = await _due_subscriptions(4)
+    bus = RedisBus(redis_url)
+    await bus.start()
+    events: list[dict[str, Any]] = []
+    listener = asyncio.create_task(_collect(bus, tenant_channel(tenant.id), events))
+    await asyncio.sleep(0.2)
+    try:
+        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "server.py",
+            "bill",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert "invoices created:" in out.decode()
+        for _ in range(100):
+            if len(events) >= 4:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        listener.cancel()
+        await bus.close()
+    await _check_billed_once(tenant, subs)
+    assert sorted(e["object_id"] for e in events) == sorted(
+        await Invoice.filter(tenant_id=tenant.id, billing_reason="subscription_cycle").values_list(
+            "public_id", flat=True
+        )
+    )
