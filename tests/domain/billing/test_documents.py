@@ -17,7 +17,7 @@ from domain.invoicing import credit_notes, mail, service
 from domain.invoicing.documents import credit_note_document, invoice_document
 from domain.invoicing.i18n import LABELS
 from domain.invoicing.pdf import render_html, render_pdf
-from tests.billing.conftest import World
+from tests.domain.billing.conftest import World
 
 ITEM = {
     "description": "Onboarding",

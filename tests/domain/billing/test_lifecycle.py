@@ -8,8 +8,8 @@ from db.models import Coupon, Invoice, Subscription
 from domain.billing.test_clocks import advance_test_clock
 from domain.catalog.coupons import create_coupon
 from domain.subscriptions import changes
-from tests.billing.conftest import World, lines_of, pending_of, utc
-from tests.billing.conftest import invoices_of as invoices_by_id
+from tests.domain.billing.conftest import World, lines_of, pending_of, utc
+from tests.domain.billing.conftest import invoices_of as invoices_by_id
 from tests.factories import (
     admin_of,
     make_customer,

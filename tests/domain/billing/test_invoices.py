@@ -16,7 +16,7 @@ from domain.invoicing import credit_notes, service
 from domain.invoicing.tax.admin import set_tax_rate
 from domain.pagination import PageRequest
 from domain.subscriptions import changes
-from tests.billing.conftest import World, invoices_of, utc
+from tests.domain.billing.conftest import World, invoices_of, utc
 from tests.factories import admin_of, make_customer, make_plan, make_subscription, make_tenant
 
 ITEM = {

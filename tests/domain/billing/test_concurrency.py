@@ -22,7 +22,7 @@ from domain.invoicing import credit_notes, service, store
 from tests.conftest import BACKEND
 from tests.factories import admin_of, make_customer, make_plan, make_subscription, make_tenant
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ITEM = {"description": "Work", "unit_price": {"currency": "EUR", "amount_minor": 1000}}
 
 
