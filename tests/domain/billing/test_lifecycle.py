@@ -7,6 +7,7 @@ import pytest
 from db.models import Coupon, Invoice, Subscription
 from domain.billing.test_clocks import advance_test_clock
 from domain.catalog.coupons import create_coupon
+from domain.errors import BillingError
 from domain.subscriptions import changes
 from tests.domain.billing.conftest import World, lines_of, pending_of, utc
 from tests.domain.billing.conftest import invoices_of as invoices_by_id
@@ -296,3 +297,31 @@ async def test_a_year_on_a_test_clock(world: World) -> None:
     ]
     sub = await Subscription.get(id=sub.id)
     assert (sub.status, sub.ended_at, sub.next_action_at) == ("canceled", utc(2026, 12, 1), None)
+
+
+async def test_a_billing_anchor_prorates_the_first_period(world: World) -> None:
+    await world.advance(utc(2026, 4, 10))
+    sub = await world.subscribe(world.basic, billing_anchor=utc(2026, 5, 1))
+    await world.advance(utc(2026, 6, 2))
+    rows = [(i.period_start, i.period_end, i.subtotal_minor) for i in await invoices_by_id(sub)]
+    assert rows == [
+        (utc(2026, 4, 10), utc(2026, 5, 1), 700),  # 21 of April's 30 days
+        (utc(2026, 5, 1), utc(2026, 6, 1), 1000),
+        (utc(2026, 6, 1), utc(2026, 7, 1), 1000),
+    ]
+    with pytest.raises(BillingError) as too_far:
+        await world.subscribe(world.basic, billing_anchor=utc(2026, 9, 1))
+    assert too_far.value.field == "billingAnchor"
+
+
+async def test_a_backdated_start_bills_the_periods_gone_by(world: World) -> None:
+    sub = await world.subscribe(world.basic, start_date=utc(2026, 2, 15))
+    rows = [(i.billing_reason, i.period_start) for i in await invoices_by_id(sub)]
+    assert rows == [
+        ("subscription_create", utc(2026, 2, 15)),
+        ("subscription_cycle", utc(2026, 3, 15)),
+    ]
+    assert (await Subscription.get(id=sub.id)).current_period_end == utc(2026, 4, 15)
+    with pytest.raises(BillingError) as future:
+        await world.subscribe(world.basic, start_date=utc(2026, 5, 1))
+    assert future.value.field == "startDate"
