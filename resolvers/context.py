@@ -37,6 +37,9 @@ class Loaders:
             lambda ids: queries.subscriptions_by_ids(self._tenant_id, ids)
         )
         self.customer_now: DataLoader[int, Any] = DataLoader(invoice_service.customer_times)
+        self.customer_balances: DataLoader[int, list[Any]] = DataLoader(
+            queries.balances_by_customer
+        )
         self.credit_notes_by_invoice: DataLoader[int, list[Any]] = DataLoader(
             lambda ids: queries.credit_notes_by_invoice(self._tenant_id, ids)
         )

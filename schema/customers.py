@@ -7,8 +7,11 @@ from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types import Info
 
+from domain.money import Money as MoneyValue
 from schema.catalog import CatalogStatus
+from schema.common import Money
 
 
 @strawberry.type
@@ -70,6 +73,14 @@ class Customer:
     @strawberry.field
     def address(self) -> Address:
         return address_of(self)
+
+    @strawberry.field(
+        description="Credit the next invoices will use, per currency (from credit notes "
+        "and net-credit invoices); empty when none."
+    )
+    async def credit_balance(self, info: Info) -> list[Money]:
+        rows = await info.context.loaders.customer_balances.load(self.id)  # type: ignore[attr-defined]
+        return [MoneyValue(value, currency) for currency, value in rows]  # type: ignore[misc]
 
 
 @strawberry.input

@@ -34,3 +34,14 @@ async def credit_notes_by_invoice(tenant_id: int, invoice_ids: list[int]) -> lis
     ):
         found[note.invoice_id].append(note)
     return [found[i] for i in invoice_ids]
+
+
+async def balances_by_customer(customer_ids: list[int]) -> list[list[tuple[str, int]]]:
+    """Each customer's credit balance per currency (credit notes, net-credit invoices)."""
+    from domain.invoicing.store import balances
+
+    found = await balances(customer_ids, lock=False)
+    return [
+        sorted((currency, value) for (owner, currency), value in found.items() if owner == i)
+        for i in customer_ids
+    ]

@@ -388,3 +388,27 @@ async def test_overdue_on_a_test_clock(client: httpx.AsyncClient, db: str) -> No
     late = data(await gql(client, w["key"], query))["invoices"]
     assert late["totalCount"] == 1 and late["nodes"][0]["overdue"] is True
     assert late["nodes"][0]["dueAt"] == "2026-03-02T12:00:00+00:00"
+
+
+async def test_credit_on_a_paid_invoice_shows_as_customer_credit(
+    client: httpx.AsyncClient, db: str
+) -> None:
+    from db.models import Invoice
+
+    w = await _setup(client)
+    key = w["key"]
+    customer = await make_customer(tenant=w["tenant"], country="US", currency="USD")
+    invoice = data(await gql(client, key, ONE_OFF, {"c": customer.public_id}))["createInvoice"]
+    await Invoice.filter(public_id=invoice["invoice"]["id"]).update(
+        status="paid", amount_paid_minor=20000, amount_due_minor=0
+    )
+    credit = {
+        "invoiceId": invoice["invoice"]["id"],
+        "reason": "PRODUCT_UNSATISFACTORY",
+        "amount": {"currency": "USD", "amount": "50.00"},
+    }
+    note = data(await gql(client, key, CREDIT, {"i": credit}))["createCreditNote"]
+    assert note["creditNote"]["appliedToInvoice"] == {"amountMinor": 0}
+    query = "query($id: ID!) { customer(id: $id) { creditBalance { amountMinor currency } } }"
+    balance = data(await gql(client, key, query, {"id": customer.public_id}))["customer"]
+    assert balance["creditBalance"] == [{"amountMinor": 5000, "currency": "USD"}]
