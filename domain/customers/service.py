@@ -140,14 +140,21 @@ def _scope(principal: Principal) -> dict[str, Any]:
     return scope
 
 
-async def _owned_for_update(principal: Principal, public_id: str) -> Customer:
-    check_id(public_id, "customer")
-    customer = await Customer.select_for_update().get_or_none(
-        public_id=public_id, **_scope(principal)
-    )
+async def owned_customer(
+    principal: Principal, public_id: str, *, field: str = "id", lock: bool = False
+) -> Customer:
+    """The caller's customer by public id (a customer token: only its own), else
+    NotFoundError naming `field`."""
+    check_id(public_id, "customer", field=field)
+    query = Customer.select_for_update() if lock else Customer
+    customer = await query.get_or_none(public_id=public_id, **_scope(principal))
     if customer is None:
-        raise NotFoundError(f"no customer {public_id}", field="id")
+        raise NotFoundError(f"no customer {public_id}", field=field)
     return customer
+
+
+async def _owned_for_update(principal: Principal, public_id: str) -> Customer:
+    return await owned_customer(principal, public_id, lock=True)
 
 
 def _require_write(principal: Principal, changes: dict[str, Any]) -> None:

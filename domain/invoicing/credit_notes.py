@@ -180,12 +180,3 @@ async def list_credit_notes(
         check_id(customer_id, "customer", field="customerId")
         query = query.filter(customer__public_id=customer_id)
     return await paginate(query, page)
-
-
-async def customer_balance(customer_id: int) -> dict[str, int]:
-    from domain.invoicing.store import balances
-
-    return {
-        currency: value
-        for (_, currency), value in (await balances([customer_id], lock=False)).items()
-    }

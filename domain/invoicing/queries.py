@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from db.models import CreditNote, Invoice, InvoiceLine, Subscription
+from domain.invoicing.store import balances
 
 
 async def lines_by_invoice(invoice_ids: list[int]) -> list[list[InvoiceLine]]:
@@ -38,10 +39,7 @@ async def credit_notes_by_invoice(tenant_id: int, invoice_ids: list[int]) -> lis
 
 async def balances_by_customer(customer_ids: list[int]) -> list[list[tuple[str, int]]]:
     """Each customer's credit balance per currency (credit notes, net-credit invoices)."""
-    from domain.invoicing.store import balances
-
-    found = await balances(customer_ids, lock=False)
-    return [
-        sorted((currency, value) for (owner, currency), value in found.items() if owner == i)
-        for i in customer_ids
-    ]
+    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for (owner, currency), value in sorted((await balances(customer_ids, lock=False)).items()):
+        found[owner].append((currency, value))
+    return [found[i] for i in customer_ids]

@@ -8,6 +8,7 @@ from typing import Any
 
 from db.models import AddOn, AddOnPrice, Customer, Plan, PlanPrice, Subscription, TestClock
 from domain import clock
+from domain.customers.service import owned_customer
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id
 from domain.tenancy.access import Permission, Principal, Role
@@ -59,13 +60,7 @@ async def load_subscription(
 
 
 async def load_customer(principal: Principal, public_id: str, *, field: str) -> Customer:
-    check_id(public_id, "customer", field=field)
-    customer = await Customer.get_or_none(public_id=public_id, **scope(principal))
-    if customer is None or (
-        principal.role is Role.CUSTOMER and customer.id != principal.customer_id
-    ):
-        raise NotFoundError(f"no customer {public_id}", field=field)
-    return customer
+    return await owned_customer(principal, public_id, field=field)
 
 
 async def load_plan(tenant_id: int, public_id: str, *, field: str = "planId") -> Plan:

@@ -412,3 +412,22 @@ async def test_credit_on_a_paid_invoice_shows_as_customer_credit(
     query = "query($id: ID!) { customer(id: $id) { creditBalance { amountMinor currency } } }"
     balance = data(await gql(client, key, query, {"id": customer.public_id}))["customer"]
     assert balance["creditBalance"] == [{"amountMinor": 5000, "currency": "USD"}]
+
+
+async def test_customer_tokens_filter_by_their_own_customer(
+    client: httpx.AsyncClient, db: str
+) -> None:
+    from db.models import Customer
+
+    w = await _setup(client)
+    subscribe = {"customerId": w["customer"], "planId": w["plan"].public_id}
+    data(await gql(client, w["key"], SUBSCRIBE, {"i": subscribe}))
+    me = await Customer.get(public_id=w["customer"])
+    token = await make_key(tenant=w["tenant"], role=Role.CUSTOMER, customer=me)
+    other = await make_customer(tenant=w["tenant"], name="Other")
+    query = """query($c: ID!) { invoices(customerId: $c) { totalCount }
+      subscriptions(customerId: $c) { totalCount } }"""
+    mine = data(await gql(client, token, query, {"c": me.public_id}))
+    assert mine == {"invoices": {"totalCount": 1}, "subscriptions": {"totalCount": 1}}
+    theirs = await gql(client, token, query, {"c": other.public_id})
+    assert theirs["errors"][0]["extensions"]["code"] == "NOT_FOUND"
