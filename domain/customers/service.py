@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from db.models import Customer, Tenant
+from db.models import Customer, Tenant, TestClock
 from domain import clock, validation
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from domain.idempotency import run_once
@@ -73,8 +73,6 @@ def _duplicate(external_id: str) -> ConflictError:
 
 async def _test_clock(principal: Principal, tenant: Tenant, public_id: str) -> int:
     """A new customer may live on a test clock of its (test-mode) tenant."""
-    from db.models import TestClock
-
     check_id(public_id, "test_clock", field="testClockId")
     if not tenant.test_mode:
         raise ValidationError(

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from db.models import PendingItem, Plan, Subscription
+from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
 from domain.errors import ValidationError
 from domain.invoicing.builder import Draft, DraftLine
 from domain.invoicing.store import store_invoices
@@ -93,8 +94,6 @@ def pending_rows(sub: Subscription, lines: list[DraftLine], now: datetime) -> li
 
 
 async def _drafts(specs: list[engine.InvoiceSpec], pending: dict[int, list[PendingItem]]) -> list:
-    from domain.billing.cycle import parties_for, specs_to_invoices
-
     subs = [spec.subscription for spec in specs]
     return await specs_to_invoices(specs, await parties_for(subs), pending) if subs else []
 
@@ -290,8 +289,6 @@ async def pause_subscription(
 
 @atomic
 async def resume_subscription(principal: Principal, public_id: str) -> Subscription:
-    from domain.billing.cycle import bill_subscriptions
-
     sub = await load_subscription(principal, public_id, lock=True)
     if sub.status != "paused":
         raise InvalidStatus(f"a {sub.status} subscription is not paused")

@@ -8,13 +8,16 @@ from typing import Any
 from tortoise.expressions import F
 
 from db.models import Coupon, CouponAmount, Subscription
-from domain.errors import ValidationError
+from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
+from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import new_id
 from domain.invoicing.builder import Draft
+from domain.invoicing.store import store_invoices
 from domain.money import normalise_currency
 from domain.pagination import Page, PageRequest, paginate
 from domain.subscriptions import engine
+from domain.subscriptions.changes import preview_next_invoice
 from domain.subscriptions.common import (
     add_on_items,
     customer_now,
@@ -86,9 +89,6 @@ async def create_subscription(
     principal.require(Permission.SUBSCRIPTIONS_WRITE)
 
     async def create() -> Subscription:
-        from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
-        from domain.invoicing.store import store_invoices
-
         customer = await load_customer(principal, data.get("customer_id") or "", field="customerId")
         if customer.archived_at is not None:
             raise ValidationError("the customer is archived", field="customerId")
@@ -164,8 +164,6 @@ async def create_subscription(
 
 
 async def get_subscription(principal: Principal, public_id: str) -> Subscription | None:
-    from domain.errors import NotFoundError
-
     try:
         return await load_subscription(principal, public_id)
     except NotFoundError:
@@ -195,7 +193,5 @@ async def list_subscriptions(
 
 async def upcoming_invoice(principal: Principal, public_id: str) -> Draft | None:
     """The next invoice the subscription will produce, as it stands now."""
-    from domain.subscriptions.changes import preview_next_invoice
-
     sub = await load_subscription(principal, public_id)
     return await preview_next_invoice(sub)
