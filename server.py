@@ -1,6 +1,6 @@
 """Tally server: the Starlette app, its lifespan and the command line.
 
-python server.py serve | migrate | seed-demo | create-tenant | create-api-key
+python server.py serve | migrate | seed-demo | bill | create-tenant | create-api-key
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -27,10 +28,15 @@ from tortoise import Tortoise
 from tortoise.connection import get_connection
 
 from db.config import connection_name, tortoise_config
+from domain import secrets_box
 from domain.events.bus import build_bus
+from domain.payments import mails
+from domain.payments.providers import sandbox, stripe_provider
 from domain.settings import Settings
+from domain.webhooks.delivery import deliver_due
 from resolvers import documents
 from resolvers.http import TallyGraphQL
+from resolvers.provider_webhooks import provider_webhook
 from schema import build_schema
 
 log = logging.getLogger("tally")
@@ -48,6 +54,8 @@ class Metrics:
 
     def record(self, path: str, status: int, seconds: float) -> None:
         route = path if path in self.ROUTES else "other"
+        if path.startswith("/webhooks/"):
+            route = "/webhooks"
         self.requests[(route, status)] += 1
         self.seconds[route] += seconds
 
@@ -96,6 +104,7 @@ async def database_ok(url: str) -> bool:
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
     """`manage_db=False` when the caller (tests, benchmarks) has opened the database."""
     settings = settings or Settings.from_env()
+    secrets_box.configure(settings.secret_key)
     bus = build_bus(settings.redis_url)
     graphql = TallyGraphQL(
         build_schema(),
@@ -112,16 +121,29 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             await bus.start()
         except Exception:  # Redis down at boot: serve anyway, /health says 503
             log.exception("event bus did not start")
-        scheduler = None
+        stripe_provider.configure_client(stripe_provider.build_client(settings.stripe_api_base))
+        http = httpx.AsyncClient(timeout=15)
+        own_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+
+        async def to_self(tenant: str, body: bytes, headers: dict[str, str]) -> None:
+            await http.post(f"{own_url}/webhooks/sandbox/{tenant}", content=body, headers=headers)
+
+        if manage_db:  # tests wire the sandbox to their own client
+            sandbox.configure_sender(to_self)
+        tasks = []
         if settings.billing_interval > 0:
             from domain.billing.run import scheduler_loop
 
-            scheduler = asyncio.create_task(scheduler_loop(settings.billing_interval, bus))
+            tasks.append(asyncio.create_task(scheduler_loop(settings.billing_interval, bus)))
+        if settings.worker_interval > 0:
+            tasks.append(asyncio.create_task(worker_loop(http, settings)))
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
+            for task in tasks:
+                task.cancel()
+            await sandbox.flush()
+            await http.aclose()
             await bus.close()
             if manage_db:
                 await Tortoise.close_connections()
@@ -145,6 +167,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/webhooks/{provider}/{tenant}", provider_webhook, methods=["POST"]),
             Route("/invoices/{id}.pdf", documents.invoice_document),
             Route("/credit-notes/{id}.pdf", documents.credit_note_document),
             Route("/health", health),
@@ -168,6 +191,17 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     return app
 
 
+async def worker_loop(http: httpx.AsyncClient, settings: Settings) -> None:
+    """Outbound webhooks and dunning mail, after commit (the outboxes' worker)."""
+    while True:
+        try:
+            await deliver_due(http)
+            await mails.send_pending(settings.smtp_url, settings.mail_from)
+        except Exception:
+            log.exception("worker pass failed; retrying")
+        await asyncio.sleep(settings.worker_interval)
+
+
 async def open_database(url: str) -> None:
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
 
@@ -181,6 +215,7 @@ async def _migrate(url: str) -> None:
 
 
 async def _with_db(url: str, action: Any) -> Any:
+    secrets_box.configure(Settings.from_env().secret_key)
     await open_database(url)
     try:
         return await action()
@@ -307,9 +342,15 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "bill":
             from domain.billing.report import bill_with_progress
 
-            failures = asyncio.run(
-                _with_db(url, lambda: bill_with_progress(args.batch_size, settings.redis_url))
-            )
+            async def bill_then_send() -> int:
+                failures = await bill_with_progress(args.batch_size, settings.redis_url)
+                # One pass of the outboxes, so a cron'd `bill` alone keeps partners told.
+                async with httpx.AsyncClient(timeout=15) as http:
+                    await deliver_due(http)
+                await mails.send_pending(settings.smtp_url, settings.mail_from)
+                return failures
+
+            failures = asyncio.run(_with_db(url, bill_then_send))
             raise SystemExit(1 if failures else 0)
         elif args.command == "create-tenant":
             asyncio.run(_create_tenant(url, args))

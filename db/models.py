@@ -36,13 +36,22 @@ class Tenant(TimestampedModel):
     payment_terms_days = fields.IntField(default=30)
     test_mode = fields.BooleanField(default=False)
     # Invoice numbering: INV-2026-000123 (yearly reset) or INV-000123 (never).
-    invoice_prefix = fields.CharField(max_length=16, default="INV")
-    credit_note_prefix = fields.CharField(max_length=16, default="CN")
-    number_digits = fields.IntField(default=6)
-    number_reset = fields.CharField(max_length=8, default="yearly")  # yearly | never
+    invoice_prefix = fields.CharField(max_length=16, default="INV", db_default="INV")
+    credit_note_prefix = fields.CharField(max_length=16, default="CN", db_default="CN")
+    number_digits = fields.IntField(default=6, db_default=6)
+    number_reset = fields.CharField(
+        max_length=8, default="yearly", db_default="yearly"
+    )  # yearly | never
     # Where the tenant collects tax: country codes, and "EU_OSS" for the One-Stop Shop.
-    tax_registrations = fields.JSONField(default=list)
+    tax_registrations = fields.JSONField(default=list, db_default="[]")
     billing_email = fields.CharField(max_length=254, null=True)
+    # Payments: the default provider (manual | sandbox | stripe), its secrets sealed
+    # with AES-GCM (domain/secrets_box.py), and the dunning policy (domain/payments).
+    payment_provider = fields.CharField(max_length=16, default="manual", db_default="manual")
+    stripe_secret_key = fields.TextField(null=True)
+    stripe_webhook_secret = fields.TextField(null=True)
+    sandbox_webhook_secret = fields.TextField(null=True)
+    dunning = fields.JSONField(null=True)
 
     class Meta:
         table = "tenant"
@@ -173,6 +182,12 @@ class Customer(TimestampedModel):
     search_text = fields.TextField(default="")
     status = fields.CharField(max_length=16, default="active")
     archived_at = fields.DatetimeField(null=True)
+    # null: the tenant's provider. The provider's own customer id once created.
+    payment_provider = fields.CharField(max_length=16, null=True)
+    provider_customer_ref = fields.CharField(max_length=64, null=True)
+    # An unpaid invoice is overdue or its payment failed: the credits check reads
+    # this flag, so it is stored (kept by domain/payments/dunning.py), not computed.
+    delinquent = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "customer"
@@ -303,6 +318,19 @@ class Invoice(TimestampedModel):
     voided_at = fields.DatetimeField(null=True)
     marked_uncollectible_at = fields.DatetimeField(null=True)
     sent_at = fields.DatetimeField(null=True)
+    # Collection: charge_automatically (the default payment method) or send_invoice.
+    collection_method = fields.CharField(
+        max_length=24, default="send_invoice", db_default="send_invoice"
+    )
+    attempt_count = fields.IntField(default=0, db_default=0)
+    first_failed_at = fields.DatetimeField(null=True)
+    next_payment_attempt_at = fields.DatetimeField(null=True)
+    reminders_sent = fields.IntField(default=0, db_default=0)
+    overdue_flagged = fields.BooleanField(default=False, db_default=False)
+    # The earliest dunning step due (retry, reminder, overdue): what the run and
+    # test clocks query.
+    next_dunning_at = fields.DatetimeField(null=True, db_index=True)
+    dispute_status = fields.CharField(max_length=24, null=True)
 
     class Meta:
         table = "invoice"
@@ -349,6 +377,8 @@ class CreditNote(TimestampedModel):
     # What reduced the invoice's amount due, and what became customer credit.
     applied_to_invoice_minor = fields.BigIntField()
     credited_to_balance_minor = fields.BigIntField()
+    # Paid back to the customer (a refund) or settled outside (a lost dispute).
+    refunded_minor = fields.BigIntField(default=0, db_default=0)
     tax_breakdown = fields.JSONField(default=list)
     issued_at = fields.DatetimeField()
 
@@ -400,3 +430,172 @@ class TaxRate(TimestampedModel):
     class Meta:
         table = "tax_rate"
         unique_together = (("tenant", "country", "region", "valid_from"),)
+
+
+class PaymentMethod(TimestampedModel):
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="payment_methods")
+    customer = fields.ForeignKeyField("tally.Customer", related_name="payment_methods")
+    provider = fields.CharField(max_length=16)
+    provider_ref = fields.CharField(max_length=128)
+    kind = fields.CharField(max_length=24, default="card")
+    brand = fields.CharField(max_length=24, default="")
+    last4 = fields.CharField(max_length=4, default="")
+    exp_month = fields.IntField(null=True)
+    exp_year = fields.IntField(null=True)
+    is_default = fields.BooleanField(default=False)
+    detached_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payment_method"
+        indexes = (("customer_id", "is_default"),)
+
+
+class Payment(TimestampedModel):
+    """One attempt to collect (part of) an invoice: created `pending` in the
+    transaction that decides to charge, sent to the provider after commit with an
+    idempotency key of its own, so a retry after a crash charges once."""
+
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="payments")
+    customer = fields.ForeignKeyField("tally.Customer", related_name="payments")
+    invoice = fields.ForeignKeyField("tally.Invoice", related_name="payments")
+    payment_method = fields.ForeignKeyField(
+        "tally.PaymentMethod", related_name="payments", null=True
+    )
+    provider = fields.CharField(max_length=16)
+    method = fields.CharField(max_length=24, default="card")  # card | bank_transfer | cash | cheque
+    attempt = fields.IntField(default=1)
+    off_session = fields.BooleanField(default=True)
+    amount_minor = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    # pending | requires_action | succeeded | failed | canceled
+    status = fields.CharField(max_length=20)
+    failure_code = fields.CharField(max_length=64, null=True)
+    failure_message = fields.CharField(max_length=500, null=True)
+    provider_ref = fields.CharField(max_length=128, null=True)
+    client_secret = fields.CharField(max_length=255, null=True)
+    idempotency_key = fields.CharField(max_length=128, unique=True)
+    reference = fields.CharField(max_length=200, default="")  # a manual payment's reference
+    refunded_minor = fields.BigIntField(default=0)
+    dispute_status = fields.CharField(max_length=24, null=True)  # needs_response | won | lost
+    dispute_ref = fields.CharField(max_length=128, null=True)
+    succeeded_at = fields.DatetimeField(null=True)
+    failed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payment"
+        indexes = (("invoice_id",), ("provider", "provider_ref"), ("status", "created_at"))
+
+
+class Refund(TimestampedModel):
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="refunds")
+    payment = fields.ForeignKeyField("tally.Payment", related_name="refunds")
+    amount_minor = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    reason = fields.CharField(max_length=32)
+    status = fields.CharField(max_length=16)  # pending | succeeded | failed
+    provider_ref = fields.CharField(max_length=128, null=True)
+    failure_message = fields.CharField(max_length=500, null=True)
+    credit_note = fields.ForeignKeyField("tally.CreditNote", related_name="refunds", null=True)
+
+    class Meta:
+        table = "refund"
+        indexes = (("payment_id",),)
+
+
+class ProviderEvent(Model):
+    """A provider webhook, stored once by its id in the transaction that applies it."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="provider_events")
+    provider = fields.CharField(max_length=16)
+    event_id = fields.CharField(max_length=128)
+    type = fields.CharField(max_length=64)
+    # processed | ignored (unknown type, or stale) | flagged (refers to nothing we know)
+    outcome = fields.CharField(max_length=16)
+    note = fields.CharField(max_length=300, default="")
+    payload = fields.JSONField()
+    received_at = fields.DatetimeField()
+
+    class Meta:
+        table = "provider_event"
+        unique_together = (("tenant", "provider", "event_id"),)
+
+
+class WebhookEndpoint(TimestampedModel):
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="webhook_endpoints")
+    url = fields.CharField(max_length=2000)
+    description = fields.CharField(max_length=200, default="")
+    event_types = fields.JSONField(default=list)
+    secret = fields.TextField()  # sealed whsec_… (shown once)
+    status = fields.CharField(max_length=16, default="enabled")  # enabled | disabled
+    disabled_reason = fields.CharField(max_length=300, null=True)
+    failing_since = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "webhook_endpoint"
+
+
+class WebhookEvent(TimestampedModel):
+    """The transactional outbox: written with the change it announces."""
+
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="webhook_events")
+    type = fields.CharField(max_length=64)
+    payload = fields.JSONField()
+    dispatched = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "webhook_event"
+        indexes = (("dispatched", "id"), ("tenant_id", "type"))
+
+
+class WebhookDelivery(Model):
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="webhook_deliveries")
+    event = fields.ForeignKeyField("tally.WebhookEvent", related_name="deliveries")
+    endpoint = fields.ForeignKeyField("tally.WebhookEndpoint", related_name="deliveries")
+    status = fields.CharField(max_length=16, default="pending")  # pending | succeeded | failed
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    last_status_code = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "webhook_delivery"
+        unique_together = (("event", "endpoint"),)
+        indexes = (("status", "next_attempt_at"), ("endpoint_id", "status"))
+
+
+class WebhookAttempt(Model):
+    id = fields.BigIntField(primary_key=True)
+    delivery = fields.ForeignKeyField("tally.WebhookDelivery", related_name="attempt_log")
+    status_code = fields.IntField(null=True)
+    error = fields.CharField(max_length=300, null=True)
+    latency_ms = fields.IntField()
+    attempted_at = fields.DatetimeField()
+
+    class Meta:
+        table = "webhook_attempt"
+        indexes = (("delivery_id",),)
+
+
+class MailMessage(Model):
+    """Dunning mail, written with the change that calls for it and sent after
+    commit by the worker (so a crash between the two loses nothing)."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="mail_messages")
+    kind = fields.CharField(max_length=32)
+    to = fields.CharField(max_length=254)
+    subject = fields.CharField(max_length=300)
+    body = fields.TextField()
+    status = fields.CharField(max_length=16, default="pending")  # pending | sent | failed
+    attempts = fields.IntField(default=0)
+    error = fields.CharField(max_length=300, null=True)
+    dedupe_key = fields.CharField(max_length=160, unique=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "mail_message"
+        indexes = (("status", "id"),)

@@ -67,3 +67,9 @@ def frozen_at(at: datetime) -> Iterator[FixedClock]:
     """Run a block at one instant (a test clock's frozen time)."""
     with using_clock(FixedClock(at)) as clock:
         yield clock  # type: ignore[misc]
+
+
+def real_now() -> datetime:
+    """Wall time, which no test clock moves: for what the outside world stamps
+    (provider webhook signatures, outbound delivery timestamps and backoff)."""
+    return _SYSTEM.now()

@@ -27,6 +27,11 @@ PREFIXES = {
     "credit_note": "cn",
     "test_clock": "clock",
     "tax_rate": "txr",
+    "payment_method": "pm",
+    "payment": "pay",
+    "refund": "re",
+    "webhook_endpoint": "we",
+    "webhook_event": "evt",
 }
 
 _PATTERN = re.compile(r"^([a-z]+)_([0-9A-Za-z]{" + str(_BODY) + r"})$")

@@ -36,3 +36,18 @@ class SecretBox:
             return self._aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
         except InvalidTag:
             raise ValueError("secret cannot be decrypted with this key or context") from None
+
+
+_box: SecretBox | None = None
+
+
+def configure(secret: str) -> None:
+    """Set the process's box from TALLY_SECRET_KEY (server start, CLI, tests)."""
+    global _box
+    _box = SecretBox(secret)
+
+
+def box() -> SecretBox:
+    if _box is None:
+        raise RuntimeError("secrets_box.configure() was not called at start-up")
+    return _box

@@ -25,6 +25,12 @@ class Settings:
     mail_from: str = "billing@localhost"
     # Seconds between two billing runs inside `serve`; 0 leaves billing to `bill`.
     billing_interval: int = 0
+    # Where the sandbox provider sends its webhooks (this server, seen from itself).
+    public_url: str = ""
+    # Stripe's API base (a local fake in tests); empty: api.stripe.com.
+    stripe_api_base: str | None = None
+    # Seconds between two passes of the outbound webhook and mail worker; 0: off.
+    worker_interval: float = 2.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,6 +46,9 @@ class Settings:
             smtp_url=os.environ.get("SMTP_URL") or None,
             mail_from=os.environ.get("MAIL_FROM", "billing@localhost"),
             billing_interval=int(os.environ.get("BILLING_INTERVAL_SECONDS", "0")),
+            public_url=os.environ.get("PUBLIC_URL", ""),
+            stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
+            worker_interval=float(os.environ.get("WORKER_INTERVAL_SECONDS", "2")),
         )
 
     @classmethod
@@ -52,6 +61,7 @@ class Settings:
             port=0,
             secret_key=secret_key,
             allowed_origins=(),
+            worker_interval=0,
         )
 
 

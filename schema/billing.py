@@ -34,6 +34,7 @@ class SubscriptionStatus(enum.StrEnum):
     ACTIVE = "active"
     PAST_DUE = "past_due"
     PAUSED = "paused"
+    UNPAID = "unpaid"  # the last payment attempt failed (dunning's final action)
     CANCELED = "canceled"
 
 
@@ -77,6 +78,8 @@ class CreditNoteReason(enum.StrEnum):
     ORDER_CHANGE = "order_change"
     PRODUCT_UNSATISFACTORY = "product_unsatisfactory"
     OTHER = "other"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer"  # a refund
+    DISPUTE_LOST = "dispute_lost"
 
 
 @strawberry.type

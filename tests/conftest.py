@@ -16,6 +16,7 @@ import pytest
 from tortoise import Tortoise
 
 from db.config import tortoise_config
+from domain import secrets_box
 from domain.settings import Settings
 from domain.tenancy.access import Principal, Role
 from tests.factories import make_tenant
@@ -25,6 +26,7 @@ BACKEND = os.environ.get("TALLY_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+secrets_box.configure("tests-secret-key-0123456789")
 
 
 def pytest_report_header() -> str:

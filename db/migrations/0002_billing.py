@@ -228,26 +228,26 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Tenant',
             name='credit_note_prefix',
-            field=fields.CharField(default='CN', max_length=16),
+            field=fields.CharField(default='CN', db_default='CN', max_length=16),
         ),
         ops.AddField(
             model_name='Tenant',
             name='invoice_prefix',
-            field=fields.CharField(default='INV', max_length=16),
+            field=fields.CharField(default='INV', db_default='INV', max_length=16),
         ),
         ops.AddField(
             model_name='Tenant',
             name='number_digits',
-            field=fields.IntField(default=6),
+            field=fields.IntField(default=6, db_default=6),
         ),
         ops.AddField(
             model_name='Tenant',
             name='number_reset',
-            field=fields.CharField(default='yearly', max_length=8),
+            field=fields.CharField(default='yearly', db_default='yearly', max_length=8),
         ),
         ops.AddField(
             model_name='Tenant',
             name='tax_registrations',
-            field=fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads),
+            field=fields.JSONField(default=list, db_default='[]', encoder=JSON_DUMPS, decoder=loads),
         ),
     ]

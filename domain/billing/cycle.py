@@ -28,6 +28,7 @@ from domain.invoicing.store import NewInvoice, Party, pending_lines, store_invoi
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.invoicing.totals import DiscountInput
 from domain.subscriptions.engine import InvoiceSpec, advance
+from domain.webhooks import announce
 
 SUBSCRIPTION_FIELDS = (
     "status",
@@ -156,6 +157,7 @@ async def bill_subscriptions(
     }
     plans = {p.id: p for p in await Plan.filter(id__in=sorted(plan_ids))}
     specs: list[InvoiceSpec] = []
+    before = {sub.id: sub.status for sub in subs}
     for sub in subs:
         due, _ = advance(sub, plans[sub.plan_id], plans, until)
         sub.updated_at = now
@@ -165,4 +167,13 @@ async def bill_subscriptions(
     invoices = await store_invoices(await specs_to_invoices(specs, parties, pending), now)
     # One prepared UPDATE for all rows: bulk_update builds a CASE per column and row.
     await update_many(Subscription, SUBSCRIPTION_FIELDS, subs)
+    # Status changes (trial over, resumed, canceled at period end) reach partners;
+    # plain renewals are announced by their invoice.finalized.
+    await announce.subscriptions(
+        [
+            ("subscription.canceled" if s.status == "canceled" else "subscription.updated", s)
+            for s in subs
+            if s.status != before[s.id]
+        ]
+    )
     return invoices

@@ -28,6 +28,7 @@ def summary_text(summary: RunSummary, seconds: float) -> str:
     ]
     for currency, total in sorted(summary.totals.items()):
         lines.append(f"  total {currency}:            {format_money(total, currency, 'en')}")
+    lines.append(f"  payments sent:        {summary.payments_sent}")
     lines.append(f"  failures:             {len(summary.failures)}")
     lines += [f"    {sub}: {error}" for sub, error in summary.failures]
     return "\n".join(lines)

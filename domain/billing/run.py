@@ -26,6 +26,8 @@ from domain import clock
 from domain.billing.cycle import bill_subscriptions
 from domain.events.bus import EventBus
 from domain.invoicing.events import publish_invoices
+from domain.payments.collection import process_pending
+from domain.payments.dunning import run_dunning
 
 log = logging.getLogger("tally.billing")
 DEFAULT_BATCH = 500
@@ -40,6 +42,7 @@ class RunSummary:
     totals: Counter[str] = field(default_factory=Counter)  # currency → minor units
     failures: list[tuple[str, str]] = field(default_factory=list)  # (subscription, error)
     invoice_ids: list[int] = field(default_factory=list)
+    payments_sent: int = 0  # payment attempts sent to providers (new, retries, leftovers)
 
     def add(self, subs: int, invoices: list[Invoice]) -> None:
         self.subscriptions += subs
@@ -66,9 +69,11 @@ async def run_billing(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[RunSummary], None] | None = None,
     bus: EventBus | None = None,
+    collect: bool = True,
 ) -> RunSummary:
     """Bill everything due at `at` (now by default). With a `bus`, each committed
-    batch's invoices are announced live."""
+    batch's invoices are announced live. With `collect`, dunning steps due and
+    pending payment attempts follow the billing."""
     at = at or clock.now()
     summary = RunSummary(at=at)
     failed: set[int] = set()
@@ -97,6 +102,11 @@ async def run_billing(
             await _one_by_one(claimed, at, summary, failed, bus)
         if progress is not None:
             progress(summary)
+    # Dunning steps due by now (retries, reminders, due dates), then every attempt
+    # still pending — this run's first charges, retries, and any a crash left.
+    if collect:
+        await run_dunning(at)
+        summary.payments_sent = await process_pending(everything=True)
     return summary
 
 

@@ -1,9 +1,8 @@
 """Test clocks: a test-mode tenant's simulated time for the customers attached to it.
 
 `advance` moves a clock forward and runs everything due in between in time
-order, each event at its own instant (so invoices carry the dates they would
-have had), inside one transaction: a failure leaves the clock where it was and
-nothing half-done, and a retry runs each event once.
+order — renewals, trial ends, payment retries, reminders, due dates — each at
+its own instant (so invoices and payments carry the dates they would have had).
 """
 
 from __future__ import annotations
@@ -12,12 +11,14 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from db.models import Subscription, Tenant, TestClock
+from db.models import Invoice, Subscription, Tenant, TestClock
 from domain import clock, validation
 from domain.billing.cycle import bill_subscriptions
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id
 from domain.pagination import Page, PageRequest, paginate
+from domain.payments.collection import process_pending
+from domain.payments.dunning import run_dunning
 from domain.tenancy.access import Permission, Principal
 
 MAX_EVENTS = 100_000  # a runaway guard: ten years of daily events for 25 subscriptions
@@ -67,40 +68,71 @@ async def load_test_clock(principal: Principal, public_id: str, *, lock: bool = 
     return found
 
 
+async def _next_event(clock_id: int, to: datetime) -> datetime | None:
+    """The earliest thing due on a clock up to `to`: a subscription event or an
+    invoice's dunning step (retry, reminder, due date)."""
+    found = []
+    sub = (
+        await Subscription.filter(test_clock_id=clock_id, next_action_at__lte=to)
+        .order_by("next_action_at")
+        .first()
+        .values("next_action_at")
+    )
+    if sub is not None:
+        found.append(sub["next_action_at"])
+    invoice = (
+        await Invoice.filter(customer__test_clock_id=clock_id, next_dunning_at__lte=to)
+        .order_by("next_dunning_at")
+        .first()
+        .values("next_dunning_at")
+    )
+    if invoice is not None:
+        found.append(invoice["next_dunning_at"])
+    return min(found) if found else None
+
+
 async def advance_test_clock(principal: Principal, public_id: str, to: datetime) -> TestClock:
+    """Each event runs in its own transaction at its own instant, and the payments
+    it starts are sent to the provider after that commit, as in real time. A failure
+    leaves the clock at the last instant fully processed; advancing again goes on
+    from there, running each event once."""
     await _require_test_mode(principal)
     to = _aware(to, "to")
-    async with in_transaction():
-        test_clock = await load_test_clock(principal, public_id, lock=True)
-        if to <= test_clock.frozen_time:
-            raise ValidationError(
-                f"a test clock only moves forward (it is at {test_clock.frozen_time.isoformat()})",
-                field="to",
-                code="CLOCK_BACKWARDS",
-            )
-        for _ in range(MAX_EVENTS):
-            due = (
-                await Subscription.filter(test_clock_id=test_clock.id, next_action_at__lte=to)
-                .order_by("next_action_at", "id")
-                .first()
-                .values("next_action_at")
-            )
-            if due is None:
-                break
-            at = due["next_action_at"]
-            subs = (
-                await Subscription.filter(test_clock_id=test_clock.id, next_action_at__lte=at)
-                .order_by("id")
-                .select_for_update()
-            )
+    test_clock = await load_test_clock(principal, public_id)
+    if to <= test_clock.frozen_time:
+        raise ValidationError(
+            f"a test clock only moves forward (it is at {test_clock.frozen_time.isoformat()})",
+            field="to",
+            code="CLOCK_BACKWARDS",
+        )
+    for _ in range(MAX_EVENTS):
+        at = await _next_event(test_clock.id, to)
+        if at is None:
+            break
+        async with in_transaction():
+            test_clock = await load_test_clock(principal, public_id, lock=True)
+            at = max(at, test_clock.frozen_time)
             with clock.frozen_at(at):
                 test_clock.frozen_time = at
+                test_clock.updated_at = at
+                await test_clock.save()
+                subs = (
+                    await Subscription.filter(test_clock_id=test_clock.id, next_action_at__lte=at)
+                    .order_by("id")
+                    .select_for_update()
+                )
                 await bill_subscriptions(subs, at, at)
-        else:
-            raise ConflictError("too many events in one advance; advance in smaller steps")
-        test_clock.frozen_time = to
-        test_clock.updated_at = clock.now()
-        await test_clock.save()
+                await run_dunning(at, test_clock_id=test_clock.id)
+        with clock.frozen_at(at):
+            await process_pending(test_clock_id=test_clock.id)
+    else:
+        raise ConflictError("too many events in one advance; advance in smaller steps")
+    async with in_transaction():
+        test_clock = await load_test_clock(principal, public_id, lock=True)
+        if to > test_clock.frozen_time:
+            test_clock.frozen_time = to
+            test_clock.updated_at = clock.now()
+            await test_clock.save()
     return test_clock
 
 

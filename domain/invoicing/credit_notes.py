@@ -8,9 +8,10 @@ invoice's tax in proportion, per rate, so credited tax never exceeds charged tax
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from db.models import BalanceEntry, CreditNote, Customer, Tenant
+from db.models import BalanceEntry, CreditNote, Customer, Invoice, Tenant
 from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -18,11 +19,15 @@ from domain.invoicing.numbering import take_numbers
 from domain.invoicing.service import InvoiceStatusError, load_invoice
 from domain.money import allocate, money_from_input
 from domain.pagination import Page, PageRequest, paginate
+from domain.payments import dunning
 from domain.subscriptions.common import customer_now, scope
 from domain.subscriptions.proration import div_half_up
 from domain.tenancy.access import Permission, Principal
+from domain.webhooks import announce
 
 REASONS = ("duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other")
+# Set by payments, not chosen by callers of createCreditNote.
+PAYMENT_REASONS = ("requested_by_customer", "dispute_lost")
 
 
 class CreditNoteTooLarge(ValidationError):
@@ -96,50 +101,10 @@ async def create_credit_note(
         if reason not in REASONS:
             raise ValidationError(f"reason must be one of {', '.join(REASONS)}", field="reason")
         customer = await Customer.get(id=invoice.customer_id)
-        tenant = await Tenant.get(id=invoice.tenant_id)
         now = await customer_now(customer)
-        applied = 0
-        if invoice.status in ("open", "uncollectible"):
-            applied = min(amount, invoice.amount_due_minor)
-            invoice.amount_due_minor -= applied
-            if invoice.amount_due_minor == 0:
-                invoice.status, invoice.paid_at = "paid", now
-        invoice.amount_credited_minor += amount
-        invoice.updated_at = now
-        await invoice.save()
-        breakdown = split_by_rate(amount, invoice.tax_breakdown)
-        tax = sum(g["tax_minor"] for g in breakdown)
-        (number,) = await take_numbers(tenant, "credit_note", now, 1)
-        note = await CreditNote.create(
-            public_id=new_id("credit_note"),
-            tenant_id=invoice.tenant_id,
-            invoice_id=invoice.id,
-            customer_id=invoice.customer_id,
-            number=number,
-            currency=invoice.currency,
-            reason=reason,
-            memo=(data.get("memo") or "")[:2000],
-            subtotal_minor=amount - tax,
-            tax_minor=tax,
-            total_minor=amount,
-            applied_to_invoice_minor=applied,
-            credited_to_balance_minor=amount - applied,
-            tax_breakdown=breakdown,
-            issued_at=now,
-            created_at=now,
-            updated_at=now,
+        return await issue_credit_note(
+            invoice, amount, reason, (data.get("memo") or "")[:2000], now
         )
-        if amount > applied:
-            await BalanceEntry.create(
-                tenant_id=invoice.tenant_id,
-                customer_id=invoice.customer_id,
-                currency=invoice.currency,
-                amount_minor=amount - applied,
-                source="credit_note",
-                reference=note.public_id,
-                created_at=now,
-            )
-        return note
 
     return await run_once(
         tenant_id=principal.tenant_id,
@@ -149,6 +114,66 @@ async def create_credit_note(
         create=create,
         load=lambda pk: CreditNote.get(id=pk),
     )
+
+
+async def issue_credit_note(
+    invoice: Invoice, amount: int, reason: str, memo: str, now: datetime, *, refunded: int = 0
+) -> CreditNote:
+    """Credit `amount` of a locked invoice (the caller checked it is creditable).
+    `refunded` of it was paid back (a refund, a lost dispute): that part neither
+    reduces the amount due nor becomes customer credit."""
+    tenant = await Tenant.get(id=invoice.tenant_id)
+    applied = 0
+    rest = amount - refunded
+    settled = False
+    if invoice.status in ("open", "uncollectible") and rest > 0:
+        applied = min(rest, invoice.amount_due_minor)
+        invoice.amount_due_minor -= applied
+        if invoice.amount_due_minor == 0:
+            invoice.status, invoice.paid_at = "paid", now
+            await dunning.on_paid(invoice, now)
+            settled = True
+    invoice.amount_credited_minor += amount
+    invoice.updated_at = now
+    await invoice.save()
+    if settled:
+        await announce.invoices("invoice.paid", [invoice])
+        await dunning.refresh_delinquency([invoice.customer_id])
+    breakdown = split_by_rate(amount, invoice.tax_breakdown)
+    tax = sum(g["tax_minor"] for g in breakdown)
+    (number,) = await take_numbers(tenant, "credit_note", now, 1)
+    note = await CreditNote.create(
+        public_id=new_id("credit_note"),
+        tenant_id=invoice.tenant_id,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        number=number,
+        currency=invoice.currency,
+        reason=reason,
+        memo=memo,
+        subtotal_minor=amount - tax,
+        tax_minor=tax,
+        total_minor=amount,
+        applied_to_invoice_minor=applied,
+        credited_to_balance_minor=rest - applied,
+        refunded_minor=refunded,
+        tax_breakdown=breakdown,
+        issued_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    if rest > applied:
+        await BalanceEntry.create(
+            tenant_id=invoice.tenant_id,
+            customer_id=invoice.customer_id,
+            currency=invoice.currency,
+            amount_minor=rest - applied,
+            source="credit_note",
+            reference=note.public_id,
+            created_at=now,
+        )
+    await announce.credit_note(note)
+    return note
 
 
 async def get_credit_note(principal: Principal, public_id: str) -> CreditNote | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
@@ -16,30 +15,13 @@ from domain.errors import BillingError, ValidationError
 from domain.invoicing.documents import invoice_document, pdf_bytes
 from domain.invoicing.i18n import date_text, label, language
 from domain.invoicing.service import InvoiceStatusError, load_invoice
+from domain.mailer import smtp_options
 from domain.money import format_money
 from domain.tenancy.access import Permission, Principal
 
 
 class DeliveryError(BillingError):
     code = "EMAIL_NOT_DELIVERED"
-
-
-def smtp_options(url: str) -> dict[str, object]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ValidationError(
-            "SMTP_URL must start with smtp:// or smtps://", code="SMTP_NOT_CONFIGURED"
-        )
-    query = parse_qs(parts.query)
-    return {
-        "hostname": parts.hostname or "localhost",
-        "port": parts.port or (465 if parts.scheme == "smtps" else 25),
-        "username": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else None,
-        "use_tls": parts.scheme == "smtps",
-        "start_tls": query.get("starttls", ["0"])[-1] in ("1", "true"),
-        "timeout": 20,
-    }
 
 
 async def build_message(invoice: Invoice, sender: str) -> EmailMessage:

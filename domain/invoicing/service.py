@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, Tenant, TestClock
+from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, Payment, Tenant, TestClock
 from domain import clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
@@ -27,9 +27,11 @@ from domain.invoicing.store import (
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
+from domain.payments import attempts, dunning
 from domain.subscriptions.common import customer_now, load_customer, scope
 from domain.tenancy.access import Permission, Principal
 from domain.transactions import atomic
+from domain.webhooks import announce
 
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")
 MAX_ITEMS = 200
@@ -194,8 +196,13 @@ async def _finalize(invoice: Invoice, now: datetime) -> Invoice:
         await Tenant.get(id=invoice.tenant_id), await Customer.get(id=invoice.customer_id)
     )
     entries = await finalize_in_memory([invoice], [party], now)
+    await attempts.prepare([invoice], [party], now)
     invoice.updated_at = now
     await invoice.save()
+    await attempts.first_attempts([invoice], [party], now)
+    await announce.invoices("invoice.finalized", [invoice])
+    if invoice.status == "paid":
+        await announce.invoices("invoice.paid", [invoice])
     for row, discount in zip(rows, draft.totals.line_discounts, strict=True):
         if row.discount_minor != discount or row.tax_rate_bp != draft.tax.rate_bp:
             row.discount_minor, row.tax_rate_bp = discount, draft.tax.rate_bp
@@ -230,8 +237,18 @@ async def void_invoice(principal: Principal, public_id: str) -> Invoice:
         await Customer.get(id=invoice.customer_id)
     )
     invoice.amount_due_minor = 0
+    await _stop_collecting(invoice)
     await invoice.save()
+    await dunning.refresh_delinquency([invoice.customer_id])
     return invoice
+
+
+async def _stop_collecting(invoice: Invoice) -> None:
+    """No more retries or reminders; attempts not yet sent are canceled."""
+    invoice.next_dunning_at = invoice.next_payment_attempt_at = None
+    await Payment.filter(invoice_id=invoice.id, status="pending").update(
+        status="canceled", updated_at=invoice.updated_at
+    )
 
 
 async def _return_applied_credit(invoice: Invoice) -> None:
@@ -259,7 +276,10 @@ async def mark_uncollectible(principal: Principal, public_id: str) -> Invoice:
     invoice.marked_uncollectible_at = invoice.updated_at = await customer_now(
         await Customer.get(id=invoice.customer_id)
     )
+    await _stop_collecting(invoice)
     await invoice.save()
+    await dunning.refresh_delinquency([invoice.customer_id])
+    await announce.invoices("invoice.marked_uncollectible", [invoice])
     return invoice
 
 

@@ -19,7 +19,9 @@ from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, PendingItem
 from domain.ids import new_id
 from domain.invoicing.builder import Draft, DraftLine
 from domain.invoicing.numbering import take_numbers
+from domain.payments import attempts
 from domain.subscriptions.periods import Period
+from domain.webhooks import announce
 
 _created: ContextVar[list[Invoice] | None] = ContextVar("tally_created_invoices", default=None)
 
@@ -286,6 +288,7 @@ async def store_invoices(
     entries: list[BalanceEntry] = []
     if finalize:
         entries = await finalize_in_memory(invoices, new, now)
+        await attempts.prepare(invoices, new, now)
     columns = invoice_columns()
     await insert_many(Invoice, columns, [[getattr(i, c) for c in columns] for i in invoices])
     ids = dict(
@@ -306,6 +309,11 @@ async def store_invoices(
         await PendingItem.bulk_update(settled, fields=["invoice_id"])
     if entries:
         await BalanceEntry.bulk_create(entries)
+    if finalize:
+        await attempts.first_attempts(invoices, new, now)
+        known = {item.customer.id: item.customer.public_id for item in new}
+        await announce.invoices("invoice.finalized", invoices, known)
+        await announce.invoices("invoice.paid", [i for i in invoices if i.status == "paid"], known)
     collector = _created.get()
     if collector is not None:
         collector.extend(invoices)

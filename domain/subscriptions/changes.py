@@ -14,8 +14,10 @@ at `resumeAt`) starts a fresh, fully billed period at the resume instant.
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec
 
 from db.models import PendingItem, Plan, Subscription
 from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
@@ -37,9 +39,25 @@ from domain.subscriptions.periods import Period
 from domain.subscriptions.proration import ProrationLine, prorate_change, unused_part
 from domain.tenancy.access import Principal
 from domain.transactions import atomic
+from domain.webhooks import announce
+
+P = ParamSpec("P")
 
 BEHAVIORS = ("create_prorations", "always_invoice", "none")
 EFFECTIVE = ("immediately", "period_end")
+
+
+def announced(fn: Callable[P, Awaitable[Subscription]]) -> Callable[P, Awaitable[Subscription]]:
+    """Write the subscription's outbox event in the operation's transaction."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> Subscription:
+        sub = await fn(*args, **kwargs)
+        kind = "subscription.canceled" if sub.status == "canceled" else "subscription.updated"
+        await announce.subscription(kind, sub)
+        return sub
+
+    return run
 
 
 def _live(sub: Subscription) -> None:
@@ -144,6 +162,15 @@ def _option(
 async def change_subscription(
     principal: Principal, public_id: str, data: dict[str, Any], *, preview: bool = False
 ) -> tuple[Subscription, Draft | None]:
+    sub, draft = await _change(principal, public_id, data, preview=preview)
+    if not preview:
+        await announce.subscription("subscription.updated", sub)
+    return sub, draft
+
+
+async def _change(
+    principal: Principal, public_id: str, data: dict[str, Any], *, preview: bool = False
+) -> tuple[Subscription, Draft | None]:
     """Apply (or, with `preview`, only price) a change. Returns the subscription and
     the draft of what the change bills: the immediate invoice, the proration lines
     for the next invoice, or the next renewal under the new terms."""
@@ -232,6 +259,7 @@ async def _bill_now(
 
 
 @atomic
+@announced
 async def cancel_scheduled_change(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
     _live(sub)
@@ -261,6 +289,7 @@ def _credit_unused(sub: Subscription, plan: Plan, now: datetime) -> list[DraftLi
 
 
 @atomic
+@announced
 async def pause_subscription(
     principal: Principal, public_id: str, *, resume_at: datetime | None, behavior: str | None
 ) -> Subscription:
@@ -288,6 +317,7 @@ async def pause_subscription(
 
 
 @atomic
+@announced
 async def resume_subscription(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
     if sub.status != "paused":
@@ -299,6 +329,7 @@ async def resume_subscription(principal: Principal, public_id: str) -> Subscript
 
 
 @atomic
+@announced
 async def cancel_subscription(
     principal: Principal, public_id: str, *, at_period_end: bool, prorate: bool
 ) -> Subscription:
@@ -332,6 +363,7 @@ async def cancel_subscription(
 
 
 @atomic
+@announced
 async def reactivate_subscription(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
     _live(sub)

@@ -30,8 +30,9 @@ from domain.subscriptions.common import (
 )
 from domain.subscriptions.periods import add_months
 from domain.tenancy.access import Permission, Principal
+from domain.webhooks import announce
 
-STATUSES = ("incomplete", "trialing", "active", "past_due", "paused", "canceled")
+STATUSES = ("incomplete", "trialing", "active", "past_due", "unpaid", "paused", "canceled")
 MAX_TRIAL_DAYS = 730
 
 
@@ -151,6 +152,7 @@ async def create_subscription(
         if sub.next_action_at is not None and sub.next_action_at <= now:
             # Backdated: bill the periods that have already gone by, in order.
             await bill_subscriptions([sub], now, now)
+        await announce.subscription("subscription.created", sub)
         return sub
 
     return await run_once(

@@ -36,6 +36,10 @@ class Permission(enum.Enum):
     INVOICES_WRITE = "invoices:write"
     TAX_WRITE = "tax:write"
     TEST_CLOCKS = "test_clocks:manage"
+    PAYMENTS_READ = "payments:read"
+    PAYMENTS_WRITE = "payments:write"
+    PAYMENT_METHODS_SELF = "payment_methods:self"  # a customer token: its own methods, pay
+    WEBHOOKS = "webhooks:manage"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -47,6 +51,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CUSTOMERS_READ,
             Permission.SUBSCRIPTIONS_READ,
             Permission.INVOICES_READ,
+            Permission.PAYMENTS_READ,
         }
     ),
     Role.CUSTOMER: frozenset(
@@ -57,6 +62,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CUSTOMER_SELF_WRITE,
             Permission.SUBSCRIPTIONS_READ,
             Permission.INVOICES_READ,
+            Permission.PAYMENTS_READ,
+            Permission.PAYMENT_METHODS_SELF,
         }
     ),
 }

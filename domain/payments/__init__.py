@@ -1,0 +1,1 @@
+"""Payments: providers, collection, provider webhooks, dunning, refunds and disputes."""

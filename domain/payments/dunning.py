@@ -1,0 +1,230 @@
+"""Dunning: what a failed payment leads to, and the steps that fall due later.
+
+After a failure the invoice is retried on the tenant's schedule (default 3, 5 and
+7 days after the first failure), the customer is told in their language, the
+subscription turns `past_due`, and the customer is flagged delinquent (which the
+credits check reads). After the last attempt the final action runs: the
+subscription is canceled, marked `unpaid` or left `past_due`; the invoice is
+marked uncollectible or left open. Sent invoices (manual collection) get
+reminders before their due date. Every step is driven by `invoice.next_dunning_at`,
+which the billing run and test clocks query.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from db.models import Customer, Invoice, Payment, Subscription, Tenant
+from domain.ids import new_id
+from domain.payments import mails
+from domain.payments.attempts import attempt_key, default_methods, next_dunning_at
+from domain.payments.policy import DunningPolicy
+from domain.payments.providers.registry import provider_name
+from domain.webhooks import announce
+
+log = logging.getLogger("tally.dunning")
+
+
+async def refresh_delinquency(customer_ids: Sequence[int]) -> None:
+    """A customer is delinquent while one of its invoices is overdue, has a failed
+    payment, or was written off as uncollectible."""
+    for customer_id in sorted(set(customer_ids)):
+        owing = await Invoice.filter(
+            Q(status="uncollectible")
+            | Q(status="open", overdue_flagged=True)
+            | Q(status="open", first_failed_at__isnull=False),
+            customer_id=customer_id,
+        ).exists()
+        await Customer.filter(id=customer_id).update(delinquent=owing)
+
+
+def _seller(tenant: Any) -> str:
+    return tenant.legal_name or tenant.name
+
+
+async def on_failure(payment: Payment, invoice: Invoice, now: datetime) -> None:
+    """A collected attempt failed (caller holds the invoice lock and transaction).
+    A late failure on an invoice paid or closed since changes nothing."""
+    if invoice.status != "open":
+        return
+    tenant = await Tenant.get(id=invoice.tenant_id)
+    customer = await Customer.get(id=invoice.customer_id)
+    policy = DunningPolicy.of(tenant)
+    if invoice.first_failed_at is None:
+        invoice.first_failed_at = now
+    failures = await Payment.filter(invoice_id=invoice.id, status="failed").count()
+    retry_at = None
+    if invoice.status == "open" and invoice.next_payment_attempt_at is None:
+        # Failures 1..n map to the schedule's entries; past its end, the final action.
+        if failures <= len(policy.retry_days):
+            retry_at = invoice.first_failed_at + timedelta(days=policy.retry_days[failures - 1])
+            if retry_at <= now:
+                retry_at = now + timedelta(hours=1)
+            invoice.next_payment_attempt_at = retry_at
+        elif invoice.collection_method == "charge_automatically":
+            await final_action(invoice, tenant, policy, now)
+    elif invoice.next_payment_attempt_at is not None:
+        retry_at = invoice.next_payment_attempt_at
+    invoice.next_dunning_at = next_dunning_at(invoice, policy)
+    invoice.updated_at = now
+    await invoice.save()
+    if invoice.subscription_id is not None:
+        sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
+        if sub is not None and sub.status in ("active", "trialing"):
+            sub.status, sub.updated_at = "past_due", now
+            await sub.save(update_fields=["status", "updated_at"])
+            await announce.subscription("subscription.updated", sub)
+    await mails.queue(
+        "payment_failed",
+        invoice,
+        customer,
+        tenant,
+        f"{payment.public_id}:failed",
+        reason=payment.failure_message or payment.failure_code or "",
+        retry_at=retry_at,
+    )
+    await announce.invoices("invoice.payment_failed", [invoice])
+    await refresh_delinquency([invoice.customer_id])
+
+
+async def final_action(invoice: Invoice, tenant: Any, policy: DunningPolicy, now: datetime) -> None:
+    invoice.next_payment_attempt_at = None
+    if policy.final_invoice == "uncollectible":
+        invoice.status = "uncollectible"
+        invoice.marked_uncollectible_at = now
+        await announce.invoices("invoice.marked_uncollectible", [invoice])
+    if invoice.subscription_id is None or policy.final_subscription == "past_due":
+        return
+    sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
+    if sub is None or sub.status == "canceled":
+        return
+    if policy.final_subscription == "cancel":
+        sub.status = "canceled"
+        sub.canceled_at = sub.canceled_at or now
+        sub.ended_at = now
+        sub.pending_change = None
+        sub.next_action_at = None
+        sub.cancel_at_period_end = False
+        kind = "subscription.canceled"
+    else:
+        sub.status = "unpaid"
+        kind = "subscription.updated"
+    sub.updated_at = now
+    await sub.save()
+    await announce.subscription(kind, sub)
+
+
+async def on_paid(invoice: Invoice, now: datetime) -> None:
+    """The invoice has nothing left to pay: stop dunning, cancel attempts not yet
+    sent, and bring a past-due subscription back to active."""
+    invoice.next_payment_attempt_at = None
+    invoice.next_dunning_at = None
+    await Payment.filter(invoice_id=invoice.id, status="pending").update(
+        status="canceled", updated_at=now
+    )
+    if invoice.subscription_id is not None:
+        sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
+        if sub is not None and sub.status in ("past_due", "unpaid"):
+            other_unpaid = (
+                await Invoice.filter(
+                    Q(status="uncollectible") | Q(status="open", first_failed_at__isnull=False),
+                    subscription_id=sub.id,
+                )
+                .exclude(id=invoice.id)
+                .exists()
+            )
+            if not other_unpaid:
+                sub.status, sub.updated_at = "active", now
+                await sub.save(update_fields=["status", "updated_at"])
+                await announce.subscription("subscription.updated", sub)
+
+
+async def _step(invoice: Invoice, at: datetime) -> list[int]:
+    """Run what is due on one locked invoice; returns payments to send."""
+    tenant = await Tenant.get(id=invoice.tenant_id)
+    customer = await Customer.get(id=invoice.customer_id)
+    policy = DunningPolicy.of(tenant)
+    created: list[int] = []
+    if invoice.status != "open":
+        invoice.next_dunning_at = None
+    else:
+        if invoice.next_payment_attempt_at is not None and invoice.next_payment_attempt_at <= at:
+            invoice.next_payment_attempt_at = None
+            invoice.attempt_count += 1
+            methods = await default_methods([customer.id])
+            payment = await Payment.create(
+                public_id=new_id("payment"),
+                tenant_id=invoice.tenant_id,
+                customer_id=invoice.customer_id,
+                invoice_id=invoice.id,
+                payment_method_id=methods.get(customer.id),
+                provider=provider_name(tenant, customer),
+                attempt=invoice.attempt_count,
+                off_session=True,
+                amount_minor=invoice.amount_due_minor,
+                currency=invoice.currency,
+                status="pending",
+                idempotency_key=attempt_key(invoice.public_id, invoice.attempt_count),
+                created_at=at,
+                updated_at=at,
+            )
+            created.append(payment.id)
+        while (
+            invoice.collection_method == "send_invoice"
+            and invoice.reminders_sent < len(policy.reminder_days)
+            and invoice.due_at - timedelta(days=policy.reminder_days[invoice.reminders_sent]) <= at
+        ):
+            days = policy.reminder_days[invoice.reminders_sent]
+            invoice.reminders_sent += 1
+            if invoice.due_at > at:  # only the reminders still ahead of the due date
+                await mails.queue(
+                    "reminder", invoice, customer, tenant, f"{invoice.public_id}:reminder:{days}"
+                )
+        if not invoice.overdue_flagged and invoice.due_at <= at:
+            invoice.overdue_flagged = True
+        invoice.next_dunning_at = next_dunning_at(invoice, policy)
+    invoice.updated_at = at
+    await invoice.save()
+    await refresh_delinquency([customer.id])
+    return created
+
+
+async def run_dunning(
+    at: datetime, *, test_clock_id: int | None = None, limit: int = 200
+) -> list[int]:
+    """Every dunning step due at `at` (real customers, or one test clock's), each
+    invoice in its own transaction, claimed with SKIP LOCKED. Returns the payment
+    attempts created, for the caller to send after commit."""
+    created: list[int] = []
+    skip: set[int] = set()
+    while True:
+        async with in_transaction():
+            query = Invoice.filter(next_dunning_at__lte=at)
+            if test_clock_id is None:
+                query = query.filter(customer__test_clock_id__isnull=True)
+            else:
+                query = query.filter(customer__test_clock_id=test_clock_id)
+            if skip:
+                query = query.exclude(id__in=sorted(skip))
+            ids = (
+                await query.order_by("next_dunning_at", "id")
+                .limit(limit)
+                .values_list("id", flat=True)
+            )
+            if not ids:
+                return created
+            for invoice_id in ids:
+                invoice = (
+                    await Invoice.filter(id=invoice_id, next_dunning_at__lte=at)
+                    .select_for_update(skip_locked=True)
+                    .first()
+                )
+                skip.add(invoice_id)
+                if invoice is not None:
+                    created.extend(await _step(invoice, at))

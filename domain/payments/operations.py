@@ -1,0 +1,352 @@
+"""What callers do with payments: pay an invoice now, record a manual payment,
+refund (full or partial, with a credit note), and the sandbox's 3-D Secure step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from db.models import Customer, Invoice, Payment, PaymentMethod, Refund, Tenant
+from domain import clock
+from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.idempotency import run_once
+from domain.ids import check_id, new_id
+from domain.invoicing.credit_notes import CreditNoteTooLarge, issue_credit_note
+from domain.invoicing.service import InvoiceStatusError, load_invoice
+from domain.money import money_from_input
+from domain.pagination import Page, PageRequest, paginate
+from domain.payments.attempts import attempt_key, default_methods
+from domain.payments.collection import OPEN_TO_PAYMENT, charge_request, process_payment, settle
+from domain.payments.methods import owned_method
+from domain.payments.providers.base import ProviderError
+from domain.payments.providers.registry import credentials_for, provider_for, provider_name
+from domain.payments.providers.sandbox import SandboxProvider
+from domain.subscriptions.common import customer_now, scope
+from domain.tenancy.access import Permission, Principal
+
+MANUAL_METHODS = ("bank_transfer", "cash", "cheque")
+REFUND_REASONS = ("requested_by_customer", "duplicate", "fraudulent", "other")
+
+
+class PaymentStatusError(ConflictError):
+    code = "INVALID_PAYMENT_STATUS"
+
+
+class RefundTooLarge(ValidationError):
+    code = "REFUND_TOO_LARGE"
+
+
+def _payable(invoice: Invoice) -> None:
+    if invoice.status not in OPEN_TO_PAYMENT or invoice.amount_due_minor <= 0:
+        raise InvoiceStatusError(
+            f"invoice {invoice.public_id} is {invoice.status} with nothing due",
+            field="invoiceId",
+        )
+
+
+def _amount(value: dict[str, Any] | None, currency: str, field: str) -> int | None:
+    if value is None:
+        return None
+    money = money_from_input(
+        currency=value.get("currency"),
+        amount_minor=value.get("amount_minor"),
+        amount=value.get("amount"),
+        field=field,
+    )
+    if money.currency != currency:
+        raise ValidationError(
+            f"this is in {currency}", field=f"{field}.currency", code="CURRENCY_MISMATCH"
+        )
+    if money.amount_minor <= 0:
+        raise ValidationError("amount must be above zero", field=field)
+    return money.amount_minor
+
+
+async def pay_invoice(
+    principal: Principal, invoice_id: str, payment_method_id: str | None = None
+) -> Payment:
+    """Charge an open invoice now (the customer is present: 3-D Secure may be asked),
+    with its default method or the one given (which must be the customer's own)."""
+    principal.require(Permission.PAYMENT_METHODS_SELF)
+    async with in_transaction():
+        invoice = await load_invoice(principal, invoice_id, lock=True, field="invoiceId")
+        _payable(invoice)
+        customer = await Customer.get(id=invoice.customer_id)
+        tenant = await Tenant.get(id=invoice.tenant_id)
+        name = provider_name(tenant, customer)
+        if name == "manual":
+            raise ValidationError(
+                "this customer pays by transfer: record the payment instead",
+                field="invoiceId",
+                code="MANUAL_PROVIDER",
+            )
+        if payment_method_id:
+            method = await owned_method(principal, payment_method_id)
+            if method.customer_id != customer.id:
+                raise NotFoundError(
+                    f"no payment method {payment_method_id}", field="paymentMethodId"
+                )
+        else:
+            method_id = (await default_methods([customer.id])).get(customer.id)
+            if method_id is None:
+                raise ValidationError(
+                    "the customer has no default payment method",
+                    field="paymentMethodId",
+                    code="NO_PAYMENT_METHOD",
+                )
+            method = await PaymentMethod.get(id=method_id)
+        now = await customer_now(customer)
+        invoice.attempt_count += 1
+        invoice.updated_at = now
+        await invoice.save(update_fields=["attempt_count", "updated_at"])
+        payment = await Payment.create(
+            public_id=new_id("payment"),
+            tenant_id=invoice.tenant_id,
+            customer_id=customer.id,
+            invoice_id=invoice.id,
+            payment_method_id=method.id,
+            provider=name,
+            attempt=invoice.attempt_count,
+            off_session=False,
+            amount_minor=invoice.amount_due_minor,
+            currency=invoice.currency,
+            status="pending",
+            idempotency_key=attempt_key(invoice.public_id, invoice.attempt_count),
+            created_at=now,
+            updated_at=now,
+        )
+    return await process_payment(payment.id)
+
+
+async def record_payment(
+    principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
+) -> Payment:
+    """A payment received outside any provider (transfer, cash, cheque)."""
+    principal.require(Permission.PAYMENTS_WRITE)
+
+    async def create() -> Payment:
+        invoice = await load_invoice(
+            principal, data.get("invoice_id") or "", lock=True, field="invoiceId"
+        )
+        _payable(invoice)
+        amount = _amount(data.get("amount"), invoice.currency, "amount")
+        amount = invoice.amount_due_minor if amount is None else amount
+        method = (data.get("method") or "").lower()
+        if method not in MANUAL_METHODS:
+            raise ValidationError(f"method is one of {', '.join(MANUAL_METHODS)}", field="method")
+        reference = (data.get("reference") or "").strip()
+        if not reference or len(reference) > 200:
+            raise ValidationError("reference is 1-200 characters", field="reference")
+        customer = await Customer.get(id=invoice.customer_id)
+        now = await customer_now(customer)
+        received: datetime = data.get("received_at") or now
+        if received.tzinfo is None:
+            raise ValidationError("give a time zone", field="receivedAt")
+        if received > now:
+            raise ValidationError("a payment cannot be received in the future", field="receivedAt")
+        payment = await Payment.create(
+            public_id=new_id("payment"),
+            tenant_id=invoice.tenant_id,
+            customer_id=customer.id,
+            invoice_id=invoice.id,
+            provider="manual",
+            method=method,
+            attempt=0,
+            off_session=False,
+            amount_minor=amount,
+            currency=invoice.currency,
+            status="succeeded",
+            idempotency_key=f"tally:{invoice.public_id}:manual:{new_id('payment')}",
+            reference=reference,
+            succeeded_at=received,
+            created_at=now,
+            updated_at=now,
+        )
+        await settle(payment, invoice, now)
+        return payment
+
+    return await run_once(
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        operation="recordPayment",
+        params=data,
+        create=create,
+        load=lambda pk: Payment.get(id=pk),
+    )
+
+
+async def load_payment(principal: Principal, public_id: str, *, field: str = "id") -> Payment:
+    principal.require(Permission.PAYMENTS_READ)
+    check_id(public_id, "payment", field=field)
+    payment = await Payment.get_or_none(public_id=public_id, **scope(principal))
+    if payment is None:
+        raise NotFoundError(f"no payment {public_id}", field=field)
+    return payment
+
+
+async def refund_payment(
+    principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
+) -> Refund:
+    """Refund (part of) a succeeded payment: the provider pays back, then a credit
+    note records it on the invoice. The refund row is written before the provider
+    call, with an idempotency key of its own, so a retry refunds once."""
+    principal.require(Permission.PAYMENTS_WRITE)
+    payment = await load_payment(principal, data.get("payment_id") or "", field="paymentId")
+
+    async def create() -> Refund:
+        locked_invoice = await Invoice.filter(id=payment.invoice_id).select_for_update().get()
+        locked = await Payment.filter(id=payment.id).select_for_update().get()
+        if locked.status != "succeeded":
+            raise PaymentStatusError(
+                f"a {locked.status} payment cannot be refunded", field="paymentId"
+            )
+        pending = sum(
+            r.amount_minor for r in await Refund.filter(payment_id=locked.id, status="pending")
+        )
+        refundable = min(
+            locked.amount_minor - locked.refunded_minor - pending,
+            locked_invoice.total_minor - locked_invoice.amount_credited_minor,
+        )
+        amount = _amount(data.get("amount"), locked.currency, "amount")
+        amount = refundable if amount is None else amount
+        if amount <= 0 or amount > refundable:
+            raise RefundTooLarge(
+                f"at most {max(refundable, 0)} minor units of this payment can be refunded",
+                field="amount",
+            )
+        reason = (data.get("reason") or "requested_by_customer").lower()
+        if reason not in REFUND_REASONS:
+            raise ValidationError(f"reason is one of {', '.join(REFUND_REASONS)}", field="reason")
+        now = clock.now()
+        return await Refund.create(
+            public_id=new_id("refund"),
+            tenant_id=locked.tenant_id,
+            payment_id=locked.id,
+            amount_minor=amount,
+            currency=locked.currency,
+            reason=reason,
+            status="pending",
+            created_at=now,
+            updated_at=now,
+        )
+
+    refund = await run_once(
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        operation="refundPayment",
+        params=data,
+        create=create,
+        load=lambda pk: Refund.get(id=pk),
+    )
+    return await process_refund(refund.id)
+
+
+async def process_refund(refund_id: int) -> Refund:
+    refund = await Refund.get(id=refund_id)
+    if refund.status != "pending":
+        return refund
+    payment = await Payment.get(id=refund.payment_id)
+    tenant = await Tenant.get(id=refund.tenant_id)
+    provider = provider_for(payment.provider, tenant)
+    try:
+        result = await provider.refund(
+            credentials_for(payment.provider, tenant),
+            payment.provider_ref or "",
+            refund.amount_minor,
+            refund.reason,
+            f"tally:{refund.public_id}",
+        )
+    except ProviderError:
+        return refund  # still pending: retried by the next call
+    async with in_transaction():
+        refund = await Refund.filter(id=refund_id).select_for_update().get()
+        if refund.status != "pending":
+            return refund
+        refund.provider_ref = result.provider_ref or None
+        if result.status == "failed":
+            refund.status, refund.failure_message = "failed", result.failure_message
+        else:
+            await record_refunded(refund, payment.id, refund.amount_minor)
+            refund.status = "succeeded"
+        refund.updated_at = clock.now()
+        await refund.save()
+    return refund
+
+
+async def record_refunded(refund: Refund | None, payment_id: int, amount: int) -> Any:
+    """Money went back to the customer: the payment and a credit note say so.
+    Caller holds the transaction."""
+    invoice = (
+        await Invoice.filter(
+            id=(await Payment.get(id=payment_id).values("invoice_id"))["invoice_id"]
+        )
+        .select_for_update()
+        .get()
+    )
+    payment = await Payment.filter(id=payment_id).select_for_update().get()
+    creditable = invoice.total_minor - invoice.amount_credited_minor
+    if amount > creditable:
+        raise CreditNoteTooLarge(f"only {creditable} is left to credit on the invoice")
+    customer = await Customer.get(id=invoice.customer_id)
+    now = await customer_now(customer)
+    payment.refunded_minor += amount
+    payment.updated_at = now
+    await payment.save(update_fields=["refunded_minor", "updated_at"])
+    note = await issue_credit_note(
+        invoice,
+        amount,
+        refund.reason
+        if refund and refund.reason in ("duplicate", "fraudulent")
+        else ("requested_by_customer"),
+        f"Refund of payment {payment.public_id}",
+        now,
+        refunded=amount,
+    )
+    if refund is not None:
+        refund.credit_note_id = note.id
+    return note
+
+
+async def complete_sandbox_action(principal: Principal, payment_id: str, succeed: bool) -> Payment:
+    """Stand in for the customer's browser finishing (or abandoning) 3-D Secure
+    on a sandbox payment; the sandbox then reports it by signed webhook."""
+    principal.require(Permission.PAYMENTS_WRITE)
+    payment = await load_payment(principal, payment_id, field="paymentId")
+    if payment.provider != "sandbox" or payment.status != "requires_action":
+        raise PaymentStatusError(
+            "only a sandbox payment that requires action can be completed", field="paymentId"
+        )
+    tenant = await Tenant.get(id=payment.tenant_id)
+    invoice = await Invoice.get(id=payment.invoice_id)
+    customer = await Customer.get(id=payment.customer_id)
+    method = await PaymentMethod.get(id=payment.payment_method_id)
+    SandboxProvider(tenant.public_id).complete_action(
+        credentials_for("sandbox", tenant),
+        charge_request(payment, invoice, customer, method),
+        payment.provider_ref or "",
+        succeed,
+    )
+    return payment
+
+
+async def list_payments(
+    principal: Principal,
+    page: PageRequest,
+    *,
+    invoice_id: str | None = None,
+    customer_id: str | None = None,
+    status: str | None = None,
+) -> Page[Payment]:
+    principal.require(Permission.PAYMENTS_READ)
+    query = Payment.filter(**scope(principal))
+    if invoice_id is not None:
+        check_id(invoice_id, "invoice", field="invoiceId")
+        query = query.filter(invoice__public_id=invoice_id)
+    if customer_id is not None:
+        check_id(customer_id, "customer", field="customerId")
+        query = query.filter(customer__public_id=customer_id)
+    if status is not None:
+        query = query.filter(status=status)
+    return await paginate(query, page)

@@ -1,0 +1,2 @@
+"""Outbound webhooks for partners: a transactional outbox, endpoints, signed
+delivery with retries (Standard Webhooks)."""
