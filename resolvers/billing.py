@@ -19,6 +19,7 @@ from domain.invoicing.events import publish_invoices
 from domain.invoicing.store import collect_invoices
 from domain.invoicing.tax import admin as tax_admin
 from domain.pagination import page_request
+from domain.payments import collection
 from domain.subscriptions import changes
 from domain.subscriptions import service as subscriptions
 from domain.tenancy.access import Permission, Role
@@ -44,9 +45,16 @@ async def _with_invoices(
     success: Callable[[Any], Any],
     event: str,
 ) -> Any:
-    """A subscription operation that may bill: its invoices are announced too."""
+    """A subscription operation that may bill: its invoices are charged (after the
+    operation committed) and announced too."""
     with collect_invoices() as created:
-        result = await mutate(info, action, success, event=event, customer_of=_customer_of)
+
+        async def run() -> Any:
+            result = await action()
+            await collection.process_pending(invoice_ids=[i.id for i in created])
+            return result
+
+        result = await mutate(info, run, success, event=event, customer_of=_customer_of)
     if not isinstance(result, Error):  # a failed operation rolled its invoices back
         await announce(info, created)
     return result
@@ -280,7 +288,13 @@ def _invoice_success(row: Any) -> p.InvoiceSuccess:
 
 
 async def _invoice_op(info: Info, action: Callable[[], Awaitable[Invoice]]) -> p.InvoiceResult:
-    result = await mutate(info, action, _invoice_success)
+    async def run() -> Invoice:
+        invoice = await action()
+        if await collection.process_pending(invoice_ids=[invoice.id]):
+            await invoice.refresh_from_db()  # charged after the finalization committed
+        return invoice
+
+    result = await mutate(info, run, _invoice_success)
     if isinstance(result, p.InvoiceSuccess):
         await announce(info, [result.invoice])  # type: ignore[list-item]
     return result

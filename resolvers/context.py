@@ -16,6 +16,7 @@ from domain.events.bus import EventBus
 from domain.invoicing import queries
 from domain.invoicing import service as invoice_service
 from domain.money import display_locale
+from domain.payments import queries as payment_queries
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
 from domain.validation import SUPPORTED_LOCALES
@@ -43,6 +44,13 @@ class Loaders:
         self.credit_notes_by_invoice: DataLoader[int, list[Any]] = DataLoader(
             lambda ids: queries.credit_notes_by_invoice(self._tenant_id, ids)
         )
+        self.payments_by_invoice: DataLoader[int, list[Any]] = DataLoader(
+            lambda ids: payment_queries.payments_by_invoice(self._tenant_id, ids)
+        )
+        self.payment_methods: DataLoader[int, list[Any]] = DataLoader(
+            payment_queries.methods_by_customer
+        )
+        self.blocks_credits: DataLoader[int, bool] = DataLoader(payment_queries.credits_blocking)
 
     @property
     def _tenant_id(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +17,9 @@ from domain.money import Money as MoneyValue
 from schema.catalog import Plan
 from schema.common import Money
 from schema.customers import Customer
+
+if TYPE_CHECKING:
+    from schema.payments import Payment
 
 
 def _money(minor: int, currency: str) -> Money:
@@ -366,6 +369,28 @@ class Invoice:
     @strawberry.field(description="The PDF, for an admin key or the customer's own token.")
     def pdf_url(self, info: Info) -> str:
         return pdf_url(info, "invoices", self.public_id)
+
+    @strawberry.field(description="charge_automatically or send_invoice.")
+    def collection_method(self) -> str:
+        return self.collection_method  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="Payment attempts made so far.")
+    def attempt_count(self) -> int:
+        return self.attempt_count  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="When dunning retries the payment next.")
+    def next_payment_attempt_at(self) -> datetime | None:
+        return self.next_payment_attempt_at  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="needs_response, won or lost when a payment was disputed.")
+    def dispute_status(self) -> str | None:
+        return self.dispute_status  # type: ignore[attr-defined, return-value]
+
+    @strawberry.field(description="Every payment attempt, oldest first.")
+    async def payments(
+        self, info: Info
+    ) -> list[Annotated[Payment, strawberry.lazy("schema.payments")]]:  # type: ignore[name-defined]
+        return await info.context.loaders.payments_by_invoice.load(self.id)  # type: ignore[attr-defined]
 
 
 def pdf_url(info: Info, kind: str, public_id: str) -> str:

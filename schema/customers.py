@@ -51,6 +51,26 @@ class CustomerStatus(enum.StrEnum):
     ARCHIVED = "archived"
 
 
+@strawberry.enum
+class PaymentProvider(enum.StrEnum):
+    MANUAL = "manual"
+    SANDBOX = "sandbox"
+    STRIPE = "stripe"
+
+
+@strawberry.type(description="A saved card (or other method) at the customer's provider.")
+class PaymentMethod:
+    public_id: strawberry.ID = strawberry.field(name="id")
+    provider: PaymentProvider
+    kind: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+    is_default: bool
+    created_at: datetime
+
+
 @strawberry.type
 class Customer:
     public_id: strawberry.ID = strawberry.field(name="id")
@@ -81,6 +101,30 @@ class Customer:
     async def credit_balance(self, info: Info) -> list[Money]:
         rows = await info.context.loaders.customer_balances.load(self.id)  # type: ignore[attr-defined]
         return [MoneyValue(value, currency) for currency, value in rows]  # type: ignore[misc]
+
+    @strawberry.field(description="Its own provider; null follows the tenant's.")
+    def payment_provider(self) -> PaymentProvider | None:
+        value = self.payment_provider  # type: ignore[attr-defined]
+        return PaymentProvider(value) if value else None
+
+    @strawberry.field(
+        description="An invoice of this customer is overdue, its payment failed, or it was "
+        "written off."
+    )
+    def delinquent(self) -> bool:
+        return bool(self.delinquent)  # type: ignore[attr-defined]
+
+    @strawberry.field(
+        description="Delinquent, and the tenant's dunning policy blocks credit consumption."
+    )
+    async def credits_blocked(self, info: Info) -> bool:
+        if not self.delinquent:  # type: ignore[attr-defined]
+            return False
+        return await info.context.loaders.blocks_credits.load(self.tenant_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        return await info.context.loaders.payment_methods.load(self.id)  # type: ignore[attr-defined]
 
 
 @strawberry.input

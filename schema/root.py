@@ -15,7 +15,9 @@ from strawberry.schema.config import StrawberryConfig
 from domain.currencies import EXPONENTS
 from domain.errors import BillingError
 from resolvers import billing, catalog, customers, tenancy
+from resolvers import payments as pay
 from schema import payloads as p
+from schema import payments as pt
 from schema.common import BIGINT_SCALAR, BigInt
 from schema.execution import FastExecutionContext
 from schema.limits import limits
@@ -56,6 +58,19 @@ class Query:
     invoices = strawberry.field(resolver=billing.invoice_list)
     credit_note = strawberry.field(resolver=billing.credit_note)
     credit_notes = strawberry.field(resolver=billing.credit_note_list)
+    payment_settings = strawberry.field(resolver=pay.payment_settings, description="Admin only.")
+    payment = strawberry.field(resolver=pay.payment)
+    payments = strawberry.field(resolver=pay.payment_list)
+    provider_events = strawberry.field(
+        resolver=pay.provider_event_list,
+        description="Provider webhooks received; `outcome: FLAGGED` lists those about "
+        "objects Tally does not know.",
+    )
+    webhook_endpoints = strawberry.field(resolver=pay.webhook_endpoint_list)
+    webhook_events = strawberry.field(resolver=pay.webhook_event_list)
+    webhook_deliveries = strawberry.field(
+        resolver=pay.webhook_delivery_list, description="The delivery log."
+    )
     test_clock = strawberry.field(resolver=billing.test_clock)
     test_clocks = strawberry.field(resolver=billing.test_clock_list)
     tax_rates = strawberry.field(
@@ -123,6 +138,41 @@ class Mutation:
     advance_test_clock: p.TestClockResult = strawberry.mutation(resolver=billing.advance_test_clock)
     set_tax_rate: p.TaxRateResult = strawberry.mutation(resolver=billing.set_tax_rate)
     delete_tax_rate: p.TaxRateResult = strawberry.mutation(resolver=billing.delete_tax_rate)
+    update_payment_settings: pt.PaymentSettingsResult = strawberry.mutation(
+        resolver=pay.update_payment_settings
+    )
+    set_customer_payment_provider: p.CustomerResult = strawberry.mutation(
+        resolver=pay.set_customer_payment_provider
+    )
+    attach_payment_method: pt.PaymentMethodResult = strawberry.mutation(
+        resolver=pay.attach_payment_method
+    )
+    set_default_payment_method: pt.PaymentMethodResult = strawberry.mutation(
+        resolver=pay.set_default_payment_method
+    )
+    detach_payment_method: pt.PaymentMethodResult = strawberry.mutation(
+        resolver=pay.detach_payment_method
+    )
+    pay_invoice: pt.PaymentResult = strawberry.mutation(resolver=pay.pay_invoice)
+    record_payment: pt.PaymentResult = strawberry.mutation(resolver=pay.record_payment)
+    refund_payment: pt.RefundResult = strawberry.mutation(resolver=pay.refund_payment)
+    complete_sandbox_action: pt.PaymentResult = strawberry.mutation(
+        resolver=pay.complete_sandbox_action,
+        description="Sandbox only: finish (or fail) 3-D Secure as the customer's browser would.",
+    )
+    create_webhook_endpoint: pt.CreateWebhookEndpointResult = strawberry.mutation(
+        resolver=pay.create_webhook_endpoint
+    )
+    update_webhook_endpoint: pt.WebhookEndpointResult = strawberry.mutation(
+        resolver=pay.update_webhook_endpoint
+    )
+    delete_webhook_endpoint: pt.WebhookEndpointResult = strawberry.mutation(
+        resolver=pay.delete_webhook_endpoint
+    )
+    replay_webhook_event: pt.ReplayResult = strawberry.mutation(resolver=pay.replay_webhook_event)
+    replay_failed_webhooks: pt.ReplayResult = strawberry.mutation(
+        resolver=pay.replay_failed_webhooks
+    )
 
 
 @strawberry.type(

@@ -26,7 +26,10 @@ BACKEND = os.environ.get("TALLY_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
-secrets_box.configure("tests-secret-key-0123456789")
+TEST_SECRET_KEY = "local-secret-key-0123456789"  # what Settings.for_database uses
+secrets_box.configure(TEST_SECRET_KEY)
+# CLI subprocesses started by tests read the same sealed secrets.
+os.environ.setdefault("TALLY_SECRET_KEY", TEST_SECRET_KEY)
 
 
 def pytest_report_header() -> str:

@@ -197,5 +197,8 @@ async def process_pending(
         return 0
     ids = await query.order_by("id").limit(limit).values_list("id", flat=True)
     for payment_id in ids:
-        await process_payment(payment_id)
+        try:
+            await process_payment(payment_id)
+        except Exception:  # one broken attempt (say, unreadable credentials) stops no other
+            log.exception("payment %s could not be processed; it stays pending", payment_id)
     return len(ids)

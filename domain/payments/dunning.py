@@ -199,32 +199,34 @@ async def run_dunning(
     at: datetime, *, test_clock_id: int | None = None, limit: int = 200
 ) -> list[int]:
     """Every dunning step due at `at` (real customers, or one test clock's), each
-    invoice in its own transaction, claimed with SKIP LOCKED. Returns the payment
-    attempts created, for the caller to send after commit."""
+    invoice in its own transaction under SKIP LOCKED, so runs share the work and one
+    broken invoice holds up no other. Returns the payment attempts created, for the
+    caller to send after commit."""
     created: list[int] = []
-    skip: set[int] = set()
+    done: set[int] = set()
     while True:
-        async with in_transaction():
-            query = Invoice.filter(next_dunning_at__lte=at)
-            if test_clock_id is None:
-                query = query.filter(customer__test_clock_id__isnull=True)
-            else:
-                query = query.filter(customer__test_clock_id=test_clock_id)
-            if skip:
-                query = query.exclude(id__in=sorted(skip))
-            ids = (
-                await query.order_by("next_dunning_at", "id")
-                .limit(limit)
-                .values_list("id", flat=True)
-            )
-            if not ids:
-                return created
-            for invoice_id in ids:
-                invoice = (
-                    await Invoice.filter(id=invoice_id, next_dunning_at__lte=at)
-                    .select_for_update(skip_locked=True)
-                    .first()
-                )
-                skip.add(invoice_id)
-                if invoice is not None:
-                    created.extend(await _step(invoice, at))
+        query = Invoice.filter(next_dunning_at__lte=at)
+        if test_clock_id is None:
+            query = query.filter(customer__test_clock_id__isnull=True)
+        else:
+            query = query.filter(customer__test_clock_id=test_clock_id)
+        if done:
+            query = query.exclude(id__in=sorted(done))
+        ids = (
+            await query.order_by("next_dunning_at", "id").limit(limit).values_list("id", flat=True)
+        )
+        if not ids:
+            return created
+        for invoice_id in ids:
+            done.add(invoice_id)
+            try:
+                async with in_transaction():
+                    invoice = (
+                        await Invoice.filter(id=invoice_id, next_dunning_at__lte=at)
+                        .select_for_update(skip_locked=True)
+                        .first()
+                    )
+                    if invoice is not None:
+                        created.extend(await _step(invoice, at))
+            except Exception:
+                log.exception("dunning step for invoice %s failed; retried next run", invoice_id)

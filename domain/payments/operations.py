@@ -186,6 +186,13 @@ async def load_payment(principal: Principal, public_id: str, *, field: str = "id
     return payment
 
 
+async def get_payment(principal: Principal, public_id: str) -> Payment | None:
+    try:
+        return await load_payment(principal, public_id)
+    except NotFoundError:
+        return None
+
+
 async def refund_payment(
     principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
 ) -> Refund:

@@ -111,12 +111,20 @@ async def _send(
     event = await WebhookEvent.get(id=delivery.event_id)
     endpoint = await WebhookEndpoint.get(id=delivery.endpoint_id)
     body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True).encode()
-    signed = headers(open_secret(endpoint), event.public_id, int(time.time()), body)
+    try:
+        secret = open_secret(endpoint)
+    except ValueError:  # sealed under another TALLY_SECRET_KEY: counted as a failure
+        return None, "the endpoint secret cannot be decrypted (TALLY_SECRET_KEY changed?)", 0
+    signed = headers(secret, event.public_id, int(time.time()), body)
     started = time.perf_counter()
     try:
-        response = await client.post(endpoint.url, content=body, headers=signed, timeout=TIMEOUT)
+        # The outer bound also covers name resolution, which httpx's timeout does not.
+        response = await asyncio.wait_for(
+            client.post(endpoint.url, content=body, headers=signed, timeout=TIMEOUT),
+            TIMEOUT + 2,
+        )
         code, error = response.status_code, None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, TimeoutError) as exc:
         code, error = None, f"{type(exc).__name__}: {exc}"[:300]
     return code, error, int((time.perf_counter() - started) * 1000)
 

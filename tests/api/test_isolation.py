@@ -14,9 +14,13 @@ from db.models import (
     CreditNote,
     Customer,
     Invoice,
+    Payment,
+    PaymentMethod,
     Plan,
     Subscription,
     TaxRate,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 from db.models import (
     TestClock as ClockRow,
@@ -26,7 +30,11 @@ from domain.catalog.coupons import create_coupon
 from domain.invoicing.credit_notes import create_credit_note
 from domain.invoicing.service import create_invoice
 from domain.invoicing.tax.admin import set_tax_rate
+from domain.payments.methods import attach_payment_method
+from domain.payments.operations import record_payment
+from domain.payments.settings import update_payment_settings
 from domain.tenancy.access import Principal, Role
+from domain.webhooks.endpoints import create_endpoint
 from schema.root import Mutation, Query
 from tests.api.helpers import data, gql
 from tests.factories import (
@@ -50,6 +58,10 @@ OBJECTS = (
     "credit_note",
     "test_clock",
     "tax_rate",
+    "payment",
+    "payment_method",
+    "endpoint",
+    "event",
 )
 
 
@@ -90,7 +102,28 @@ async def _victim() -> dict[str, Any]:
     rate = await set_tax_rate(
         admin, {"country": "US", "name": "Sales tax", "rate": "5", "valid_from": date(2020, 1, 1)}
     )
+    payment = await record_payment(
+        admin,
+        {
+            "invoice_id": invoice.public_id,
+            "method": "cash",
+            "reference": "R1",
+            "amount": {"currency": "EUR", "amount_minor": 1},
+        },
+    )
+    await update_payment_settings(admin, {"provider": "sandbox"})
+    method = await attach_payment_method(
+        admin, customer.public_id, "pm_card_visa", make_default=False
+    )
+    endpoint, _ = await create_endpoint(
+        admin, {"url": "http://127.0.0.1:9/victim-hook", "event_types": ["*"]}
+    )
+    event = await WebhookEvent.filter(tenant_id=tenant.id).first()
     return {
+        "payment": payment.public_id,
+        "payment_method": method.public_id,
+        "endpoint": endpoint.public_id,
+        "event": event.public_id,
         "subscription": sub.public_id,
         "invoice": invoice.public_id,
         "draft": draft.public_id,
@@ -115,6 +148,7 @@ QUERIES = {
     "invoice": ("query($id: ID!) { invoice(id: $id) { id } }", "invoice"),
     "creditNote": ("query($id: ID!) { creditNote(id: $id) { id } }", "credit_note"),
     "testClock": ("query($id: ID!) { testClock(id: $id) { id } }", "test_clock"),
+    "payment": ("query($id: ID!) { payment(id: $id) { id } }", "payment"),
 }
 # Queries that compute something for an id answer a foreign id with a NOT_FOUND error.
 COMPUTED = {
@@ -144,8 +178,18 @@ LISTS = {
     "creditNotes": "{ creditNotes { nodes { id } totalCount } }",
     "testClocks": "{ testClocks { nodes { id } totalCount } }",
     "taxRates": "{ taxRates { id } }",
+    "payments": "{ payments { nodes { id } totalCount } }",
+    "providerEvents": "{ providerEvents { nodes { eventId } totalCount } }",
+    "webhookEndpoints": "{ webhookEndpoints { nodes { id } totalCount } }",
+    "webhookEvents": "{ webhookEvents { nodes { id } totalCount } }",
+    "webhookDeliveries": "{ webhookDeliveries { nodes { status } totalCount } }",
 }
-OWN = {"viewer", "tenant", "currencies"}  # answer about the caller itself, no foreign id taken
+OWN = {
+    "viewer",
+    "tenant",
+    "currencies",
+    "paymentSettings",
+}  # answer about the caller itself, no foreign id taken
 
 MUTATIONS = {
     "updatePlan": (
@@ -232,6 +276,51 @@ MUTATIONS = {
         "test_clock",
     ),
     "deleteTaxRate": ("mutation($id: ID!) { deleteTaxRate(id: $id) { __typename } }", "tax_rate"),
+    "setCustomerPaymentProvider": (
+        "mutation($id: ID!) { setCustomerPaymentProvider(customerId: $id, provider: MANUAL) { __typename } }",
+        "customer",
+    ),
+    "attachPaymentMethod": (
+        'mutation($id: ID!) { attachPaymentMethod(customerId: $id, token: "pm_card_visa") { __typename } }',
+        "customer",
+    ),
+    "setDefaultPaymentMethod": (
+        "mutation($id: ID!) { setDefaultPaymentMethod(id: $id) { __typename } }",
+        "payment_method",
+    ),
+    "detachPaymentMethod": (
+        "mutation($id: ID!) { detachPaymentMethod(id: $id) { __typename } }",
+        "payment_method",
+    ),
+    "payInvoice": ("mutation($id: ID!) { payInvoice(invoiceId: $id) { __typename } }", "invoice"),
+    "recordPayment": (
+        'mutation($id: ID!) { recordPayment(input: {invoiceId: $id, method: CASH, reference: "x"}) { __typename } }',
+        "invoice",
+    ),
+    "refundPayment": (
+        "mutation($id: ID!) { refundPayment(input: {paymentId: $id}) { __typename } }",
+        "payment",
+    ),
+    "completeSandboxAction": (
+        "mutation($id: ID!) { completeSandboxAction(paymentId: $id) { __typename } }",
+        "payment",
+    ),
+    "updateWebhookEndpoint": (
+        'mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: {url: "https://evil.example"}) { __typename } }',
+        "endpoint",
+    ),
+    "deleteWebhookEndpoint": (
+        "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { __typename } }",
+        "endpoint",
+    ),
+    "replayWebhookEvent": (
+        "mutation($id: ID!) { replayWebhookEvent(eventId: $id) { __typename } }",
+        "event",
+    ),
+    "replayFailedWebhooks": (
+        "mutation($id: ID!) { replayFailedWebhooks(endpointId: $id) { __typename } }",
+        "endpoint",
+    ),
 }
 # Creating in one's own tenant takes no foreign id; updateTenant only ever targets the caller's.
 CREATES_OWN = {
@@ -241,6 +330,8 @@ CREATES_OWN = {
     "updateTenant",
     "createTestClock",
     "setTaxRate",
+    "updatePaymentSettings",
+    "createWebhookEndpoint",
 }
 ITEM = {"description": "Setup", "unit_price": {"currency": "EUR", "amount_minor": 5000}}
 
@@ -307,5 +398,12 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
     assert await CreditNote.filter(invoice__public_id=victim["invoice"]).count() == 1
     assert (await ClockRow.get(public_id=victim["test_clock"])).frozen_time.year == 2026
     assert await TaxRate.exists(public_id=victim["tax_rate"])
+    assert (await Payment.get(public_id=victim["payment"])).refunded_minor == 0
+    method = await PaymentMethod.get(public_id=victim["payment_method"])
+    assert method.detached_at is None and method.is_default  # its first, so its default
+    assert (await WebhookEndpoint.get(public_id=victim["endpoint"])).url.startswith(
+        "https://victim"
+    )
+    assert (await Customer.get(public_id=victim["customer"])).payment_provider is None
     assert await Subscription.filter(tenant_id=attacker.id).count() == 0
     assert await Invoice.filter(tenant_id=attacker.id).count() == 0
