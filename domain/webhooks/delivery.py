@@ -49,7 +49,7 @@ def wants(endpoint: WebhookEndpoint, type_: str) -> bool:
     return "*" in endpoint.event_types or type_ in endpoint.event_types
 
 
-async def dispatch(limit: int = 500) -> int:
+async def dispatch(now: datetime | None = None, limit: int = 500) -> int:
     """Turn undispatched events into one delivery per interested, enabled endpoint."""
     async with in_transaction():
         events = (
@@ -65,7 +65,7 @@ async def dispatch(limit: int = 500) -> int:
             tenant_id__in=sorted({e.tenant_id for e in events}), status="enabled"
         ):
             endpoints.setdefault(endpoint.tenant_id, []).append(endpoint)
-        now = clock.real_now()
+        now = now or clock.real_now()
         rows = [
             (e.tenant_id, e.id, ep.id, "pending", 0, now, now, now)
             for e in events
@@ -198,8 +198,8 @@ async def deliver_due(
     client: httpx.AsyncClient, *, now: datetime | None = None, limit: int = 200
 ) -> int:
     """One pass: dispatch new events, then send every delivery that is due."""
-    await dispatch()
     now = now or clock.real_now()
+    await dispatch(now)
     sent = 0
     gate = asyncio.Semaphore(CONCURRENCY)
     while True:

@@ -93,7 +93,7 @@ class StripeProvider:
             )
         except stripe.StripeError as exc:
             raise ProviderError(f"Stripe refused the customer: {exc.user_message or exc}") from exc
-        return str(created.id)
+        return str(created.to_dict()["id"])
 
     async def attach_method(
         self, credentials: Credentials, customer_ref: str, token: str, idempotency_key: str
@@ -110,10 +110,11 @@ class StripeProvider:
             ) from exc
         except stripe.StripeError as exc:
             raise ProviderError(f"Stripe could not attach the method: {exc}") from exc
-        card = method.get("card") or {}
+        data = method.to_dict()
+        card = data.get("card") or {}
         return MethodDetails(
-            str(method.id),
-            str(method.get("type") or "card"),
+            str(data["id"]),
+            str(data.get("type") or "card"),
             str(card.get("brand") or ""),
             str(card.get("last4") or ""),
             card.get("exp_month"),
@@ -151,12 +152,12 @@ class StripeProvider:
             return ChargeResult("failed", "", None, code, message)
         except stripe.StripeError as exc:  # network, rate limit, 5xx: try again later
             raise ProviderError(f"Stripe did not answer: {exc}") from exc
-        return self._result(intent)
+        return self._result(intent.to_dict())
 
     @staticmethod
-    def _result(intent: Any) -> ChargeResult:
+    def _result(intent: dict[str, Any]) -> ChargeResult:
         status = intent.get("status")
-        ref = str(intent.id)
+        ref = str(intent["id"])
         if status == "succeeded":
             return ChargeResult("succeeded", ref)
         if status == "requires_action":
@@ -192,9 +193,10 @@ class StripeProvider:
             return RefundResult("", "failed", (exc.user_message or str(exc))[:500])
         except stripe.StripeError as exc:
             raise ProviderError(f"Stripe did not answer: {exc}") from exc
-        status = refund.get("status")
+        data = refund.to_dict()
+        status = data.get("status")
         return RefundResult(
-            str(refund.id),
+            str(data["id"]),
             "succeeded"
             if status == "succeeded"
             else ("failed" if status == "failed" else "pending"),
