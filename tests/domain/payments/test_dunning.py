@@ -11,6 +11,7 @@ from domain.billing.test_clocks import advance_test_clock
 from domain.payments.collection import process_pending
 from domain.payments.methods import attach_payment_method
 from domain.payments.operations import complete_sandbox_action
+from domain.payments.providers import sandbox
 from tests.domain.payments.conftest import START, customer_with, days, open_invoice
 from tests.factories import admin_of, make_plan, make_subscription, make_test_clock
 
@@ -83,14 +84,10 @@ async def test_a_new_card_recovers_at_the_next_retry(sandbox_tenant) -> None:
 
 @pytest.mark.usefixtures("sandbox_to_app")
 async def test_three_d_secure_is_finished_by_the_sandbox_webhook(sandbox_tenant) -> None:
-    clock, customer, sub, invoice = await _subscribed(
-        sandbox_tenant, "pm_card_authenticationRequired"
-    )
+    _, _, _, invoice = await _subscribed(sandbox_tenant, "pm_card_authenticationRequired")
     payment = await Payment.get(invoice_id=invoice.id)
     assert payment.status == "requires_action" and payment.client_secret
     await complete_sandbox_action(admin_of(sandbox_tenant), payment.public_id, True)
-    from domain.payments.providers import sandbox
-
     await sandbox.flush()
     assert (await Payment.get(id=payment.id)).status == "succeeded"
     assert (await Invoice.get(id=invoice.id)).status == "paid"
