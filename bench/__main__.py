@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import billing_run, invoice_pdf, plans_list
+from bench import billing_run, invoice_pdf, plans_list, provider_webhooks
 
 BENCHMARKS = {
     "plans": plans_list.run,
     "billing": billing_run.run,
     "pdf": invoice_pdf.run,
+    "webhooks": provider_webhooks.run,
 }
 
 
