@@ -43,14 +43,16 @@ BACKOFF = (5, 60, 300, 1800, 7200, 18000, 36000, 50400, 72000, 72000)
 LEASE = timedelta(seconds=60)
 TIMEOUT = 10.0
 CONCURRENCY = 16
+DISPATCH_BATCH = 500
 
 
 def wants(endpoint: WebhookEndpoint, type_: str) -> bool:
     return "*" in endpoint.event_types or type_ in endpoint.event_types
 
 
-async def dispatch(now: datetime | None = None, limit: int = 500) -> int:
-    """Turn undispatched events into one delivery per interested, enabled endpoint."""
+async def dispatch(now: datetime | None = None, limit: int = DISPATCH_BATCH) -> int:
+    """Turn up to `limit` undispatched events into one delivery per interested,
+    enabled endpoint; returns how many events it took."""
     async with in_transaction():
         events = (
             await WebhookEvent.filter(dispatched=False)
@@ -87,7 +89,7 @@ async def dispatch(now: datetime | None = None, limit: int = 500) -> int:
             rows,
         )
         await WebhookEvent.filter(id__in=[e.id for e in events]).update(dispatched=True)
-    return len(rows)
+    return len(events)
 
 
 async def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
@@ -199,7 +201,8 @@ async def deliver_due(
 ) -> int:
     """One pass: dispatch new events, then send every delivery that is due."""
     now = now or clock.real_now()
-    await dispatch(now)
+    while await dispatch(now) == DISPATCH_BATCH:
+        pass
     sent = 0
     gate = asyncio.Semaphore(CONCURRENCY)
     while True:
