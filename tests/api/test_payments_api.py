@@ -44,7 +44,7 @@ REFUND = """mutation($id: ID!, $amount: MoneyInput) {
   }
 }"""
 ENDPOINT = """mutation {
-  createWebhookEndpoint(input: {url: "https://partner.example/hooks", eventTypes: ["invoice.paid"]}) {
+  createWebhookEndpoint(input: {url: "http://127.0.0.1:9/partner-hooks", eventTypes: ["invoice.paid"]}) {
     __typename ... on CreateWebhookEndpointSuccess { secret endpoint { id status eventTypes } }
     ... on ValidationError { code field }
   }
