@@ -114,13 +114,9 @@ class Refund:
         return _money(self.amount_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field(description="The credit note recording it on the invoice.")
-    async def credit_note_id(self) -> strawberry.ID | None:
-        from db.models import CreditNote
-
-        if self.credit_note_id is None:  # type: ignore[attr-defined]
-            return None
-        row = await CreditNote.get(id=self.credit_note_id).values("public_id")  # type: ignore[attr-defined]
-        return strawberry.ID(row["public_id"])
+    def credit_note_id(self) -> strawberry.ID | None:
+        note = self.credit_note  # type: ignore[attr-defined]  # fetched by refundPayment
+        return None if note is None else strawberry.ID(note.public_id)
 
 
 @strawberry.type
@@ -179,24 +175,18 @@ class WebhookDelivery:
     last_status_code: int | None
     created_at: datetime
 
+    # event, endpoint and attempt_log are prefetched per page by webhookDeliveries.
     @strawberry.field
-    async def event(self) -> WebhookEvent:
-        from db.models import WebhookEvent as Row
-
-        return await Row.get(id=self.event_id)  # type: ignore[attr-defined, return-value]
+    def event(self) -> WebhookEvent:
+        return self.event  # type: ignore[attr-defined, return-value]
 
     @strawberry.field
-    async def endpoint_id(self) -> strawberry.ID:
-        from db.models import WebhookEndpoint as Row
+    def endpoint_id(self) -> strawberry.ID:
+        return strawberry.ID(self.endpoint.public_id)  # type: ignore[attr-defined]
 
-        row = await Row.get(id=self.endpoint_id).values("public_id")  # type: ignore[attr-defined]
-        return strawberry.ID(row["public_id"])
-
-    @strawberry.field(description="Every attempt: status code, error, latency.")
-    async def attempt_log(self) -> list[WebhookAttempt]:
-        from db.models import WebhookAttempt as Row
-
-        return await Row.filter(delivery_id=self.id).order_by("id")  # type: ignore[attr-defined, return-value]
+    @strawberry.field(description="Every attempt, oldest first: status code, error, latency.")
+    def attempt_log(self) -> list[WebhookAttempt]:
+        return sorted(self.attempt_log, key=lambda a: a.id)  # type: ignore[attr-defined]
 
 
 @strawberry.type

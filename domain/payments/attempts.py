@@ -119,6 +119,18 @@ def attempt_row(
     )
 
 
+async def open_attempt(
+    invoice: Any, provider: str, method_id: int | None, now: datetime, *, off_session: bool
+) -> Payment:
+    """One more pending attempt on a locked invoice (a dunning retry, `payInvoice`):
+    the invoice's attempt count grows and the caller saves the invoice."""
+    invoice.attempt_count += 1
+    row = attempt_row(
+        invoice, provider, method_id, invoice.attempt_count, now, off_session=off_session
+    )
+    return await Payment.create(**dict(zip(PAYMENT_COLUMNS, row, strict=True)))
+
+
 async def first_attempts(invoices: Sequence[Any], parties: Sequence[Any], now: datetime) -> None:
     """After the invoices are stored: a pending payment for each finalized invoice
     collected automatically. One query and one insert for any number."""

@@ -53,25 +53,31 @@ async def settle(payment: Payment, invoice: Invoice, now: datetime) -> None:
         invoice.amount_due_minor -= applied
     if payment.amount_minor > applied:
         await credit_excess(payment, payment.amount_minor - applied, now)
-    if invoice.status in OPEN_TO_PAYMENT and invoice.amount_due_minor == 0:
+    paid = invoice.status in OPEN_TO_PAYMENT and invoice.amount_due_minor == 0
+    if paid:
         invoice.status = "paid"
         invoice.paid_at = now
         await dunning.on_paid(invoice, now)
-        invoice.updated_at = now
-        await invoice.save()
+    invoice.updated_at = now
+    await invoice.save()
+    if paid:
         await announce.invoices("invoice.paid", [invoice])
-    else:
-        invoice.updated_at = now
-        await invoice.save()
     await dunning.refresh_delinquency([invoice.customer_id])
+
+
+async def lock_payment(payment_id: int) -> tuple[Invoice, Payment]:
+    """A payment and its invoice under row locks, always the invoice first (the
+    order every writer uses, so two of them never deadlock). Caller owns the
+    transaction."""
+    invoice_id = (await Payment.get(id=payment_id).values("invoice_id"))["invoice_id"]
+    invoice = await Invoice.filter(id=invoice_id).select_for_update().get()
+    return invoice, await Payment.filter(id=payment_id).select_for_update().get()
 
 
 async def apply_result(payment_id: int, result: ChargeResult, now: datetime) -> Payment:
     """Record what the provider answered for an attempt (one transaction)."""
     async with in_transaction():
-        invoice_id = (await Payment.get(id=payment_id).values("invoice_id"))["invoice_id"]
-        invoice = await Invoice.filter(id=invoice_id).select_for_update().get()
-        payment = await Payment.filter(id=payment_id).select_for_update().get()
+        invoice, payment = await lock_payment(payment_id)
         await transition(payment, invoice, result, now)
         return payment
 

@@ -21,9 +21,8 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from db.models import Customer, Invoice, Payment, Subscription, Tenant
-from domain.ids import new_id
 from domain.payments import mails
-from domain.payments.attempts import attempt_key, default_methods, next_dunning_at
+from domain.payments.attempts import default_methods, next_dunning_at, open_attempt
 from domain.payments.policy import DunningPolicy
 from domain.payments.providers.registry import provider_name
 from domain.webhooks import announce
@@ -156,23 +155,13 @@ async def _step(invoice: Invoice, at: datetime) -> list[int]:
     else:
         if invoice.next_payment_attempt_at is not None and invoice.next_payment_attempt_at <= at:
             invoice.next_payment_attempt_at = None
-            invoice.attempt_count += 1
             methods = await default_methods([customer.id])
-            payment = await Payment.create(
-                public_id=new_id("payment"),
-                tenant_id=invoice.tenant_id,
-                customer_id=invoice.customer_id,
-                invoice_id=invoice.id,
-                payment_method_id=methods.get(customer.id),
-                provider=provider_name(tenant, customer),
-                attempt=invoice.attempt_count,
+            payment = await open_attempt(
+                invoice,
+                provider_name(tenant, customer),
+                methods.get(customer.id),
+                at,
                 off_session=True,
-                amount_minor=invoice.amount_due_minor,
-                currency=invoice.currency,
-                status="pending",
-                idempotency_key=attempt_key(invoice.public_id, invoice.attempt_count),
-                created_at=at,
-                updated_at=at,
             )
             created.append(payment.id)
         while (

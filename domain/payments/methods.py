@@ -109,12 +109,3 @@ async def detach_payment_method(principal: Principal, public_id: str) -> Payment
         method.detached_at, method.is_default, method.updated_at = now, False, now
         await method.save()
     return method
-
-
-async def methods_of(customer_ids: list[int]) -> dict[int, list[PaymentMethod]]:
-    found: dict[int, list[PaymentMethod]] = {c: [] for c in customer_ids}
-    for method in await PaymentMethod.filter(
-        customer_id__in=customer_ids, detached_at=None
-    ).order_by("id"):
-        found[method.customer_id].append(method)
-    return found

@@ -17,8 +17,14 @@ from domain.invoicing.credit_notes import CreditNoteTooLarge, issue_credit_note
 from domain.invoicing.service import InvoiceStatusError, load_invoice
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments.attempts import attempt_key, default_methods
-from domain.payments.collection import OPEN_TO_PAYMENT, charge_request, process_payment, settle
+from domain.payments.attempts import default_methods, open_attempt
+from domain.payments.collection import (
+    OPEN_TO_PAYMENT,
+    charge_request,
+    lock_payment,
+    process_payment,
+    settle,
+)
 from domain.payments.methods import owned_method
 from domain.payments.providers.base import ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for, provider_name
@@ -98,25 +104,9 @@ async def pay_invoice(
                 )
             method = await PaymentMethod.get(id=method_id)
         now = await customer_now(customer)
-        invoice.attempt_count += 1
+        payment = await open_attempt(invoice, name, method.id, now, off_session=False)
         invoice.updated_at = now
         await invoice.save(update_fields=["attempt_count", "updated_at"])
-        payment = await Payment.create(
-            public_id=new_id("payment"),
-            tenant_id=invoice.tenant_id,
-            customer_id=customer.id,
-            invoice_id=invoice.id,
-            payment_method_id=method.id,
-            provider=name,
-            attempt=invoice.attempt_count,
-            off_session=False,
-            amount_minor=invoice.amount_due_minor,
-            currency=invoice.currency,
-            status="pending",
-            idempotency_key=attempt_key(invoice.public_id, invoice.attempt_count),
-            created_at=now,
-            updated_at=now,
-        )
     return await process_payment(payment.id)
 
 
@@ -203,8 +193,7 @@ async def refund_payment(
     payment = await load_payment(principal, data.get("payment_id") or "", field="paymentId")
 
     async def create() -> Refund:
-        locked_invoice = await Invoice.filter(id=payment.invoice_id).select_for_update().get()
-        locked = await Payment.filter(id=payment.id).select_for_update().get()
+        locked_invoice, locked = await lock_payment(payment.id)
         if locked.status != "succeeded":
             raise PaymentStatusError(
                 f"a {locked.status} payment cannot be refunded", field="paymentId"
@@ -247,7 +236,9 @@ async def refund_payment(
         create=create,
         load=lambda pk: Refund.get(id=pk),
     )
-    return await process_refund(refund.id)
+    refund = await process_refund(refund.id)
+    await refund.fetch_related("credit_note")
+    return refund
 
 
 async def process_refund(refund_id: int) -> Refund:
@@ -268,6 +259,8 @@ async def process_refund(refund_id: int) -> Refund:
     except ProviderError:
         return refund  # still pending: retried by the next call
     async with in_transaction():
+        # Invoice and payment first, as the webhook that may report this refund does.
+        invoice, payment = await lock_payment(payment.id)
         refund = await Refund.filter(id=refund_id).select_for_update().get()
         if refund.status != "pending":
             return refund
@@ -275,24 +268,16 @@ async def process_refund(refund_id: int) -> Refund:
         if result.status == "failed":
             refund.status, refund.failure_message = "failed", result.failure_message
         else:
-            await record_refunded(refund, payment.id, refund.amount_minor)
+            await record_refunded(refund, invoice, payment, refund.amount_minor)
             refund.status = "succeeded"
         refund.updated_at = clock.now()
         await refund.save()
     return refund
 
 
-async def record_refunded(refund: Refund | None, payment_id: int, amount: int) -> Any:
+async def record_refunded(refund: Refund, invoice: Invoice, payment: Payment, amount: int) -> Any:
     """Money went back to the customer: the payment and a credit note say so.
-    Caller holds the transaction."""
-    invoice = (
-        await Invoice.filter(
-            id=(await Payment.get(id=payment_id).values("invoice_id"))["invoice_id"]
-        )
-        .select_for_update()
-        .get()
-    )
-    payment = await Payment.filter(id=payment_id).select_for_update().get()
+    The caller holds the transaction and both rows (`lock_payment`)."""
     creditable = invoice.total_minor - invoice.amount_credited_minor
     if amount > creditable:
         raise CreditNoteTooLarge(f"only {creditable} is left to credit on the invoice")
@@ -304,15 +289,12 @@ async def record_refunded(refund: Refund | None, payment_id: int, amount: int) -
     note = await issue_credit_note(
         invoice,
         amount,
-        refund.reason
-        if refund and refund.reason in ("duplicate", "fraudulent")
-        else ("requested_by_customer"),
+        refund.reason if refund.reason in ("duplicate", "fraudulent") else "requested_by_customer",
         f"Refund of payment {payment.public_id}",
         now,
         refunded=amount,
     )
-    if refund is not None:
-        refund.credit_note_id = note.id
+    refund.credit_note_id = note.id
     return note
 
 

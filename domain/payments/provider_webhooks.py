@@ -17,12 +17,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from db.models import Customer, Invoice, Payment, ProviderEvent, Refund, Tenant
+from db.models import Customer, Payment, ProviderEvent, Refund, Tenant
 from domain import clock
 from domain.errors import ValidationError
 from domain.ids import new_id
 from domain.invoicing.credit_notes import issue_credit_note
-from domain.payments.collection import transition
+from domain.payments.collection import lock_payment, transition
 from domain.payments.operations import record_refunded
 from domain.payments.providers.base import ChargeResult, ProviderEventData, SignatureError
 from domain.payments.providers.registry import credentials_for, provider_for
@@ -96,11 +96,6 @@ async def _payment_for(tenant: Any, provider: str, obj: dict[str, Any], ref: str
     return payment
 
 
-async def _locked(payment: Payment) -> tuple[Invoice, Payment]:
-    invoice = await Invoice.filter(id=payment.invoice_id).select_for_update().get()
-    return invoice, await Payment.filter(id=payment.id).select_for_update().get()
-
-
 async def apply(tenant: Any, provider: str, event: ProviderEventData) -> tuple[str, str]:
     obj = event.object
     if event.type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
@@ -119,7 +114,7 @@ async def apply(tenant: Any, provider: str, event: ProviderEventData) -> tuple[s
             error.get("decline_code") or error.get("code") or "payment_failed",
             error.get("message") or "The payment failed.",
         )
-        invoice, payment = await _locked(payment)
+        invoice, payment = await lock_payment(payment.id)
         now = await customer_now(await Customer.get(id=payment.customer_id))
         done = await transition(payment, invoice, result, now)
         if done == "stale":
@@ -136,7 +131,7 @@ async def _refunded(tenant: Any, provider: str, obj: dict[str, Any]) -> tuple[st
     payment = await _payment_for(tenant, provider, obj, obj.get("payment_intent"))
     if payment is None:
         return "flagged", f"unknown charge {obj.get('id')}"
-    invoice, payment = await _locked(payment)
+    invoice, payment = await lock_payment(payment.id)
     # `amount_refunded` is cumulative, so a late or replayed event is harmless.
     delta = int(obj.get("amount_refunded") or 0) - payment.refunded_minor
     if delta <= 0:
@@ -147,7 +142,7 @@ async def _refunded(tenant: Any, provider: str, obj: dict[str, Any]) -> tuple[st
     for refund in await Refund.filter(payment_id=payment.id, status="pending").order_by("id"):
         if refund.amount_minor > delta:
             break
-        await record_refunded(refund, payment.id, refund.amount_minor)
+        await record_refunded(refund, invoice, payment, refund.amount_minor)
         refund.status, refund.updated_at = "succeeded", now
         await refund.save()
         delta -= refund.amount_minor
@@ -163,7 +158,7 @@ async def _refunded(tenant: Any, provider: str, obj: dict[str, Any]) -> tuple[st
             created_at=now,
             updated_at=now,
         )
-        await record_refunded(refund, payment.id, delta)
+        await record_refunded(refund, invoice, payment, delta)
         await refund.save()
     await emit(
         tenant.id,
@@ -182,7 +177,7 @@ async def _dispute(tenant: Any, provider: str, type_: str, obj: dict[str, Any]) 
     payment = await _payment_for(tenant, provider, obj, obj.get("payment_intent"))
     if payment is None:
         return "flagged", f"unknown disputed payment {obj.get('payment_intent')}"
-    invoice, payment = await _locked(payment)
+    invoice, payment = await lock_payment(payment.id)
     now = await customer_now(await Customer.get(id=payment.customer_id))
     if type_ == "charge.dispute.created":
         if payment.dispute_status in ("won", "lost"):

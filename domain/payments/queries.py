@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from db.models import Payment, PaymentMethod, ProviderEvent, Tenant
 from domain.pagination import Page, PageRequest, paginate
@@ -42,7 +41,3 @@ async def list_provider_events(
     if outcome is not None:
         query = query.filter(outcome=outcome)
     return await paginate(query, page)
-
-
-def policy_view(tenant: Any) -> DunningPolicy:
-    return DunningPolicy.of(tenant)

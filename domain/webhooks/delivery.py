@@ -52,7 +52,8 @@ def wants(endpoint: WebhookEndpoint, type_: str) -> bool:
 
 async def dispatch(now: datetime | None = None, limit: int = DISPATCH_BATCH) -> int:
     """Turn up to `limit` undispatched events into one delivery per interested,
-    enabled endpoint; returns how many events it took."""
+    enabled endpoint (an endpoint registered before this pass gets the events still
+    waiting in the outbox); returns how many events it took."""
     async with in_transaction():
         events = (
             await WebhookEvent.filter(dispatched=False)

@@ -123,7 +123,11 @@ async def list_deliveries(
     status: str | None = None,
 ) -> Page[WebhookDelivery]:
     principal.require(Permission.WEBHOOKS)
-    query = WebhookDelivery.filter(tenant_id=principal.tenant_id)
+    # The log shows each delivery's event, endpoint and attempts: fetched per page,
+    # not per row.
+    query = WebhookDelivery.filter(tenant_id=principal.tenant_id).prefetch_related(
+        "event", "endpoint", "attempt_log"
+    )
     if endpoint_id is not None:
         query = query.filter(
             endpoint_id=(await load_endpoint(principal, endpoint_id, field="endpointId")).id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from domain.webhooks.delivery import deliver_due
 from tests.api.helpers import data, gql
 from tests.factories import make_customer, make_key, make_tenant
 
@@ -39,7 +40,7 @@ PAY = """mutation($id: ID!) {
 REFUND = """mutation($id: ID!, $amount: MoneyInput) {
   refundPayment(input: {paymentId: $id, amount: $amount}) {
     __typename
-    ... on RefundSuccess { refund { status amount { amountMinor } } payment { refunded { amountMinor } } }
+    ... on RefundSuccess { refund { status creditNoteId amount { amountMinor } } payment { refunded { amountMinor } } }
     ... on ValidationError { code field }
   }
 }"""
@@ -48,6 +49,9 @@ ENDPOINT = """mutation {
     __typename ... on CreateWebhookEndpointSuccess { secret endpoint { id status eventTypes } }
     ... on ValidationError { code field }
   }
+}"""
+DELIVERIES = """{
+  webhookDeliveries { nodes { status attempts endpointId event { type } attemptLog { statusCode error } } }
 }"""
 CUSTOMER = """query($id: ID!) {
   customer(id: $id) { delinquent creditsBlocked paymentMethods { brand } }
@@ -125,8 +129,22 @@ async def test_a_card_pays_an_invoice_on_finalize(client: httpx.AsyncClient, db:
         )
     )["refundPayment"]
     assert refund["refund"]["status"] == "succeeded"
+    assert refund["refund"]["creditNoteId"].startswith("cn_")
     assert int(refund["payment"]["refunded"]["amountMinor"]) == 1500
 
     endpoint = data(await gql(client, key, ENDPOINT))["createWebhookEndpoint"]
     assert endpoint["secret"].startswith("whsec_")
     assert endpoint["endpoint"]["status"] == "enabled"
+
+    # Paid invoices are announced (the first one too: its event was still in the
+    # outbox when the endpoint arrived); the endpoint refuses, and the log says so.
+    second = data(await gql(client, key, INVOICE, {"customer": customer.public_id}))
+    await gql(client, key, FINALIZE, {"id": second["createInvoice"]["invoice"]["id"]})
+    async with httpx.AsyncClient() as http:
+        await deliver_due(http)
+    log = data(await gql(client, key, DELIVERIES))["webhookDeliveries"]["nodes"]
+    assert [(d["event"]["type"], d["endpointId"], d["status"], d["attempts"]) for d in log] == [
+        ("invoice.paid", endpoint["endpoint"]["id"], "PENDING", 1)
+    ] * 2
+    assert all(d["attemptLog"][0]["statusCode"] is None for d in log)
+    assert all("ConnectError" in d["attemptLog"][0]["error"] for d in log)
