@@ -73,7 +73,16 @@ def _pg_credentials(url: str) -> dict[str, Any]:
         "database": (parts.path or "/postgres").lstrip("/") or "postgres",
         "minsize": int(query.get("minsize", 1)),
         "maxsize": int(query.get("maxsize", 20)),
+        "reset": _keep_session,
     }
+
+
+async def _keep_session(connection: Any) -> None:
+    """Pool release hook. asyncpg's default sends `pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL` on every release: a round trip per query outside a
+    transaction and per transaction, for session state Tally never sets (no
+    advisory locks, cursors, LISTEN or SET). asyncpg still rolls back a
+    transaction left open before calling this."""
 
 
 # For Tortoise's own CLI (`tortoise makemigrations`), read from pyproject.toml.

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise.exceptions import DoesNotExist
 from tortoise.transactions import in_transaction
 
-from db.models import BalanceEntry, Customer, Invoice, Payment, PaymentMethod, Tenant
+from db import raw
+from db.bulk import update_many
+from db.models import BalanceEntry, Customer, Invoice, Payment, PaymentMethod, Tenant, TestClock
+from domain import clock
 from domain.payments import dunning
 from domain.payments.providers.base import ChargeRequest, ChargeResult, ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for
@@ -44,8 +49,105 @@ async def credit_excess(payment: Payment, amount: int, now: datetime) -> None:
     )
 
 
-async def settle(payment: Payment, invoice: Invoice, now: datetime) -> None:
+@dataclass(slots=True)
+class Locked:
+    """A payment and its invoice under row locks, with what applying an outcome
+    needs to know about their customer and subscription (read in the same
+    statement). Facts left as None are looked up when needed."""
+
+    invoice: Invoice
+    payment: Payment
+    customer_public_id: str | None = None
+    subscription_public_id: str | None = None
+    subscription_status: str | None = None
+    delinquent: bool = True
+    clock_time: datetime | None = None  # the customer's test clock, if it has one
+
+    def now(self) -> datetime:
+        return self.clock_time if self.clock_time is not None else clock.now()
+
+
+# Invoice, then payment: `FOR UPDATE OF i, p` locks in that order, the order every
+# writer uses, so two of them never deadlock.
+_LOCK_SQL = """
+SELECT {invoice}, {payment}, c.public_id AS customer_public_id, c.delinquent AS delinquent,
+       s.public_id AS subscription_public_id, s.status AS subscription_status,
+       tc.frozen_time AS clock_time
+FROM invoice i
+JOIN payment p ON p.invoice_id = i.id
+JOIN customer c ON c.id = i.customer_id
+LEFT JOIN subscription s ON s.id = i.subscription_id
+LEFT JOIN test_clock tc ON tc.id = c.test_clock_id
+WHERE {where}
+ORDER BY p.id
+LIMIT 1
+"""
+_FROZEN = TestClock._meta.fields_map["frozen_time"]
+
+
+async def _lock(where: str, params: list[Any]) -> Locked | None:
+    sql = _LOCK_SQL.format(
+        invoice=raw.columns(Invoice, "i"), payment=raw.columns(Payment, "p"), where=where
+    )
+    if raw.is_postgres(Payment._meta.db):
+        sql += " FOR UPDATE OF i, p"
+    rows = await raw.fetch(Payment, sql, params)
+    if not rows:
+        return None
+    row = rows[0]
+    return Locked(
+        invoice=raw.instance(Invoice, row, "i"),
+        payment=raw.instance(Payment, row, "p"),
+        customer_public_id=row["customer_public_id"],
+        subscription_public_id=row["subscription_public_id"],
+        subscription_status=row["subscription_status"],
+        delinquent=bool(row["delinquent"]),
+        clock_time=_FROZEN.to_python_value(row["clock_time"]),
+    )
+
+
+async def lock_payment(payment_id: int) -> Locked:
+    """A payment and its invoice under row locks (one statement). Caller owns the
+    transaction."""
+    locked = await _lock("p.id = $1", [payment_id])
+    if locked is None:
+        raise DoesNotExist(f"no payment {payment_id}")
+    return locked
+
+
+async def find_and_lock(
+    tenant_id: int, provider: str, *, public_id: str | None, provider_ref: str | None
+) -> Locked | None:
+    """The payment a provider event names (by our id in its metadata, else by the
+    provider's reference), locked as `lock_payment` does; None if unknown."""
+    found = None
+    if public_id:
+        found = await _lock(
+            "p.tenant_id = $1 AND p.provider = $2 AND p.public_id = $3",
+            [tenant_id, provider, public_id],
+        )
+    if found is None and provider_ref:
+        found = await _lock(
+            "p.tenant_id = $1 AND p.provider = $2 AND p.provider_ref = $3",
+            [tenant_id, provider, provider_ref],
+        )
+    return found
+
+
+_SETTLED = (
+    "amount_paid_minor",
+    "amount_due_minor",
+    "status",
+    "paid_at",
+    "next_payment_attempt_at",
+    "next_dunning_at",
+    "updated_at",
+)
+
+
+async def settle(locked: Locked, now: datetime) -> None:
     """Apply a received payment to its (locked) invoice; any excess is credit."""
+    payment, invoice = locked.payment, locked.invoice
     applied = 0
     if invoice.status in OPEN_TO_PAYMENT:
         applied = min(payment.amount_minor, invoice.amount_due_minor)
@@ -57,68 +159,71 @@ async def settle(payment: Payment, invoice: Invoice, now: datetime) -> None:
     if paid:
         invoice.status = "paid"
         invoice.paid_at = now
-        await dunning.on_paid(invoice, now)
+        await dunning.on_paid(invoice, now, subscription_status=locked.subscription_status)
     invoice.updated_at = now
-    await invoice.save()
+    await update_many(Invoice, _SETTLED, [invoice])
     if paid:
-        await announce.invoices("invoice.paid", [invoice])
-    await dunning.refresh_delinquency([invoice.customer_id])
+        await announce.invoices(
+            "invoice.paid",
+            [invoice],
+            customers=_known(invoice.customer_id, locked.customer_public_id),
+            subscriptions=_known(invoice.subscription_id, locked.subscription_public_id),
+        )
+    if locked.delinquent:  # a payment can only end delinquency, never start it
+        await dunning.refresh_delinquency([invoice.customer_id])
 
 
-async def lock_payment(payment_id: int) -> tuple[Invoice, Payment]:
-    """A payment and its invoice under row locks, always the invoice first (the
-    order every writer uses, so two of them never deadlock). Caller owns the
-    transaction."""
-    invoice_id = (await Payment.get(id=payment_id).values("invoice_id"))["invoice_id"]
-    invoice = await Invoice.filter(id=invoice_id).select_for_update().get()
-    return invoice, await Payment.filter(id=payment_id).select_for_update().get()
+def _known(key: int | None, public_id: str | None) -> dict[int, str] | None:
+    return {key: public_id} if key is not None and public_id is not None else None
 
 
 async def apply_result(payment_id: int, result: ChargeResult, now: datetime) -> Payment:
     """Record what the provider answered for an attempt (one transaction)."""
     async with in_transaction():
-        invoice, payment = await lock_payment(payment_id)
-        await transition(payment, invoice, result, now)
-        return payment
+        locked = await lock_payment(payment_id)
+        await transition(locked, result, now)
+        return locked.payment
 
 
-async def transition(
-    payment: Payment, invoice: Invoice, result: ChargeResult, now: datetime
-) -> str:
+_OUTCOME_FIELDS = {
+    "succeeded": ("provider_ref", "status", "succeeded_at", "failure_code", "failure_message"),
+    "failed": ("provider_ref", "status", "failed_at", "failure_code", "failure_message"),
+    "requires_action": ("provider_ref", "status", "client_secret"),
+    "processing": ("provider_ref", "status", "client_secret"),
+}
+
+
+async def transition(locked: Locked, result: ChargeResult, now: datetime) -> str:
     """Move a locked payment by an outcome; returns what happened (`applied`,
     `duplicate` or `stale`). Webhooks and direct answers both come through here."""
+    payment, invoice = locked.payment, locked.invoice
     if result.provider_ref and not payment.provider_ref:
         payment.provider_ref = result.provider_ref
     if payment.status == "succeeded":
         return "duplicate" if result.status == "succeeded" else "stale"
+    if payment.status in ("failed", "canceled") and result.status != "succeeded":
+        return "duplicate" if result.status == payment.status else "stale"
+    if result.status not in _OUTCOME_FIELDS:
+        return "stale"
+    if payment.status == result.status:
+        return "duplicate"
+    payment.status = result.status
+    payment.updated_at = now
     if result.status == "succeeded":
-        payment.status = "succeeded"
         payment.succeeded_at = now
         payment.failure_code = payment.failure_message = None
-        payment.updated_at = now
-        await payment.save()
-        await settle(payment, invoice, now)
-        return "applied"
-    if payment.status in ("failed", "canceled"):
-        return "duplicate" if result.status == payment.status else "stale"
-    if result.status == "failed":
-        payment.status = "failed"
+    elif result.status == "failed":
         payment.failed_at = now
         payment.failure_code = (result.failure_code or "failed")[:64]
         payment.failure_message = (result.failure_message or "")[:500]
-        payment.updated_at = now
-        await payment.save()
-        await dunning.on_failure(payment, invoice, now)
-        return "applied"
-    if result.status in ("requires_action", "processing"):
-        if payment.status == result.status:
-            return "duplicate"
-        payment.status = result.status
+    else:
         payment.client_secret = result.client_secret or payment.client_secret
-        payment.updated_at = now
-        await payment.save()
-        return "applied"
-    return "stale"
+    await update_many(Payment, (*_OUTCOME_FIELDS[result.status], "updated_at"), [payment])
+    if result.status == "succeeded":
+        await settle(locked, now)
+    elif result.status == "failed":
+        await dunning.on_failure(payment, invoice, now)
+    return "applied"
 
 
 async def process_payment(payment_id: int) -> Payment:

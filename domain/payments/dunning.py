@@ -20,6 +20,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from db import raw
 from db.models import Customer, Invoice, Payment, Subscription, Tenant
 from domain.payments import mails
 from domain.payments.attempts import default_methods, next_dunning_at, open_attempt
@@ -119,29 +120,38 @@ async def final_action(invoice: Invoice, tenant: Any, policy: DunningPolicy, now
     await announce.subscription(kind, sub)
 
 
-async def on_paid(invoice: Invoice, now: datetime) -> None:
+async def on_paid(
+    invoice: Invoice, now: datetime, *, subscription_status: str | None = None
+) -> None:
     """The invoice has nothing left to pay: stop dunning, cancel attempts not yet
-    sent, and bring a past-due subscription back to active."""
+    sent, and bring a past-due subscription back to active. `subscription_status`,
+    when the caller read it under the invoice's lock, saves locking a subscription
+    that is not past due (only this invoice's dunning could make it so, and that
+    waits on the same lock)."""
     invoice.next_payment_attempt_at = None
     invoice.next_dunning_at = None
-    await Payment.filter(invoice_id=invoice.id, status="pending").update(
-        status="canceled", updated_at=now
+    await raw.execute(
+        Payment,
+        "UPDATE payment SET status = 'canceled', updated_at = $1"
+        " WHERE invoice_id = $2 AND status = 'pending'",
+        [Payment._meta.fields_map["updated_at"].to_db_value(now, None), invoice.id],
     )
-    if invoice.subscription_id is not None:
-        sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
-        if sub is not None and sub.status in ("past_due", "unpaid"):
-            other_unpaid = (
-                await Invoice.filter(
-                    Q(status="uncollectible") | Q(status="open", first_failed_at__isnull=False),
-                    subscription_id=sub.id,
-                )
-                .exclude(id=invoice.id)
-                .exists()
+    if invoice.subscription_id is None or subscription_status not in (None, "past_due", "unpaid"):
+        return
+    sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
+    if sub is not None and sub.status in ("past_due", "unpaid"):
+        other_unpaid = (
+            await Invoice.filter(
+                Q(status="uncollectible") | Q(status="open", first_failed_at__isnull=False),
+                subscription_id=sub.id,
             )
-            if not other_unpaid:
-                sub.status, sub.updated_at = "active", now
-                await sub.save(update_fields=["status", "updated_at"])
-                await announce.subscription("subscription.updated", sub)
+            .exclude(id=invoice.id)
+            .exists()
+        )
+        if not other_unpaid:
+            sub.status, sub.updated_at = "active", now
+            await sub.save(update_fields=["status", "updated_at"])
+            await announce.subscription("subscription.updated", sub)
 
 
 async def _step(invoice: Invoice, at: datetime) -> list[int]:

@@ -20,6 +20,7 @@ from domain.pagination import Page, PageRequest, paginate
 from domain.payments.attempts import default_methods, open_attempt
 from domain.payments.collection import (
     OPEN_TO_PAYMENT,
+    Locked,
     charge_request,
     lock_payment,
     process_payment,
@@ -154,7 +155,7 @@ async def record_payment(
             created_at=now,
             updated_at=now,
         )
-        await settle(payment, invoice, now)
+        await settle(Locked(invoice, payment), now)
         return payment
 
     return await run_once(
@@ -193,7 +194,8 @@ async def refund_payment(
     payment = await load_payment(principal, data.get("payment_id") or "", field="paymentId")
 
     async def create() -> Refund:
-        locked_invoice, locked = await lock_payment(payment.id)
+        held = await lock_payment(payment.id)
+        locked_invoice, locked = held.invoice, held.payment
         if locked.status != "succeeded":
             raise PaymentStatusError(
                 f"a {locked.status} payment cannot be refunded", field="paymentId"
@@ -260,7 +262,7 @@ async def process_refund(refund_id: int) -> Refund:
         return refund  # still pending: retried by the next call
     async with in_transaction():
         # Invoice and payment first, as the webhook that may report this refund does.
-        invoice, payment = await lock_payment(payment.id)
+        locked = await lock_payment(payment.id)
         refund = await Refund.filter(id=refund_id).select_for_update().get()
         if refund.status != "pending":
             return refund
@@ -268,21 +270,21 @@ async def process_refund(refund_id: int) -> Refund:
         if result.status == "failed":
             refund.status, refund.failure_message = "failed", result.failure_message
         else:
-            await record_refunded(refund, invoice, payment, refund.amount_minor)
+            await record_refunded(refund, locked, refund.amount_minor)
             refund.status = "succeeded"
         refund.updated_at = clock.now()
         await refund.save()
     return refund
 
 
-async def record_refunded(refund: Refund, invoice: Invoice, payment: Payment, amount: int) -> Any:
+async def record_refunded(refund: Refund, locked: Locked, amount: int) -> Any:
     """Money went back to the customer: the payment and a credit note say so.
     The caller holds the transaction and both rows (`lock_payment`)."""
+    invoice, payment = locked.invoice, locked.payment
     creditable = invoice.total_minor - invoice.amount_credited_minor
     if amount > creditable:
         raise CreditNoteTooLarge(f"only {creditable} is left to credit on the invoice")
-    customer = await Customer.get(id=invoice.customer_id)
-    now = await customer_now(customer)
+    now = locked.now()
     payment.refunded_minor += amount
     payment.updated_at = now
     await payment.save(update_fields=["refunded_minor", "updated_at"])

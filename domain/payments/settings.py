@@ -10,6 +10,7 @@ from db.models import Customer, Tenant
 from domain import clock
 from domain.errors import ValidationError
 from domain.payments.policy import DunningPolicy, updated_policy
+from domain.payments.provider_webhooks import forget_tenant
 from domain.payments.providers.registry import PROVIDERS, seal
 from domain.tenancy.access import Permission, Principal
 from domain.transactions import atomic
@@ -55,6 +56,7 @@ async def update_payment_settings(principal: Principal, data: dict[str, Any]) ->
         tenant.dunning = updated_policy(DunningPolicy.of(tenant), data["dunning"]).stored()
     tenant.updated_at = clock.now()
     await tenant.save()
+    forget_tenant(tenant.public_id)
     return tenant
 
 

@@ -23,14 +23,20 @@ async def _public_ids(model: Any, ids: set[int]) -> dict[int, str]:
 
 
 async def invoices(
-    type_: str, rows: Sequence[Any], customers: dict[int, str] | None = None
+    type_: str,
+    rows: Sequence[Any],
+    customers: dict[int, str] | None = None,
+    subscriptions: dict[int, str] | None = None,
 ) -> None:
-    """`customers` (id → public id) saves a query when the caller has them."""
+    """`customers` and `subscriptions` (id → public id) save a query each when the
+    caller has them."""
     if not rows:
         return
     if customers is None or any(r.customer_id not in customers for r in rows):
         customers = await _public_ids(Customer, {r.customer_id for r in rows})
-    subs = await _public_ids(Subscription, {r.subscription_id for r in rows})
+    subs = subscriptions or {}
+    if any(r.subscription_id is not None and r.subscription_id not in subs for r in rows):
+        subs = await _public_ids(Subscription, {r.subscription_id for r in rows})
     await emit_many(
         [
             (
