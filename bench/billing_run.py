@@ -89,7 +89,10 @@ BASELINE = [
        WHERE tenant_id = $1 AND next_action_at <= $2 AND test_clock_id IS NULL""",
 ]
 RESET = [
-    "TRUNCATE invoice_line, credit_note, invoice, number_sequence, pending_item, balance_entry",
+    # Everything a billing run writes (invoices, their payments and outbox events);
+    # CASCADE takes the rows that hang off them (refunds, deliveries, mails).
+    "TRUNCATE invoice_line, credit_note, payment, invoice, number_sequence, pending_item,"
+    " balance_entry, webhook_event CASCADE",
     """UPDATE subscription SET current_period_start = $1, current_period_end = $2,
          next_action_at = $2, updated_at = $1""",
 ]
