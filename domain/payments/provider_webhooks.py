@@ -65,7 +65,7 @@ _EVENT_COLUMNS = ("tenant_id", "provider", "event_id", "type", "outcome", "note"
 
 @dataclass(frozen=True, slots=True)
 class _Tenant:
-    """The columns receiving a webhook reads (one narrow query per event)."""
+    """The tenant columns receiving a webhook needs (cached below)."""
 
     id: int
     public_id: str
