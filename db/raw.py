@@ -51,10 +51,3 @@ async def fetch(model: type[Model], sql: str, params: list[Any]) -> list[dict[st
     inside one)."""
     conn = model._meta.db
     return list(await conn.execute_query_dict(portable(conn, sql), params))
-
-
-async def execute(model: type[Model], sql: str, params: list[Any]) -> int:
-    """Run a write; returns the number of rows it touched."""
-    conn = model._meta.db
-    count, _ = await conn.execute_query(portable(conn, sql), params)
-    return int(count)

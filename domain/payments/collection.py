@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from tortoise.exceptions import DoesNotExist
@@ -85,12 +86,16 @@ LIMIT 1
 _FROZEN = TestClock._meta.fields_map["frozen_time"]
 
 
-async def _lock(where: str, params: list[Any]) -> Locked | None:
+@lru_cache(maxsize=8)
+def _lock_sql(where: str, postgres: bool) -> str:
     sql = _LOCK_SQL.format(
         invoice=raw.columns(Invoice, "i"), payment=raw.columns(Payment, "p"), where=where
     )
-    if raw.is_postgres(Payment._meta.db):
-        sql += " FOR UPDATE OF i, p"
+    return sql + " FOR UPDATE OF i, p" if postgres else sql
+
+
+async def _lock(where: str, params: list[Any]) -> Locked | None:
+    sql = _lock_sql(where, raw.is_postgres(Payment._meta.db))
     rows = await raw.fetch(Payment, sql, params)
     if not rows:
         return None

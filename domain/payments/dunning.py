@@ -20,7 +20,6 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from db import raw
 from db.models import Customer, Invoice, Payment, Subscription, Tenant
 from domain.payments import mails
 from domain.payments.attempts import default_methods, next_dunning_at, open_attempt
@@ -130,11 +129,8 @@ async def on_paid(
     waits on the same lock)."""
     invoice.next_payment_attempt_at = None
     invoice.next_dunning_at = None
-    await raw.execute(
-        Payment,
-        "UPDATE payment SET status = 'canceled', updated_at = $1"
-        " WHERE invoice_id = $2 AND status = 'pending'",
-        [Payment._meta.fields_map["updated_at"].to_db_value(now, None), invoice.id],
+    await Payment.filter(invoice_id=invoice.id, status="pending").update(
+        status="canceled", updated_at=now
     )
     if invoice.subscription_id is None or subscription_status not in (None, "past_due", "unpaid"):
         return
