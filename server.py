@@ -1,6 +1,7 @@
 """Tally server: the Starlette app, its lifespan and the command line.
 
-python server.py serve | migrate | seed-demo | bill | create-tenant | create-api-key
+python server.py serve | migrate | seed-demo | bill | verify-ledger | create-tenant |
+    create-api-key
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tortoise.connection import get_connection
 
 from db.config import connection_name, tortoise_config
 from domain import secrets_box
-from domain.events.bus import build_bus
+from domain.events.bus import EventBus, build_bus
 from domain.payments import mails
 from domain.payments.providers import sandbox, stripe_provider
 from domain.settings import Settings
@@ -136,7 +137,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
 
             tasks.append(asyncio.create_task(scheduler_loop(settings.billing_interval, bus)))
         if settings.worker_interval > 0:
-            tasks.append(asyncio.create_task(worker_loop(http, settings)))
+            tasks.append(asyncio.create_task(worker_loop(http, settings, bus)))
         try:
             yield
         finally:
@@ -191,10 +192,14 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     return app
 
 
-async def worker_loop(http: httpx.AsyncClient, settings: Settings) -> None:
-    """Outbound webhooks and dunning mail, after commit (the outboxes' worker)."""
+async def worker_loop(http: httpx.AsyncClient, settings: Settings, bus: EventBus) -> None:
+    """Outbound webhooks and dunning mail, after commit (the outboxes' worker), and
+    credit expiries, allowances and expired holds."""
+    from domain.credits import schedule
+
     while True:
         try:
+            await schedule.run_due(bus=bus)
             await deliver_due(http)
             await mails.send_pending(settings.smtp_url, settings.mail_from)
         except Exception:
@@ -305,6 +310,19 @@ async def _create_key(url: str, args: argparse.Namespace) -> None:
     print(f"{args.role} API key (shown once): {await _with_db(url, run)}")
 
 
+async def _verify_ledger() -> int:
+    from domain.credits.schedule import verify_ledger
+
+    checked, bad = await verify_ledger()
+    for m in bad:
+        print(
+            f"MISMATCH wallet {m.wallet_id} ({m.customer}): stored {m.stored}, "
+            f"ledger {m.ledger}, lots {m.lots}"
+        )
+    print(f"{checked} wallets checked, {len(bad)} mismatched")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="tally", description=__doc__.splitlines()[0])
@@ -320,6 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     tenant.add_argument("--currency", required=True, help="ISO 4217 default currency")
     tenant.add_argument("--locale", default="en", choices=["en", "fr", "de", "es", "ar"])
     tenant.add_argument("--test-mode", action="store_true")
+    commands.add_parser(
+        "verify-ledger", help="prove every credit wallet's balance equals its ledger's sum"
+    )
     key = commands.add_parser("create-api-key", help="issue an API key for a tenant")
     key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
     key.add_argument("--role", required=True, choices=["admin", "service", "customer"])
@@ -343,7 +364,10 @@ def main(argv: list[str] | None = None) -> None:
             from domain.billing.report import bill_with_progress
 
             async def bill_then_send() -> int:
+                from domain.credits import schedule
+
                 failures = await bill_with_progress(args.batch_size, settings.redis_url)
+                await schedule.run_due()
                 # One pass of the outboxes, so a cron'd `bill` alone keeps partners told.
                 async with httpx.AsyncClient(timeout=15) as http:
                     await deliver_due(http)
@@ -352,6 +376,8 @@ def main(argv: list[str] | None = None) -> None:
 
             failures = asyncio.run(_with_db(url, bill_then_send))
             raise SystemExit(1 if failures else 0)
+        elif args.command == "verify-ledger":
+            raise SystemExit(asyncio.run(_with_db(url, _verify_ledger)))
         elif args.command == "create-tenant":
             asyncio.run(_create_tenant(url, args))
         elif args.command == "create-api-key":

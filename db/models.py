@@ -52,6 +52,9 @@ class Tenant(TimestampedModel):
     stripe_webhook_secret = fields.TextField(null=True)
     sandbox_webhook_secret = fields.TextField(null=True)
     dunning = fields.JSONField(null=True)
+    # Credits: module costs, low-balance threshold, auto-block, top-up prices
+    # (domain/credits/rules.py reads it; null is the defaults).
+    credit_settings = fields.JSONField(null=True)
 
     class Meta:
         table = "tenant"
@@ -82,6 +85,10 @@ class Plan(TimestampedModel):
     monthly_credits = fields.BigIntField(default=0)
     daily_credit_limit = fields.BigIntField(null=True)
     features = fields.JSONField(default=list)
+    # Module costs that differ from the tenant's, and how much unused allowance
+    # rolls over into the next month (null: none, it expires).
+    credit_costs = fields.JSONField(null=True)
+    rollover_cap = fields.BigIntField(null=True)
     tax_behavior = fields.CharField(max_length=16, default="exclusive")
     status = fields.CharField(max_length=16, default="active")
     archived_at = fields.DatetimeField(null=True)

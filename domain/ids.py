@@ -32,6 +32,9 @@ PREFIXES = {
     "refund": "re",
     "webhook_endpoint": "we",
     "webhook_event": "evt",
+    "credit_entry": "cle",
+    "credit_reservation": "rsv",
+    "credit_purchase": "cpur",
 }
 
 _PATTERN = re.compile(r"^([a-z]+)_([0-9A-Za-z]{" + str(_BODY) + r"})$")

@@ -14,8 +14,9 @@ from strawberry.schema.config import StrawberryConfig
 
 from domain.currencies import EXPONENTS
 from domain.errors import BillingError
-from resolvers import billing, catalog, customers, tenancy
+from resolvers import billing, catalog, credits, customers, tenancy
 from resolvers import payments as pay
+from schema import credits as ct
 from schema import payloads as p
 from schema import payments as pt
 from schema.common import BIGINT_SCALAR, BigInt
@@ -77,6 +78,17 @@ class Query:
         resolver=billing.tax_rates,
         description="Rates the tenant configured (EU standard VAT rates apply by default).",
     )
+
+    check_credits = strawberry.field(
+        resolver=credits.check_credits,
+        description="May this customer spend credits on this module now? Writes nothing.",
+    )
+    credit_wallet = strawberry.field(
+        resolver=credits.credit_wallet, description="A customer token: its own (no argument)."
+    )
+    credit_ledger = strawberry.field(resolver=credits.credit_ledger)
+    credit_usage = strawberry.field(resolver=credits.credit_usage)
+    credit_settings = strawberry.field(resolver=credits.credit_settings)
 
     @strawberry.field(description="Every ISO 4217 currency Tally accepts, with its exponent.")
     def currencies(self) -> list[Currency]:
@@ -173,6 +185,33 @@ class Mutation:
     replay_failed_webhooks: pt.ReplayResult = strawberry.mutation(
         resolver=pay.replay_failed_webhooks
     )
+    consume_credits: ct.ConsumeCreditsResult = strawberry.mutation(
+        resolver=credits.consume_credits,
+        description="Atomic and idempotent by requestId; never below zero or over the day's limit.",
+    )
+    consume_credits_batch: ct.ConsumeCreditsBatchResult = strawberry.mutation(
+        resolver=credits.consume_credits_batch, description="Up to 1,000, each with its result."
+    )
+    reserve_credits: ct.ReserveCreditsResult = strawberry.mutation(resolver=credits.reserve_credits)
+    commit_reservation: ct.ReservationResult = strawberry.mutation(
+        resolver=credits.commit_reservation, description="For at most the quantity reserved."
+    )
+    release_reservation: ct.ReservationResult = strawberry.mutation(
+        resolver=credits.release_reservation
+    )
+    grant_credits: ct.CreditWalletResult = strawberry.mutation(resolver=credits.grant_credits)
+    purchase_credits: ct.CreditPurchaseResult = strawberry.mutation(
+        resolver=credits.purchase_credits,
+        description="A top-up invoice, charged like any other; credited when paid.",
+    )
+    block_customer: ct.CreditWalletResult = strawberry.mutation(resolver=credits.block_customer)
+    unblock_customer: ct.CreditWalletResult = strawberry.mutation(resolver=credits.unblock_customer)
+    refund_credits: ct.CreditEntryResult = strawberry.mutation(
+        resolver=credits.refund_credits, description="Give back (part of) a consumption."
+    )
+    update_credit_settings: ct.CreditSettingsResult = strawberry.mutation(
+        resolver=credits.update_credit_settings
+    )
 
 
 @strawberry.type(
@@ -182,6 +221,8 @@ class Mutation:
 class Subscription:
     tenant_events = strawberry.subscription(resolver=tenancy.tenant_events)
     invoice_events = strawberry.subscription(resolver=billing.invoice_events)
+    credit_balance = strawberry.subscription(resolver=credits.credit_balance)
+    usage_events = strawberry.subscription(resolver=credits.usage_events)
 
 
 def should_mask_error(error: GraphQLError) -> bool:

@@ -1,7 +1,8 @@
 """Test clocks: a test-mode tenant's simulated time for the customers attached to it.
 
 `advance` moves a clock forward and runs everything due in between in time
-order — renewals, trial ends, payment retries, reminders, due dates — each at
+order — renewals, trial ends, payment retries, reminders, due dates, credit
+allowances and expiries — each at
 its own instant (so invoices and payments carry the dates they would have had).
 """
 
@@ -14,6 +15,7 @@ from tortoise.transactions import in_transaction
 from db.models import Invoice, Subscription, Tenant, TestClock
 from domain import clock, validation
 from domain.billing.cycle import bill_subscriptions
+from domain.credits import schedule
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id
 from domain.pagination import Page, PageRequest, paginate
@@ -88,6 +90,9 @@ async def _next_event(clock_id: int, to: datetime) -> datetime | None:
     )
     if invoice is not None:
         found.append(invoice["next_dunning_at"])
+    credits = await schedule.next_event_on_clock(clock_id, to)
+    if credits is not None:
+        found.append(credits)
     return min(found) if found else None
 
 
@@ -123,6 +128,7 @@ async def advance_test_clock(principal: Principal, public_id: str, to: datetime)
                 )
                 await bill_subscriptions(subs, at, at)
                 await run_dunning(at, test_clock_id=test_clock.id)
+                await schedule.run_due(at, test_clock_id=test_clock.id)
         with clock.frozen_at(at):
             await process_pending(test_clock_id=test_clock.id)
     else:

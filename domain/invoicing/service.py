@@ -112,7 +112,11 @@ async def _draft_for(invoice: Invoice, lines: list[DraftLine], at: datetime) -> 
 
 
 async def create_invoice(
-    principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
+    principal: Principal,
+    data: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    billing_reason: str = "manual",
 ) -> Invoice:
     principal.require(Permission.INVOICES_WRITE)
 
@@ -126,7 +130,7 @@ async def create_invoice(
             tenant_id=principal.tenant_id,
             customer_id=customer.id,
             status="draft",
-            billing_reason="manual",
+            billing_reason=billing_reason,
             currency=currency,
             locale=customer.locale,
             memo=(data.get("memo") or "")[:2000],

@@ -165,6 +165,10 @@ async def settle(locked: Locked, now: datetime) -> None:
         invoice.status = "paid"
         invoice.paid_at = now
         await dunning.on_paid(invoice, now, subscription_status=locked.subscription_status)
+        if invoice.billing_reason == "credit_purchase":
+            from domain.credits.purchases import grant_paid
+
+            await grant_paid(invoice.id)
     invoice.updated_at = now
     await update_many(Invoice, _SETTLED, [invoice])
     if paid:

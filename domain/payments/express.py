@@ -68,6 +68,7 @@ WITH named AS MATERIALIZED (  -- by the unique index first, whatever the statist
     AND p.amount_minor = $4 AND p.currency = $5
     AND p.status IN ('pending', 'processing', 'requires_action')
     AND i.status = 'open' AND i.amount_due_minor = p.amount_minor
+    AND i.billing_reason <> 'credit_purchase'  -- credits are granted by `settle`
     AND NOT c.delinquent AND c.test_clock_id IS NULL
     AND (s.id IS NULL OR s.status NOT IN ('past_due', 'unpaid'))
   FOR UPDATE OF i, p

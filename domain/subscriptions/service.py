@@ -153,6 +153,10 @@ async def create_subscription(
             # Backdated: bill the periods that have already gone by, in order.
             await bill_subscriptions([sub], now, now)
         await announce.subscription("subscription.created", sub)
+        if plan.monthly_credits > 0:  # the first month's allowance, in this transaction
+            from domain.credits.schedule import refresh_customer
+
+            await refresh_customer(sub.tenant_id, sub.customer_id)
         return sub
 
     return await run_once(

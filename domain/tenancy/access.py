@@ -2,9 +2,10 @@
 
 admin    everything in its tenant
 service  what a partner backend needs: read the catalog, customers,
-         subscriptions and invoices (later: check and consume credits)
+         subscriptions and invoices; check, consume and reserve credits
 customer a frontend token bound to one customer: that customer only (its
-         profile, subscriptions, invoices and credit notes; nothing it can buy)
+         profile, subscriptions, invoices, credit notes, wallet and ledger;
+         nothing it can buy or consume)
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Permission(enum.Enum):
     PAYMENTS_WRITE = "payments:write"
     PAYMENT_METHODS_SELF = "payment_methods:self"  # a customer token: its own methods, pay
     WEBHOOKS = "webhooks:manage"
+    CREDITS_READ = "credits:read"  # a customer token: its own wallet and ledger
+    CREDITS_CONSUME = "credits:consume"  # check, consume, reserve, buy top-ups
+    CREDITS_MANAGE = "credits:manage"  # grant, block, refund, settings
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -52,6 +56,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.SUBSCRIPTIONS_READ,
             Permission.INVOICES_READ,
             Permission.PAYMENTS_READ,
+            Permission.CREDITS_READ,
+            Permission.CREDITS_CONSUME,
         }
     ),
     Role.CUSTOMER: frozenset(
@@ -64,6 +70,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.INVOICES_READ,
             Permission.PAYMENTS_READ,
             Permission.PAYMENT_METHODS_SELF,
+            Permission.CREDITS_READ,
         }
     ),
 }

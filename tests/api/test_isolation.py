@@ -25,7 +25,11 @@ from db.models import (
 from db.models import (
     TestClock as ClockRow,
 )
+from db.credit_models import CreditEntry, CreditReservation, CreditWallet
 from domain.catalog.add_ons import create_add_on
+from domain.credits.admin import grant_credits
+from domain.credits.consume import ConsumeRequest, consume_credits
+from domain.credits.reservations import reserve_credits
 from domain.catalog.coupons import create_coupon
 from domain.invoicing.credit_notes import create_credit_note
 from domain.invoicing.service import create_invoice
@@ -62,13 +66,15 @@ OBJECTS = (
     "payment_method",
     "endpoint",
     "event",
+    "entry",
+    "reservation",
 )
 
 
 async def _victim() -> dict[str, Any]:
     tenant = await make_tenant(name="Victim Co")
     admin = Principal(tenant_id=tenant.id, role=Role.ADMIN, key_id=0)
-    plan = await make_plan(tenant=tenant, code="victim-plan")
+    plan = await make_plan(tenant=tenant, code="victim-plan", features=["rag"])
     add_on = await create_add_on(
         admin,
         {
@@ -119,7 +125,15 @@ async def _victim() -> dict[str, Any]:
         admin, {"url": "http://127.0.0.1:9/victim-hook", "event_types": ["*"]}
     )
     event = await WebhookEvent.filter(tenant_id=tenant.id).first()
+    await grant_credits(admin, customer.public_id, 10, reason="victim's own")
+    used = await consume_credits(
+        admin, ConsumeRequest(customer.public_id, "rag", "query", 1, "victim-request")
+    )
+    hold = await reserve_credits(admin, customer.public_id, "rag", "job", 1, "victim-hold")
+    assert hold.reservation is not None
     return {
+        "entry": used.entry_id,
+        "reservation": hold.reservation.public_id,
         "payment": payment.public_id,
         "payment_method": method.public_id,
         "endpoint": endpoint.public_id,
@@ -160,12 +174,30 @@ COMPUTED = {
         "query($id: ID!) { subscriptionChangePreview(id: $id, input: {quantity: 3}) { currency } }",
         "subscription",
     ),
+    "checkCredits": (
+        'query($id: ID!) { checkCredits(customerId: $id, module: "rag") { canProceed } }',
+        "customer",
+    ),
+    "creditWallet": ("query($id: ID!) { creditWallet(customerId: $id) { balance } }", "customer"),
+    "creditLedger": (
+        "query($id: ID!) { creditLedger(customerId: $id) { nodes { id } } }",
+        "customer",
+    ),
+    "creditUsage": (
+        'query($id: ID!) { creditUsage(customerId: $id, fromDay: "2026-01-01", toDay: "2026-12-31") { day } }',
+        "customer",
+    ),
 }
 BY_CODE = [
     '{ plan(code: "victim-plan") { id } }',
     '{ addOn(code: "victim-addon") { id } }',
     '{ coupon(code: "VICTIM") { id } }',
     '{ customer(externalId: "victim-1") { id } }',
+]
+# Credit operations take the caller's external ids too: another tenant's is unknown.
+BY_EXTERNAL_ID = [
+    '{ checkCredits(customerId: "victim-1", module: "rag") { canProceed } }',
+    '{ creditWallet(customerId: "victim-1") { balance } }',
 ]
 LISTS = {
     "plans": "{ plans { nodes { id } totalCount } }",
@@ -189,6 +221,7 @@ OWN = {
     "tenant",
     "currencies",
     "paymentSettings",
+    "creditSettings",
 }  # answer about the caller itself, no foreign id taken
 
 MUTATIONS = {
@@ -321,6 +354,49 @@ MUTATIONS = {
         "mutation($id: ID!) { replayFailedWebhooks(endpointId: $id) { __typename } }",
         "endpoint",
     ),
+    "consumeCredits": (
+        'mutation($id: ID!) { consumeCredits(input: {customerId: $id, module: "rag", action: "q", requestId: "steal-1"}) { __typename } }',
+        "customer",
+    ),
+    "reserveCredits": (
+        'mutation($id: ID!) { reserveCredits(input: {customerId: $id, module: "rag", action: "q", requestId: "steal-2"}) { __typename } }',
+        "customer",
+    ),
+    "commitReservation": (
+        "mutation($id: ID!) { commitReservation(id: $id) { __typename } }",
+        "reservation",
+    ),
+    "releaseReservation": (
+        "mutation($id: ID!) { releaseReservation(id: $id) { __typename } }",
+        "reservation",
+    ),
+    "grantCredits": (
+        'mutation($id: ID!) { grantCredits(customerId: $id, amount: 5, reason: "x") { __typename } }',
+        "customer",
+    ),
+    "purchaseCredits": (
+        "mutation($id: ID!) { purchaseCredits(customerId: $id, credits: 5) { __typename } }",
+        "customer",
+    ),
+    "blockCustomer": (
+        "mutation($id: ID!) { blockCustomer(customerId: $id) { __typename } }",
+        "customer",
+    ),
+    "unblockCustomer": (
+        "mutation($id: ID!) { unblockCustomer(customerId: $id) { __typename } }",
+        "customer",
+    ),
+    "refundCredits": (
+        'mutation($id: ID!) { refundCredits(entryId: $id, reason: "x") { __typename } }',
+        "entry",
+    ),
+}
+# A batch answers per item: each foreign customer is NOT_FOUND on its own.
+PER_ITEM = {
+    "consumeCreditsBatch": (
+        'mutation($id: ID!) { consumeCreditsBatch(items: [{customerId: $id, module: "rag", action: "q", requestId: "steal-3"}]) { ... on ConsumeCreditsBatchSuccess { results { __typename } } } }',
+        "customer",
+    ),
 }
 # Creating in one's own tenant takes no foreign id; updateTenant only ever targets the caller's.
 CREATES_OWN = {
@@ -332,6 +408,7 @@ CREATES_OWN = {
     "setTaxRate",
     "updatePaymentSettings",
     "createWebhookEndpoint",
+    "updateCreditSettings",
 }
 ITEM = {"description": "Setup", "unit_price": {"currency": "EUR", "amount_minor": 5000}}
 
@@ -348,7 +425,7 @@ def _camel(name: str) -> str:
 
 def test_every_operation_has_an_isolation_case() -> None:
     assert _fields(Query) == set(QUERIES) | set(COMPUTED) | set(LISTS) | OWN
-    assert _fields(Mutation) == set(MUTATIONS) | CREATES_OWN
+    assert _fields(Mutation) == set(MUTATIONS) | set(PER_ITEM) | CREATES_OWN
 
 
 async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -> None:
@@ -366,6 +443,9 @@ async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -
     for document in BY_CODE:
         body = await gql(client, key, document)
         assert list(data(body).values()) == [None], document
+    for document in BY_EXTERNAL_ID:
+        body = await gql(client, key, document)
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", document
     for name, document in LISTS.items():
         result = data(await gql(client, key, document))[name]
         assert victim["tenant"].public_id not in str(result)
@@ -384,6 +464,9 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
     for name, (document, kind) in MUTATIONS.items():
         result = data(await gql(client, key, document, {"id": victim[kind]}))[name]
         assert result["__typename"] == NOT_FOUND, name
+    for name, (document, kind) in PER_ITEM.items():
+        result = data(await gql(client, key, document, {"id": victim[kind]}))[name]
+        assert [r["__typename"] for r in result["results"]] == [NOT_FOUND], name
     # Nothing of the victim's changed, and the attacker created nothing.
     assert (await Plan.get(public_id=victim["plan"])).name == "Test plan"
     assert (await Plan.get(public_id=victim["plan"])).status == "active"
@@ -403,5 +486,10 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
     assert method.detached_at is None and method.is_default  # its first, so its default
     assert (await WebhookEndpoint.get(public_id=victim["endpoint"])).url.endswith("/victim-hook")
     assert (await Customer.get(public_id=victim["customer"])).payment_provider is None
+    wallet = await CreditWallet.get(customer__public_id=victim["customer"])
+    assert (wallet.balance, wallet.reserved, wallet.blocked) == (9, 1, False)
+    assert await CreditEntry.filter(wallet_id=wallet.id).count() == 2  # grant, consumption
+    assert (await CreditReservation.get(public_id=victim["reservation"])).status == "held"
+    assert await CreditWallet.filter(tenant_id=attacker.id).count() == 0
     assert await Subscription.filter(tenant_id=attacker.id).count() == 0
     assert await Invoice.filter(tenant_id=attacker.id).count() == 0

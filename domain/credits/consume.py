@@ -1,0 +1,439 @@
+"""Check and consume credits: atomic, idempotent by `requestId`, never below zero
+and never over the day's limit, however many callers race.
+
+Two paths give the same result (a test holds them to it):
+
+- the **locked path** (any database, any case): lock the wallets in id order,
+  answer replays, catch up expiries and allowances, release expired holds,
+  decide each request with `rules.decide` on the locked rows, and write every
+  entry, the wallets and any `credits.low` event in one transaction. Batches
+  always take it (a constant number of statements per batch).
+- the **one-statement path** (PostgreSQL, the common case): the rules' checks
+  are the WHERE clause of one UPDATE of the wallet, and the ledger insert hangs
+  off its RETURNING, autocommitted. It only runs when nothing else is due: no
+  expiry or allowance boundary passed, no threshold crossed, no auto-block to
+  set; otherwise no row comes back and the locked path takes over. A concurrent
+  duplicate `requestId` fails the unique index and is answered as a replay.
+
+A refused request is not stored: retried with the same `requestId` after a
+top-up, it can succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from db import raw
+from db.credit_models import CreditEntry, CreditWallet
+from domain import clock
+from domain.credits import accounts, lots, reservations, rules
+from domain.credits.accounts import Account
+from domain.credits.book import Book, entry_event
+from domain.credits.live import publish
+from domain.errors import BillingError, IdempotencyError, NotFoundError, ValidationError
+from domain.events.bus import EventBus
+from domain.tenancy.access import Permission, Principal
+
+MAX_BATCH = 1000
+MAX_METADATA_BYTES = 4096
+_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeRequest:
+    customer: str
+    module: str
+    action: str
+    quantity: int
+    request_id: str
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    customer: str
+    module: str
+    consumed: bool
+    refusal: rules.Refusal | None
+    cost: int
+    balance: int
+    remaining_today: int | None
+    entry_id: str | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    customer: str
+    module: str
+    decision: rules.Decision
+    daily_limit: int | None
+
+
+def validate(req: ConsumeRequest) -> ConsumeRequest:
+    accounts.check_ref(req.customer)
+    if not isinstance(req.request_id, str) or not 0 < len(req.request_id) <= 128:
+        raise ValidationError("requestId must be 1-128 characters", field="requestId")
+    if not isinstance(req.action, str) or not 0 < len(req.action) <= 64:
+        raise ValidationError("action must be 1-64 characters", field="action")
+    if not isinstance(req.module, str) or not 0 < len(req.module) <= 32:
+        raise ValidationError("module must be 1-32 characters", field="module")
+    rules.quantity(req.quantity)
+    if req.metadata is not None:
+        if not isinstance(req.metadata, dict):
+            raise ValidationError("metadata must be a JSON object", field="metadata")
+        if len(orjson.dumps(req.metadata)) > MAX_METADATA_BYTES:
+            raise ValidationError(
+                f"metadata must be at most {MAX_METADATA_BYTES} bytes", field="metadata"
+            )
+    return req
+
+
+async def check_credits(principal: Principal, customer: str, module: str, qty: int) -> CheckResult:
+    """Could this consumption proceed now? Changes nothing the caller can see (an
+    expiry or allowance already due is applied first, as the sweep would)."""
+    principal.require(Permission.CREDITS_CONSUME)
+    account = await accounts.load_account(principal.tenant_id, customer)
+    rules.cost_of(account.ent, module, rules.quantity(qty))
+    if account.due():
+        await catch_up(account)
+        account = await accounts.load_account(principal.tenant_id, customer)
+    decision = rules.decide(
+        account.state,
+        account.ent,
+        module,
+        qty,
+        account.day,
+        payment_overdue=account.payment_overdue,
+    )
+    return CheckResult(account.customer_public_id, module, decision, account.ent.daily_limit)
+
+
+async def catch_up(account: Account, bus: EventBus | None = None) -> None:
+    wallet_id = await accounts.ensure_wallet(account)
+    book = Book(account.tenant_id, account.now)
+    async with in_transaction():
+        wallet = (await accounts.lock_wallets([wallet_id]))[wallet_id]
+        await lots.catch_up(book, wallet, account.customer_public_id, account.settings)
+        await book.flush()
+    await publish(bus, account.tenant_id, book.changes)
+
+
+async def consume_credits(
+    principal: Principal, req: ConsumeRequest, bus: EventBus | None = None
+) -> Outcome:
+    principal.require(Permission.CREDITS_CONSUME)
+    req = validate(req)
+    account = await accounts.load_account(principal.tenant_id, req.customer)
+    digest = rules.request_digest(
+        account.customer_id, req.module, req.action, req.quantity, req.metadata
+    )
+    decision = rules.decide(
+        account.state,
+        account.ent,
+        req.module,
+        req.quantity,
+        account.day,
+        payment_overdue=account.payment_overdue,
+    )
+    if decision.allowed and account.wallet_id is not None and not account.due():
+        if raw.is_postgres(CreditEntry._meta.db):
+            try:
+                done = await _one_statement(account, req, digest, decision.cost)
+            except IntegrityError:
+                done = None  # a concurrent duplicate committed first: a replay
+            if done is not None:
+                await publish(bus, account.tenant_id, [done[1]])
+                return done[0]
+    first = await _replay_of(account.tenant_id, [req.request_id])
+    if req.request_id in first:
+        return _replayed(first[req.request_id], account, req, digest)
+    if not decision.allowed and not account.due():
+        return _refused(account, req.module, decision)
+    results = await _locked(principal.tenant_id, {req.customer: account}, [req], bus)
+    result = results[0]
+    if isinstance(result, BillingError):
+        raise result
+    return result
+
+
+async def consume_batch(
+    principal: Principal, items: Sequence[ConsumeRequest], bus: EventBus | None = None
+) -> list[Outcome | BillingError]:
+    """Up to 1,000 consumptions, each with its own result, in one transaction;
+    within a batch, items apply in order (a later one sees an earlier one's debit)."""
+    principal.require(Permission.CREDITS_CONSUME)
+    if not 0 < len(items) <= MAX_BATCH:
+        raise ValidationError(f"send 1-{MAX_BATCH} consumptions", field="items")
+    results: list[Outcome | BillingError | None] = [None] * len(items)
+    valid: list[tuple[int, ConsumeRequest]] = []
+    for i, item in enumerate(items):
+        try:
+            valid.append((i, validate(item)))
+        except BillingError as exc:
+            results[i] = exc
+    found = await accounts.load_accounts(principal.tenant_id, [r.customer for _, r in valid])
+    known = []
+    for i, item in valid:
+        if item.customer in found:
+            known.append((i, item))
+        else:
+            results[i] = NotFoundError(f"no customer {item.customer}", field="customerId")
+    if known:
+        done = await _locked(principal.tenant_id, found, [r for _, r in known], bus)
+        for (i, _), outcome in zip(known, done, strict=True):
+            results[i] = outcome
+    return [r for r in results if r is not None]
+
+
+# The rules' checks as one WHERE clause; $5 is the daily limit (NULL: none), $6 the
+# low-balance threshold (NULL: none) and $7 the tenant's auto-block setting, both of
+# which send the request down the locked path when they would trigger.
+_ONE_STATEMENT = """
+WITH upd AS (
+  UPDATE credit_wallet SET
+    balance = balance - $1,
+    used_today = CASE WHEN usage_day = $2 THEN used_today + $1 ELSE $1 END,
+    usage_day = $2,
+    consumed_total = consumed_total + $1,
+    updated_at = $3
+  WHERE id = $4 AND NOT blocked AND NOT auto_blocked
+    AND balance - reserved >= $1
+    AND (next_event_at IS NULL OR next_event_at > $3)
+    AND ($5::bigint IS NULL
+         OR (CASE WHEN usage_day = $2 THEN used_today ELSE 0 END) + $1 <= $5::bigint)
+    AND ($6::bigint IS NULL OR balance - $1 >= $6::bigint OR balance < $6::bigint)
+    AND (NOT $7::boolean OR balance - reserved - $1 > 0)
+    AND NOT EXISTS (SELECT 1 FROM credit_entry WHERE tenant_id = $8 AND request_id = $9)
+  RETURNING balance, reserved, used_today, blocked OR auto_blocked AS blocked
+)
+INSERT INTO credit_entry (public_id, tenant_id, wallet_id, customer_id, kind, amount,
+  balance_after, module, action, quantity, request_id, request_hash, remaining_today,
+  local_day, metadata, created_at)
+SELECT $10, $8, $4, $11, 'consumption', -$1, upd.balance, $12, $13, $14, $9, $15,
+  $5::bigint - upd.used_today, $2, $16::jsonb, $3
+FROM upd
+RETURNING balance_after, remaining_today,
+  (SELECT reserved FROM upd) AS reserved, (SELECT used_today FROM upd) AS used_today,
+  (SELECT blocked FROM upd) AS blocked
+"""
+
+
+async def _one_statement(
+    account: Account, req: ConsumeRequest, digest: str, cost: int
+) -> tuple[Outcome, Any] | None:
+    from domain.credits.book import Change
+    from domain.ids import new_id
+
+    entry_id = new_id("credit_entry")
+    day = account.day
+    conn = CreditEntry._meta.db
+    rows = await conn.execute_query_dict(
+        _ONE_STATEMENT,
+        [
+            cost,
+            day,
+            account.now,
+            account.wallet_id,
+            account.ent.daily_limit,
+            account.settings.low_threshold,
+            account.settings.auto_block,
+            account.tenant_id,
+            req.request_id,
+            entry_id,
+            account.customer_id,
+            req.module,
+            req.action,
+            req.quantity,
+            digest,
+            None if req.metadata is None else orjson.dumps(req.metadata).decode(),
+        ],
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    outcome = Outcome(
+        account.customer_public_id,
+        req.module,
+        True,
+        None,
+        cost,
+        row["balance_after"],
+        row["remaining_today"],
+        entry_id,
+    )
+    change = Change(
+        account.customer_id,
+        account.customer_public_id,
+        {
+            "balance": row["balance_after"],
+            "reserved": row["reserved"],
+            "used_today": row["used_today"],
+            "usage_day": day,
+            "blocked": row["blocked"],
+        },
+        entry_event(
+            {
+                "public_id": entry_id,
+                "kind": "consumption",
+                "amount": -cost,
+                "balance_after": row["balance_after"],
+                "module": req.module,
+                "action": req.action,
+                "quantity": req.quantity,
+                "created_at": account.now,
+            }
+        ),
+    )
+    return outcome, change
+
+
+async def _replay_of(tenant_id: int, request_ids: Sequence[str]) -> dict[str, CreditEntry]:
+    rows = await CreditEntry.filter(tenant_id=tenant_id, request_id__in=list(request_ids))
+    return {row.request_id: row for row in rows if row.request_id is not None}
+
+
+def _replayed(entry: CreditEntry, account: Account, req: ConsumeRequest, digest: str) -> Outcome:
+    if entry.request_hash != digest or entry.customer_id != account.customer_id:
+        raise IdempotencyError(
+            f"requestId {req.request_id!r} was used with other input", field="requestId"
+        )
+    return Outcome(
+        account.customer_public_id,
+        req.module,
+        True,
+        None,
+        -entry.amount,
+        entry.balance_after,
+        entry.remaining_today,
+        entry.public_id,
+        replayed=True,
+    )
+
+
+def _refused(account: Account, module: str, decision: rules.Decision) -> Outcome:
+    return Outcome(
+        account.customer_public_id,
+        module,
+        False,
+        decision.refusal,
+        decision.cost,
+        decision.balance_after,
+        decision.remaining_today,
+    )
+
+
+async def _locked(
+    tenant_id: int,
+    found: dict[str, Account],
+    items: Sequence[ConsumeRequest],
+    bus: EventBus | None,
+) -> list[Outcome | BillingError]:
+    for attempt in range(_RETRIES):
+        try:
+            outcomes, book = await _locked_once(tenant_id, found, items)
+        except IntegrityError:
+            # A request id committed by a concurrent caller after we looked: look again.
+            if attempt == _RETRIES - 1:
+                raise
+            continue
+        await publish(bus, tenant_id, book.changes)
+        return outcomes
+    raise AssertionError("unreachable")
+
+
+async def _locked_once(
+    tenant_id: int, found: dict[str, Account], items: Sequence[ConsumeRequest]
+) -> tuple[list[Outcome | BillingError], Book]:
+    for account in {id(a): a for a in found.values()}.values():
+        await accounts.ensure_wallet(account)
+    book = Book(tenant_id, clock.now())
+    outcomes: list[Outcome | BillingError] = []
+    async with in_transaction():
+        wallets = await accounts.lock_wallets([found[r.customer].wallet_id for r in items])
+        first = await _replay_of(tenant_id, [r.request_id for r in items])
+        ready: set[int] = set()
+        for req in items:
+            account = found[req.customer]
+            wallet = wallets[account.wallet_id]  # type: ignore[index]
+            if wallet.id not in ready:
+                ready.add(wallet.id)
+                await reservations.maintain(book, account, wallet)
+            outcomes.append(_apply(book, account, wallet, req, first))
+        await book.flush()
+    return outcomes, book
+
+
+def _apply(
+    book: Book,
+    account: Account,
+    wallet: CreditWallet,
+    req: ConsumeRequest,
+    first: dict[str, CreditEntry],
+) -> Outcome | BillingError:
+    digest = rules.request_digest(
+        account.customer_id, req.module, req.action, req.quantity, req.metadata
+    )
+    try:
+        if req.request_id in first:
+            return _replayed(first[req.request_id], account, req, digest)
+        day = account.day
+        decision = rules.decide(
+            accounts.state_of(wallet),
+            account.ent,
+            req.module,
+            req.quantity,
+            day,
+            payment_overdue=account.payment_overdue,
+        )
+    except BillingError as exc:
+        return exc
+    if not decision.allowed:
+        return _refused(account, req.module, decision)
+    wallet.used_today = (
+        wallet.used_today + decision.cost if wallet.usage_day == day else (decision.cost)
+    )
+    wallet.usage_day = day
+    wallet.consumed_total += decision.cost
+    row = book.entry(
+        wallet,
+        account.customer_public_id,
+        "consumption",
+        -decision.cost,
+        settings=account.settings,
+        at=account.now,
+        module=req.module,
+        action=req.action,
+        quantity=req.quantity,
+        request_id=req.request_id,
+        request_hash=digest,
+        remaining_today=decision.remaining_today,
+        local_day=day,
+        metadata=req.metadata,
+    )
+    # A placeholder so a second use of the id in the same batch is a replay.
+    first[req.request_id] = CreditEntry(
+        public_id=row["public_id"],
+        customer_id=account.customer_id,
+        amount=row["amount"],
+        balance_after=row["balance_after"],
+        remaining_today=row["remaining_today"],
+        request_hash=digest,
+        request_id=req.request_id,
+    )
+    return Outcome(
+        account.customer_public_id,
+        req.module,
+        True,
+        None,
+        decision.cost,
+        wallet.balance,
+        decision.remaining_today,
+        row["public_id"],
+    )

@@ -1,0 +1,224 @@
+"""The credit rules, as pure functions: what a module costs, whether a customer
+may spend it now, the day it counts against, which lots a consumption draws
+from, and what rolls over. No I/O and no clock reads: the callers pass `now`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from domain.errors import ValidationError
+
+DEFAULT_COSTS: dict[str, int] = {"rag": 1, "legal": 3, "fiscal": 3, "voice": 2, "park": 2, "api": 1}
+MAX_QUANTITY = 1_000_000
+# Statuses whose plan entitles the customer to its modules and allowance.
+ENTITLED_STATUSES = ("trialing", "active", "past_due")
+
+
+class Refusal(enum.StrEnum):
+    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
+    DAILY_LIMIT_REACHED = "DAILY_LIMIT_REACHED"
+    MODULE_NOT_IN_PLAN = "MODULE_NOT_IN_PLAN"
+    CUSTOMER_BLOCKED = "CUSTOMER_BLOCKED"
+    PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
+
+
+class UnknownModule(ValidationError):
+    code = "UNKNOWN_MODULE"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditSettings:
+    """A tenant's credit configuration (`tenant.credit_settings`, null = defaults)."""
+
+    costs: Mapping[str, int]
+    low_threshold: int | None = None  # `credits.low` when a balance drops below it
+    auto_block: bool = False  # block an exhausted wallet, unblock on top-up
+    unit_prices: Mapping[str, int] | None = None  # top-up price per credit, minor units
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any] | None) -> CreditSettings:
+        stored = stored or {}
+        return cls(
+            costs=stored.get("costs") or DEFAULT_COSTS,
+            low_threshold=stored.get("low_threshold"),
+            auto_block=bool(stored.get("auto_block", False)),
+            unit_prices=stored.get("unit_prices") or {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTerms:
+    features: Sequence[str]
+    daily_limit: int | None  # None: unlimited
+    costs: Mapping[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlements:
+    modules: frozenset[str]
+    costs: Mapping[str, int]
+    daily_limit: int | None  # None: unlimited (or no plan at all)
+    has_plan: bool
+
+
+def entitlements(settings: CreditSettings, plans: Sequence[PlanTerms]) -> Entitlements:
+    """What a customer's live subscriptions allow. With several, the most generous
+    term wins: the union of modules, the lowest cost, the highest daily limit."""
+    costs = dict(settings.costs)
+    overrides: dict[str, int] = {}
+    modules: set[str] = set()
+    limits: list[int | None] = []
+    for plan in plans:
+        modules.update(m for m in plan.features if m in costs)
+        limits.append(plan.daily_limit)
+        for module, cost in (plan.costs or {}).items():
+            if module in costs:
+                overrides[module] = min(cost, overrides.get(module, cost))
+    costs.update(overrides)
+    limit = None if not limits or None in limits else max(x for x in limits if x is not None)
+    return Entitlements(frozenset(modules), costs, limit, bool(plans))
+
+
+@dataclass(frozen=True, slots=True)
+class WalletState:
+    balance: int = 0
+    reserved: int = 0
+    usage_day: str = ""
+    used_today: int = 0
+    blocked: bool = False
+    auto_blocked: bool = False
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.reserved
+
+    def used_on(self, day: str) -> int:
+        return self.used_today if self.usage_day == day else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    cost: int
+    refusal: Refusal | None
+    balance_after: int  # the balance if it proceeds (the current one if not)
+    remaining_today: int | None  # after it, None when unlimited
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+def quantity(value: int, *, field: str = "quantity") -> int:
+    if not isinstance(value, int) or value <= 0:
+        raise ValidationError("quantity must be a positive whole number", field=field)
+    if value > MAX_QUANTITY:
+        raise ValidationError(f"quantity must be at most {MAX_QUANTITY:,}", field=field)
+    return value
+
+
+def cost_of(ent: Entitlements, module: str, qty: int) -> int:
+    unit = ent.costs.get(module)
+    if unit is None:
+        known = ", ".join(sorted(ent.costs))
+        raise UnknownModule(f"unknown module {module!r} (known: {known})", field="module")
+    return unit * quantity(qty)
+
+
+def decide(
+    wallet: WalletState,
+    ent: Entitlements,
+    module: str,
+    qty: int,
+    day: str,
+    *,
+    payment_overdue: bool,
+) -> Decision:
+    """May this consumption proceed? The first refusal that applies, in the order
+    a support agent would explain it: plan, block, payment, daily cap, balance."""
+    cost = cost_of(ent, module, qty)
+    used = wallet.used_on(day)
+    remaining = None if ent.daily_limit is None else ent.daily_limit - used
+    refusal: Refusal | None = None
+    if module not in ent.modules:
+        refusal = Refusal.MODULE_NOT_IN_PLAN
+    elif wallet.blocked or wallet.auto_blocked:
+        refusal = Refusal.CUSTOMER_BLOCKED
+    elif payment_overdue:
+        refusal = Refusal.PAYMENT_OVERDUE
+    elif remaining is not None and cost > remaining:
+        refusal = Refusal.DAILY_LIMIT_REACHED
+    elif cost > wallet.available:
+        refusal = Refusal.INSUFFICIENT_CREDITS
+    if refusal is not None:
+        return Decision(cost, refusal, wallet.balance, remaining)
+    return Decision(
+        cost, None, wallet.balance - cost, None if remaining is None else remaining - cost
+    )
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(now: datetime, tz: str) -> str:
+    """The customer's calendar date at `now`: the key daily limits count under."""
+    return now.astimezone(zone(tz)).date().isoformat()
+
+
+def next_local_midnight(now: datetime, tz: str) -> datetime:
+    """When the customer's day resets (DST-safe: midnight is built as a wall time)."""
+    local = now.astimezone(zone(tz))
+    tomorrow = (local + timedelta(days=1)).date()
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone(tz))
+
+
+def request_digest(customer_id: int, module: str, action: str, qty: int, metadata: Any) -> str:
+    """What makes two requests with one requestId "the same input"."""
+    body = orjson.dumps([customer_id, module, action, qty, metadata], option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    id: int
+    remaining: int
+    expires_at: datetime | None
+
+
+def draw_order(lots: Iterable[Lot]) -> list[Lot]:
+    """What expires first is spent first; credits that never expire come last."""
+    return sorted(lots, key=lambda lot: (lot.expires_at is None, lot.expires_at or 0, lot.id))
+
+
+def draw(lots: Sequence[Lot], amount: int) -> dict[int, int]:
+    """How much of `amount` each lot gives, earliest expiry first. The wallet never
+    spends more than its balance, which is the lots' sum, so it always suffices;
+    whatever would not fit (only after a manual correction) is left undrawn."""
+    takes: dict[int, int] = {}
+    for lot in draw_order(lots):
+        if amount <= 0:
+            break
+        take = min(lot.remaining, amount)
+        if take > 0:
+            takes[lot.id] = take
+            amount -= take
+    return takes
+
+
+def rollover(unused: int, cap: int | None) -> tuple[int, int]:
+    """(kept, dropped) of a month's unused allowance: up to `cap` carries over,
+    the rest resets; with no cap configured nothing carries over."""
+    unused = max(unused, 0)
+    kept = 0 if cap is None else min(unused, max(cap, 0))
+    return kept, unused - kept

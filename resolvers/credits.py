@@ -1,0 +1,391 @@
+"""Prepaid credits: thin adapters, and the live feeds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain.credits import admin, consume, purchases, queries, reservations
+from domain.credits.live import credits_channel
+from domain.errors import BillingError
+from domain.pagination import page_request
+from domain.tenancy.access import Permission, Role
+from resolvers.common import connection, mutate, query, to_data, to_error
+from schema import credits as t
+from schema.common import Connection
+
+
+def _check(result: consume.CheckResult) -> t.CreditCheck:
+    d = result.decision
+    return t.CreditCheck(
+        customer_id=strawberry.ID(result.customer),
+        module=result.module,
+        can_proceed=d.allowed,
+        reason=t.CreditRefusal(d.refusal.value) if d.refusal else None,
+        cost=d.cost,
+        balance_after=d.balance_after,
+        remaining_today=d.remaining_today,
+        daily_limit=result.daily_limit,
+    )
+
+
+def _consumption(o: consume.Outcome) -> t.CreditConsumption:
+    return t.CreditConsumption(
+        customer_id=strawberry.ID(o.customer),
+        module=o.module,
+        consumed=o.consumed,
+        reason=t.CreditRefusal(o.refusal.value) if o.refusal else None,
+        cost=o.cost,
+        balance=o.balance,
+        remaining_today=o.remaining_today,
+        entry_id=strawberry.ID(o.entry_id) if o.entry_id else None,
+        replayed=o.replayed,
+    )
+
+
+def _wallet(view: queries.WalletView) -> t.CreditWallet:
+    data = {k: getattr(view, k) for k in view.__slots__ if k not in ("lots", "blocked_reason")}
+    data["customer_id"] = strawberry.ID(data.pop("customer"))
+    lots = [
+        t.CreditLot(kind=x.kind, remaining=x.remaining, expires_at=x.expires_at) for x in view.lots
+    ]
+    return t.CreditWallet(lots=lots, **data)
+
+
+def _request(item: t.ConsumeCreditsInput) -> consume.ConsumeRequest:
+    return consume.ConsumeRequest(
+        customer=item.customer_id,
+        module=item.module,
+        action=item.action,
+        quantity=item.quantity,
+        request_id=item.request_id,
+        metadata=item.metadata,
+    )
+
+
+# -- queries ---------------------------------------------------------------------------
+async def check_credits(
+    info: Info, customer_id: strawberry.ID, module: str, quantity: t.BigInt = 1
+) -> t.CreditCheck:
+    return _check(
+        await query(
+            lambda: consume.check_credits(info.context.caller, customer_id, module, quantity)
+        )
+    )
+
+
+async def credit_wallet(info: Info, customer_id: strawberry.ID | None = None) -> t.CreditWallet:
+    return _wallet(await query(lambda: queries.wallet_view(info.context.caller, customer_id)))
+
+
+async def credit_ledger(
+    info: Info,
+    customer_id: strawberry.ID | None = None,
+    first: int | None = None,
+    after: str | None = None,
+    module: str | None = None,
+    kind: t.CreditEntryKind | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Connection[t.CreditEntry]:
+    async def run() -> Any:
+        page = await queries.list_entries(
+            info.context.caller,
+            customer_id,
+            page_request(first, after),
+            module=module,
+            kind=kind.value if kind else None,
+            since=since,
+            until=until,
+        )
+        return connection(page)
+
+    return await query(run)
+
+
+async def credit_usage(
+    info: Info, from_day: date, to_day: date, customer_id: strawberry.ID | None = None
+) -> list[t.DailyCreditUsage]:
+    """Credits consumed per module per day (the customer's days)."""
+    rows = await query(
+        lambda: queries.usage_by_day(info.context.caller, customer_id, from_day, to_day)
+    )
+    return [
+        t.DailyCreditUsage(
+            day=date.fromisoformat(r.day),
+            module=r.module,
+            credits=r.credits,
+            consumptions=r.consumptions,
+        )
+        for r in rows
+    ]
+
+
+async def credit_settings(info: Info) -> t.CreditSettings:
+    async def run() -> Any:
+        from db.models import Tenant
+
+        info.context.caller.require(Permission.CREDITS_READ)
+        return settings_view(await Tenant.get(id=info.context.caller.tenant_id))
+
+    return await query(run)
+
+
+def settings_view(tenant: Any) -> t.CreditSettings:
+    from domain.credits.rules import CreditSettings
+
+    s = CreditSettings.of(tenant.credit_settings)
+    return t.CreditSettings(
+        costs=[t.ModuleCost(module=m, credits=c) for m, c in sorted(s.costs.items())],
+        low_threshold=s.low_threshold,
+        auto_block=s.auto_block,
+        unit_prices=[
+            t.CreditUnitPrice(currency=c, amount_minor=a)
+            for c, a in sorted((s.unit_prices or {}).items())
+        ],
+    )
+
+
+# -- mutations -------------------------------------------------------------------------
+async def consume_credits(info: Info, input: t.ConsumeCreditsInput) -> t.ConsumeCreditsResult:
+    ctx = info.context
+    return await mutate(
+        info, lambda: consume.consume_credits(ctx.caller, _request(input), ctx.bus), _consumption
+    )
+
+
+async def consume_credits_batch(
+    info: Info, items: list[t.ConsumeCreditsInput]
+) -> t.ConsumeCreditsBatchResult:
+    ctx = info.context
+
+    def success(results: list[Any]) -> t.ConsumeCreditsBatchSuccess:
+        return t.ConsumeCreditsBatchSuccess(
+            results=[
+                to_error(r) if isinstance(r, BillingError) else _consumption(r) for r in results
+            ]
+        )
+
+    return await mutate(
+        info,
+        lambda: consume.consume_batch(ctx.caller, [_request(i) for i in items], ctx.bus),
+        success,
+    )
+
+
+async def reserve_credits(
+    info: Info, input: t.ConsumeCreditsInput, expires_in_seconds: int | None = None
+) -> t.ReserveCreditsResult:
+    ctx = info.context
+
+    def success(r: reservations.ReserveOutcome) -> t.ReserveCreditsSuccess:
+        d = r.decision
+        return t.ReserveCreditsSuccess(
+            reserved=r.reservation is not None,
+            reason=t.CreditRefusal(d.refusal.value) if d.refusal else None,
+            cost=d.cost,
+            replayed=r.replayed,
+            reservation=r.reservation,  # type: ignore[arg-type]
+        )
+
+    return await mutate(
+        info,
+        lambda: reservations.reserve_credits(
+            ctx.caller,
+            input.customer_id,
+            input.module,
+            input.action,
+            input.quantity,
+            input.request_id,
+            expires_in=expires_in_seconds,
+            metadata=input.metadata,
+            bus=ctx.bus,
+        ),
+        success,
+    )
+
+
+async def commit_reservation(
+    info: Info, id: strawberry.ID, quantity: t.BigInt | None = None
+) -> t.ReservationResult:
+    ctx = info.context
+    return await mutate(
+        info,
+        lambda: reservations.commit_reservation(ctx.caller, id, quantity, ctx.bus),
+        lambda r: t.ReservationSuccess(reservation=r),
+    )
+
+
+async def release_reservation(info: Info, id: strawberry.ID) -> t.ReservationResult:
+    ctx = info.context
+    return await mutate(
+        info,
+        lambda: reservations.release_reservation(ctx.caller, id, ctx.bus),
+        lambda r: t.ReservationSuccess(reservation=r),
+    )
+
+
+async def _wallet_after(info: Info, customer: str) -> t.CreditWalletSuccess:
+    return t.CreditWalletSuccess(
+        wallet=_wallet(await queries.wallet_view(info.context.caller, customer))
+    )
+
+
+async def grant_credits(
+    info: Info,
+    customer_id: strawberry.ID,
+    amount: t.BigInt,
+    reason: str,
+    kind: t.CreditGrantKind = t.CreditGrantKind.GRANT,
+    expires_at: datetime | None = None,
+) -> t.CreditWalletResult:
+    ctx = info.context
+    author = ctx.api_key.name if ctx.api_key is not None else None
+
+    async def run() -> t.CreditWalletSuccess:
+        await admin.grant_credits(
+            ctx.caller,
+            customer_id,
+            amount,
+            kind=kind.value,
+            reason=reason,
+            expires_at=expires_at,
+            author=author,
+            bus=ctx.bus,
+        )
+        return await _wallet_after(info, customer_id)
+
+    return await mutate(info, run, lambda r: r)
+
+
+async def _set_blocked(
+    info: Info, customer_id: str, blocked: bool, reason: str | None
+) -> t.CreditWalletResult:
+    ctx = info.context
+
+    async def run() -> t.CreditWalletSuccess:
+        await admin.set_blocked(ctx.caller, customer_id, blocked, reason=reason, bus=ctx.bus)
+        return await _wallet_after(info, customer_id)
+
+    return await mutate(info, run, lambda r: r)
+
+
+async def block_customer(
+    info: Info, customer_id: strawberry.ID, reason: str | None = None
+) -> t.CreditWalletResult:
+    return await _set_blocked(info, customer_id, True, reason)
+
+
+async def unblock_customer(info: Info, customer_id: strawberry.ID) -> t.CreditWalletResult:
+    return await _set_blocked(info, customer_id, False, None)
+
+
+async def refund_credits(
+    info: Info, entry_id: strawberry.ID, reason: str, amount: t.BigInt | None = None
+) -> t.CreditEntryResult:
+    ctx = info.context
+    return await mutate(
+        info,
+        lambda: admin.refund_consumption(ctx.caller, entry_id, amount, reason=reason, bus=ctx.bus),
+        lambda e: t.CreditEntrySuccess(entry=e),
+    )
+
+
+async def purchase_credits(
+    info: Info,
+    customer_id: strawberry.ID,
+    credits: t.BigInt,
+    currency: str | None = None,
+    expires_at: datetime | None = None,
+) -> t.CreditPurchaseResult:
+    from domain.payments import collection
+
+    ctx = info.context
+
+    async def run() -> Any:
+        bought = await purchases.purchase_credits(
+            ctx.caller, customer_id, credits, currency=currency, expires_at=expires_at
+        )
+        # The invoice is committed: charge it now (sandbox and Stripe answer at once).
+        await collection.process_pending(invoice_ids=[bought.invoice_id])
+        await bought.refresh_from_db()
+        return bought
+
+    return await mutate(info, run, lambda p: t.CreditPurchaseSuccess(purchase=p))
+
+
+async def update_credit_settings(
+    info: Info, input: t.CreditSettingsInput
+) -> t.CreditSettingsResult:
+    return await mutate(
+        info,
+        lambda: admin.update_credit_settings(info.context.caller, to_data(input)),
+        lambda tenant: t.CreditSettingsSuccess(settings=settings_view(tenant)),
+    )
+
+
+# -- live ------------------------------------------------------------------------------
+def _follow(info: Info, customer_id: str | None) -> tuple[int, str | None]:
+    """(tenant, customer to follow); a customer token follows only its own."""
+    principal = info.context.caller
+    principal.require(Permission.CREDITS_READ)
+    if principal.role is Role.CUSTOMER:
+        return principal.tenant_id, None  # filtered on the internal id below
+    return principal.tenant_id, customer_id
+
+
+async def _changes(info: Info, customer_id: str | None) -> AsyncGenerator[dict[str, Any], None]:
+    tenant_id, wanted = _follow(info, customer_id)
+    principal = info.context.caller
+    own = principal.customer_id if principal.role is Role.CUSTOMER else None
+    async for message in info.context.bus.subscribe(credits_channel(tenant_id)):
+        at = datetime.fromtimestamp(message["committed_at"], UTC)
+        for change in message["changes"]:
+            if own is not None and change["customer_id"] != own:
+                continue
+            if wanted is not None and change["customer"] != wanted:
+                continue
+            yield {**change, "committed_at": at}
+
+
+async def credit_balance(
+    info: Info, customer_id: strawberry.ID | None = None
+) -> AsyncGenerator[t.CreditBalanceEvent, None]:
+    """The wallet after every change (consumption, grant, hold, reset, block)."""
+    if customer_id is None and info.context.caller.role is not Role.CUSTOMER:
+        raise BillingError("give customerId", field="customerId", code="VALIDATION_ERROR")
+    async for change in _changes(info, customer_id):
+        w = change["wallet"]
+        yield t.CreditBalanceEvent(
+            customer_id=strawberry.ID(change["customer"]),
+            balance=w["balance"],
+            reserved=w["reserved"],
+            used_today=w["used_today"],
+            blocked=w["blocked"],
+            committed_at=change["committed_at"],
+        )
+
+
+async def usage_events(
+    info: Info, customer_id: strawberry.ID | None = None
+) -> AsyncGenerator[t.UsageEvent, None]:
+    """Every ledger entry as it commits, for one customer or the whole tenant."""
+    async for change in _changes(info, customer_id):
+        e = change["entry"]
+        if e is None:
+            continue
+        yield t.UsageEvent(
+            customer_id=strawberry.ID(change["customer"]),
+            entry_id=strawberry.ID(e["id"]),
+            kind=t.CreditEntryKind(e["kind"]),
+            amount=e["amount"],
+            balance_after=e["balance_after"],
+            module=e["module"],
+            action=e["action"],
+            quantity=e["quantity"],
+            created_at=datetime.fromisoformat(e["created_at"]),
+        )

@@ -1,0 +1,141 @@
+"""Consuming credits through the domain: idempotency, refusals, limits, both paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.credit_models import CreditEntry, CreditWallet
+from domain.credits import consume
+from domain.credits.rules import Refusal
+from domain.credits.schedule import verify_ledger
+from domain.errors import IdempotencyError, NotFoundError, ValidationError
+from tests.domain.credits.conftest import Credits, make_credits
+
+
+async def test_consume_debits_once_per_request_id(credits: Credits) -> None:
+    await credits.grant(10)
+    first = await consume.consume_credits(credits.service, credits.req("r1", "legal"))
+    assert (first.consumed, first.cost, first.balance, first.replayed) == (True, 3, 7, False)
+    again = await consume.consume_credits(credits.service, credits.req("r1", "legal"))
+    assert (again.consumed, again.balance, again.entry_id, again.replayed) == (
+        True,
+        7,
+        first.entry_id,
+        True,
+    )
+    wallet = await CreditWallet.get(customer_id=credits.customer.id)
+    assert wallet.balance == 7
+    assert await CreditEntry.filter(wallet_id=wallet.id, kind="consumption").count() == 1
+    checked, bad = await verify_ledger()
+    assert checked >= 1 and not [m for m in bad if m.customer == credits.customer.public_id]
+
+
+async def test_reused_request_id_with_other_input_is_an_error(credits: Credits) -> None:
+    await credits.grant(10)
+    await consume.consume_credits(credits.service, credits.req("r1", "rag", 2))
+    with pytest.raises(IdempotencyError):
+        await consume.consume_credits(credits.service, credits.req("r1", "rag", 3))
+    assert (await CreditWallet.get(customer_id=credits.customer.id)).balance == 8
+
+
+async def test_refusals_change_nothing(credits: Credits) -> None:
+    await credits.grant(2)
+    refused = await consume.consume_credits(credits.service, credits.req("r1", "legal"))
+    assert (refused.consumed, refused.refusal, refused.balance) == (
+        False,
+        Refusal.INSUFFICIENT_CREDITS,
+        2,
+    )
+    not_in_plan = await consume.consume_credits(credits.service, credits.req("r2", "fiscal"))
+    assert not_in_plan.refusal is Refusal.MODULE_NOT_IN_PLAN
+    with pytest.raises(ValidationError) as unknown:
+        await consume.consume_credits(credits.service, credits.req("r3", "nope"))
+    assert unknown.value.code == "UNKNOWN_MODULE"
+    with pytest.raises(ValidationError):
+        await consume.consume_credits(credits.service, credits.req("r4", "rag", 0))
+    with pytest.raises(NotFoundError):
+        await consume.consume_credits(credits.service, credits.req("r5", customer="cus_nobody"))
+    assert (
+        await CreditEntry.filter(kind="consumption", customer_id=credits.customer.id).count() == 0
+    )
+    # A refused request id is not spent: after a top-up the same id goes through.
+    await credits.grant(5)
+    assert (await consume.consume_credits(credits.service, credits.req("r1", "legal"))).consumed
+
+
+async def test_daily_limit(db: str) -> None:
+    c = await make_credits(daily=5)
+    await c.grant(100)
+    results = [await consume.consume_credits(c.service, c.req(f"r{i}", "voice")) for i in range(4)]
+    assert [r.consumed for r in results] == [True, True, False, False]
+    assert results[1].remaining_today == 1
+    assert results[2].refusal is Refusal.DAILY_LIMIT_REACHED
+    assert (await consume.consume_credits(c.service, c.req("x", "rag"))).consumed
+
+
+async def test_batch_applies_in_order_with_own_results(credits: Credits) -> None:
+    await credits.grant(5)
+    results = await consume.consume_batch(
+        credits.service,
+        [
+            credits.req("b1", "legal"),
+            credits.req("b2", "legal"),  # only 2 left: refused
+            credits.req("b3", "rag", 2),
+            credits.req("b1", "legal"),  # a replay of the first
+            credits.req("b4", "nope"),
+            credits.req("b5", customer="cus_nobody"),
+        ],
+    )
+    assert [getattr(r, "consumed", None) for r in results[:4]] == [True, False, True, True]
+    assert results[3].replayed and results[3].entry_id == results[0].entry_id
+    assert results[4].code == "UNKNOWN_MODULE" and isinstance(results[5], NotFoundError)
+    assert (await CreditWallet.get(customer_id=credits.customer.id)).balance == 0
+
+
+async def test_both_paths_write_the_same(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-statement path (PostgreSQL) and the locked path leave the same rows."""
+    async def no_row(*args: object) -> None:
+        return None  # what the statement answers when the case is not plain
+
+    async def run(force_locked: bool) -> tuple[list, tuple]:
+        c = await make_credits(daily=50)
+        await c.grant(100)
+        if force_locked:
+            monkeypatch.setattr(consume, "_one_statement", no_row)
+        out = [
+            await consume.consume_credits(
+                c.service, c.req(f"r{i}", "legal", 2, metadata={"n": i})
+            )
+            for i in range(3)
+        ]
+        monkeypatch.undo()
+        entries = await CreditEntry.filter(customer_id=c.customer.id, kind="consumption").order_by(
+            "id"
+        )
+        wallet = await CreditWallet.get(customer_id=c.customer.id)
+        rows = [
+            (e.amount, e.balance_after, e.module, e.action, e.quantity, e.request_id,
+             e.remaining_today, e.local_day, e.metadata, e.request_hash is not None)
+            for e in entries
+        ]
+        result = [(o.consumed, o.cost, o.balance, o.remaining_today) for o in out]
+        state = (wallet.balance, wallet.used_today, wallet.usage_day, wallet.consumed_total)
+        return [rows, result], state
+
+    assert await run(False) == await run(True)
+
+
+async def test_postgres_takes_the_one_statement_path(
+    credits: Credits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL answers the plain case in one statement; SQLite always locks."""
+    from db import raw
+
+    await credits.grant(10)
+
+    async def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("took the other path")
+
+    postgres = raw.is_postgres(CreditEntry._meta.db)
+    monkeypatch.setattr(consume, "_locked" if postgres else "_one_statement", boom)
+    assert (await consume.consume_credits(credits.service, credits.req("fast"))).consumed
