@@ -68,6 +68,11 @@ class Plan:
         description="Credits a customer may spend per local day; null means unlimited."
     )
     features: list[str] = strawberry.field(description="Feature codes this plan entitles to.")
+    rollover_cap: BigInt | None = strawberry.field(
+        description="Unused monthly credits carried into the next month, at most; "
+        "null: they expire."
+    )
+    credit_costs: strawberry.Private[dict[str, int] | None]
     tax_behavior: TaxBehavior
     status: CatalogStatus
     price_list: list[Money] = strawberry.field(name="prices")
@@ -78,6 +83,11 @@ class Plan:
     @strawberry.field
     def interval(self) -> BillingInterval:
         return BillingInterval(interval_name(self.interval_months))
+
+    @strawberry.field(description="Module costs that differ from the tenant's.")
+    def module_costs(self) -> list[ModuleCost]:
+        costs = self.credit_costs or {}
+        return [ModuleCost(module=m, credits=c) for m, c in sorted(costs.items())]
 
     @strawberry.field(description="The price in one currency, or null if none is set.")
     def price(self, currency: str) -> Money | None:
@@ -128,6 +138,18 @@ class Coupon:
         return [p for p in found if p is not None]
 
 
+@strawberry.type
+class ModuleCost:
+    module: str
+    credits: BigInt
+
+
+@strawberry.input
+class ModuleCostInput:
+    module: str
+    credits: BigInt
+
+
 # -- inputs ----------------------------------------------------------------------------
 @strawberry.input
 class CreatePlanInput:
@@ -143,6 +165,8 @@ class CreatePlanInput:
         default=strawberry.UNSET, description="null or absent: unlimited"
     )
     features: list[str] | None = strawberry.UNSET
+    rollover_cap: BigInt | None = strawberry.UNSET
+    credit_costs: list[ModuleCostInput] | None = strawberry.UNSET
     tax_behavior: TaxBehavior | None = strawberry.UNSET
 
 
@@ -155,6 +179,8 @@ class UpdatePlanInput:
     monthly_credits: BigInt | None = strawberry.UNSET
     daily_credit_limit: BigInt | None = strawberry.UNSET
     features: list[str] | None = strawberry.UNSET
+    rollover_cap: BigInt | None = strawberry.UNSET
+    credit_costs: list[ModuleCostInput] | None = strawberry.UNSET
     tax_behavior: TaxBehavior | None = strawberry.UNSET
 
 

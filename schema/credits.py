@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from schema.billing import Invoice
+from schema.catalog import ModuleCost, ModuleCostInput
 from schema.common import BigInt, result_union
 
 
@@ -159,12 +160,6 @@ class DailyCreditUsage:
 
 
 @strawberry.type
-class ModuleCost:
-    module: str
-    credits: BigInt
-
-
-@strawberry.type
 class CreditUnitPrice:
     currency: str
     amount_minor: BigInt
@@ -190,12 +185,6 @@ class ConsumeCreditsInput:
     quantity: BigInt = 1
     request_id: str = strawberry.field(description="Idempotency key, unique per tenant.")
     metadata: JSON | None = None
-
-
-@strawberry.input
-class ModuleCostInput:
-    module: str
-    credits: BigInt
 
 
 @strawberry.input

@@ -34,6 +34,8 @@ class PlanRecord:
     monthly_credits: int
     daily_credit_limit: int | None
     features: list[str]
+    credit_costs: dict[str, int] | None
+    rollover_cap: int | None
     tax_behavior: str
     status: str
     created_at: datetime
@@ -52,6 +54,8 @@ class PlanRecord:
         "monthly_credits",
         "daily_credit_limit",
         "features",
+        "credit_costs",
+        "rollover_cap",
         "tax_behavior",
         "status",
         "created_at",
@@ -86,6 +90,17 @@ def interval_name(months: int) -> str:
     return {1: "month", 3: "quarter", 12: "year"}.get(months, "months")
 
 
+def _credit_costs(items: list[dict[str, Any]]) -> dict[str, int] | None:
+    costs: dict[str, int] = {}
+    for item in items:
+        module = validation.feature_codes([item.get("module", "")], field="creditCosts")[0]
+        cost = item.get("credits")
+        if not isinstance(cost, int) or not 0 < cost <= 1_000_000:
+            raise ValidationError("a module costs 1-1,000,000 credits", field="creditCosts")
+        costs[module] = cost
+    return costs or None
+
+
 def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if creating:
@@ -114,6 +129,13 @@ def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         )
     if "features" in data:
         out["features"] = validation.feature_codes(data["features"] or [])
+    if "rollover_cap" in data:  # None = unused allowance expires at the month's end
+        cap = data["rollover_cap"]
+        out["rollover_cap"] = (
+            None if cap is None else validation.non_negative(cap, field="rolloverCap")
+        )
+    if "credit_costs" in data:  # module → credits, overriding the tenant's costs
+        out["credit_costs"] = _credit_costs(data["credit_costs"] or [])
     if "tax_behavior" in data:
         try:
             out["tax_behavior"] = TaxBehavior(data["tax_behavior"]).value

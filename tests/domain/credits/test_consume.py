@@ -94,6 +94,7 @@ async def test_batch_applies_in_order_with_own_results(credits: Credits) -> None
 
 async def test_both_paths_write_the_same(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-statement path (PostgreSQL) and the locked path leave the same rows."""
+
     async def no_row(*args: object) -> None:
         return None  # what the statement answers when the case is not plain
 
@@ -103,9 +104,7 @@ async def test_both_paths_write_the_same(db: str, monkeypatch: pytest.MonkeyPatc
         if force_locked:
             monkeypatch.setattr(consume, "_one_statement", no_row)
         out = [
-            await consume.consume_credits(
-                c.service, c.req(f"r{i}", "legal", 2, metadata={"n": i})
-            )
+            await consume.consume_credits(c.service, c.req(f"r{i}", "legal", 2, metadata={"n": i}))
             for i in range(3)
         ]
         monkeypatch.undo()
@@ -114,8 +113,18 @@ async def test_both_paths_write_the_same(db: str, monkeypatch: pytest.MonkeyPatc
         )
         wallet = await CreditWallet.get(customer_id=c.customer.id)
         rows = [
-            (e.amount, e.balance_after, e.module, e.action, e.quantity, e.request_id,
-             e.remaining_today, e.local_day, e.metadata, e.request_hash is not None)
+            (
+                e.amount,
+                e.balance_after,
+                e.module,
+                e.action,
+                e.quantity,
+                e.request_id,
+                e.remaining_today,
+                e.local_day,
+                e.metadata,
+                e.request_hash is not None,
+            )
             for e in entries
         ]
         result = [(o.consumed, o.cost, o.balance, o.remaining_today) for o in out]
