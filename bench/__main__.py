@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import billing_run, invoice_pdf, plans_list, provider_webhooks
+from bench import billing_run, credits, invoice_pdf, plans_list, provider_webhooks
 
 BENCHMARKS = {
     "plans": plans_list.run,
     "billing": billing_run.run,
     "pdf": invoice_pdf.run,
     "webhooks": provider_webhooks.run,
+    "credits": credits.run,
 }
 
 

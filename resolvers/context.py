@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from starlette.requests import Request
@@ -24,33 +25,55 @@ from domain.validation import SUPPORTED_LOCALES
 
 class Loaders:
     """Built per HTTP request (and per subscription on a WebSocket): caches never
-    outlive the request that filled them."""
+    outlive the request that filled them. Each loader is made on first use, so a
+    request that needs none (a credit check, a consumption) pays for none."""
 
     def __init__(self, principal: Principal | None) -> None:
         self._principal = principal
-        self.plan_by_id: DataLoader[int, PlanRecord | None] = DataLoader(self._plans)
-        self.customer_by_id: DataLoader[int, Customer | None] = DataLoader(self._customers)
-        self.invoice_lines: DataLoader[int, list[Any]] = DataLoader(queries.lines_by_invoice)
-        self.invoice_by_id: DataLoader[int, Any] = DataLoader(
-            lambda ids: queries.invoices_by_ids(self._tenant_id, ids)
-        )
-        self.subscription_by_id: DataLoader[int, Any] = DataLoader(
-            lambda ids: queries.subscriptions_by_ids(self._tenant_id, ids)
-        )
-        self.customer_now: DataLoader[int, Any] = DataLoader(invoice_service.customer_times)
-        self.customer_balances: DataLoader[int, list[Any]] = DataLoader(
-            queries.balances_by_customer
-        )
-        self.credit_notes_by_invoice: DataLoader[int, list[Any]] = DataLoader(
-            lambda ids: queries.credit_notes_by_invoice(self._tenant_id, ids)
-        )
-        self.payments_by_invoice: DataLoader[int, list[Any]] = DataLoader(
-            lambda ids: payment_queries.payments_by_invoice(self._tenant_id, ids)
-        )
-        self.payment_methods: DataLoader[int, list[Any]] = DataLoader(
-            payment_queries.methods_by_customer
-        )
-        self.blocks_credits: DataLoader[int, bool] = DataLoader(payment_queries.credits_blocking)
+
+    @cached_property
+    def plan_by_id(self) -> DataLoader[int, PlanRecord | None]:
+        return DataLoader(self._plans)
+
+    @cached_property
+    def customer_by_id(self) -> DataLoader[int, Customer | None]:
+        return DataLoader(self._customers)
+
+    @cached_property
+    def invoice_lines(self) -> DataLoader[int, list[Any]]:
+        return DataLoader(queries.lines_by_invoice)
+
+    @cached_property
+    def invoice_by_id(self) -> DataLoader[int, Any]:
+        return DataLoader(lambda ids: queries.invoices_by_ids(self._tenant_id, ids))
+
+    @cached_property
+    def subscription_by_id(self) -> DataLoader[int, Any]:
+        return DataLoader(lambda ids: queries.subscriptions_by_ids(self._tenant_id, ids))
+
+    @cached_property
+    def customer_now(self) -> DataLoader[int, Any]:
+        return DataLoader(invoice_service.customer_times)
+
+    @cached_property
+    def customer_balances(self) -> DataLoader[int, list[Any]]:
+        return DataLoader(queries.balances_by_customer)
+
+    @cached_property
+    def credit_notes_by_invoice(self) -> DataLoader[int, list[Any]]:
+        return DataLoader(lambda ids: queries.credit_notes_by_invoice(self._tenant_id, ids))
+
+    @cached_property
+    def payments_by_invoice(self) -> DataLoader[int, list[Any]]:
+        return DataLoader(lambda ids: payment_queries.payments_by_invoice(self._tenant_id, ids))
+
+    @cached_property
+    def payment_methods(self) -> DataLoader[int, list[Any]]:
+        return DataLoader(payment_queries.methods_by_customer)
+
+    @cached_property
+    def blocks_credits(self) -> DataLoader[int, bool]:
+        return DataLoader(payment_queries.credits_blocking)
 
     @property
     def _tenant_id(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from db.models import Plan, PlanPrice
 from domain import validation
 from domain.catalog.common import CatalogItems, amounts_from_input
+from domain.credits.accounts import forget_terms
 from domain.errors import ValidationError
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
@@ -172,7 +173,9 @@ async def update_plan(principal: Principal, public_id: str, changes: dict[str, A
     prices = None
     if "prices" in changes:
         prices = amounts_from_input(changes["prices"] or [], field="prices")
-    return await PLANS.update(principal, public_id, fields, prices)
+    plan = await PLANS.update(principal, public_id, fields, prices)
+    forget_terms()  # features, limits and costs feed the credits check
+    return plan
 
 
 async def set_plan_archived(principal: Principal, public_id: str, archived: bool) -> Plan:

@@ -4,6 +4,7 @@ subscriptions and the tenant's credit settings."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,7 @@ class Account:
     state: rules.WalletState
     next_event_at: datetime | None
     test_clock_id: int | None
+    blocks_delinquent: bool = True
     plans: list[rules.PlanTerms] = field(default_factory=list)
 
     @property
@@ -114,7 +116,40 @@ async def load_accounts(tenant_id: int, refs: Sequence[str]) -> dict[str, Accoun
             )
     for account in accounts.values():
         account.ent = rules.entitlements(account.settings, account.plans)
-    return {ref: by_ref[ref] for ref in wanted if ref in by_ref}
+    found = {ref: by_ref[ref] for ref in wanted if ref in by_ref}
+    _remember(tenant_id, found)
+    return found
+
+
+# The terms of an account (its wallet, time zone, plans, costs, settings), kept a
+# couple of seconds for the hot path, which then needs no read before its one
+# statement. Never its state: balances, blocks, usage and standing are checked in
+# that statement. Changes made in this process clear it at once (`forget_terms`);
+# another process's plan or cost change reaches this one within TERMS_SECONDS.
+TERMS_SECONDS = 2.0
+_TERMS_MAX = 50_000
+_terms: dict[tuple[int, str], tuple[float, Account]] = {}
+
+
+def _remember(tenant_id: int, found: dict[str, Account]) -> None:
+    if len(_terms) > _TERMS_MAX:
+        _terms.clear()
+    at = time.monotonic()
+    for ref, account in found.items():
+        if account.wallet_id is not None and account.test_clock_id is None:
+            _terms[(tenant_id, ref)] = (at, account)
+
+
+def cached_terms(tenant_id: int, ref: str) -> Account | None:
+    hit = _terms.get((tenant_id, ref))
+    if hit is None or time.monotonic() - hit[0] > TERMS_SECONDS:
+        return None
+    return hit[1]
+
+
+def forget_terms() -> None:
+    """Plans, subscriptions, costs or customers changed: read terms afresh."""
+    _terms.clear()
 
 
 async def load_account(tenant_id: int, ref: str) -> Account:
@@ -150,6 +185,7 @@ def _account(tenant_id: int, row: dict[str, Any]) -> Account:
         ),
         next_event_at=_aware(row["next_event_at"]) if row["next_event_at"] else None,
         test_clock_id=row["test_clock_id"],
+        blocks_delinquent=blocks,
     )
 
 

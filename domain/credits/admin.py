@@ -203,7 +203,8 @@ async def update_credit_settings(principal: Principal, data: dict[str, Any]) -> 
             stored["unit_prices"] = _prices(data["unit_prices"])
         tenant.credit_settings = stored
         await tenant.save(update_fields=("credit_settings",))
-        return tenant
+    accounts.forget_terms()
+    return tenant
 
 
 def _costs(items: list[dict[str, Any]]) -> dict[str, int]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -34,10 +35,11 @@ from db.credit_models import CreditEntry, CreditWallet
 from domain import clock
 from domain.credits import accounts, lots, reservations, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book, entry_event
+from domain.credits.book import Book, Change, entry_event
 from domain.credits.live import publish
 from domain.errors import BillingError, IdempotencyError, NotFoundError, ValidationError
 from domain.events.bus import EventBus
+from domain.ids import new_id
 from domain.tenancy.access import Permission, Principal
 
 MAX_BATCH = 1000
@@ -130,6 +132,14 @@ async def consume_credits(
 ) -> Outcome:
     principal.require(Permission.CREDITS_CONSUME)
     req = validate(req)
+    postgres = raw.is_postgres(CreditEntry._meta.db)
+    terms = accounts.cached_terms(principal.tenant_id, req.customer) if postgres else None
+    if terms is not None and req.module in terms.ent.modules:
+        # Known terms: straight to the one statement, which checks all the state.
+        done = await _try_one_statement(terms, req, clock.now())
+        if done is not None:
+            await publish(bus, terms.tenant_id, [done[1]])
+            return done[0]
     account = await accounts.load_account(principal.tenant_id, req.customer)
     digest = rules.request_digest(
         account.customer_id, req.module, req.action, req.quantity, req.metadata
@@ -142,15 +152,11 @@ async def consume_credits(
         account.day,
         payment_overdue=account.payment_overdue,
     )
-    if decision.allowed and account.wallet_id is not None and not account.due():
-        if raw.is_postgres(CreditEntry._meta.db):
-            try:
-                done = await _one_statement(account, req, digest, decision.cost)
-            except IntegrityError:
-                done = None  # a concurrent duplicate committed first: a replay
-            if done is not None:
-                await publish(bus, account.tenant_id, [done[1]])
-                return done[0]
+    if decision.allowed and account.wallet_id is not None and not account.due() and postgres:
+        done = await _try_one_statement(account, req, account.now)
+        if done is not None:
+            await publish(bus, account.tenant_id, [done[1]])
+            return done[0]
     first = await _replay_of(account.tenant_id, [req.request_id])
     if req.request_id in first:
         return _replayed(first[req.request_id], account, req, digest)
@@ -194,7 +200,8 @@ async def consume_batch(
 
 # The rules' checks as one WHERE clause; $5 is the daily limit (NULL: none), $6 the
 # low-balance threshold (NULL: none) and $7 the tenant's auto-block setting, both of
-# which send the request down the locked path when they would trigger.
+# which send the request down the locked path when they would trigger; $17 whether
+# the tenant blocks customers with overdue invoices (their standing is read here).
 _ONE_STATEMENT = """
 WITH upd AS (
   UPDATE credit_wallet SET
@@ -211,6 +218,7 @@ WITH upd AS (
     AND ($6::bigint IS NULL OR balance - $1 >= $6::bigint OR balance < $6::bigint)
     AND (NOT $7::boolean OR balance - reserved - $1 > 0)
     AND NOT EXISTS (SELECT 1 FROM credit_entry WHERE tenant_id = $8 AND request_id = $9)
+    AND NOT ($17::boolean AND EXISTS (SELECT 1 FROM customer WHERE id = $11 AND delinquent))
   RETURNING balance, reserved, used_today, blocked OR auto_blocked AS blocked
 )
 INSERT INTO credit_entry (public_id, tenant_id, wallet_id, customer_id, kind, amount,
@@ -225,21 +233,32 @@ RETURNING balance_after, remaining_today,
 """
 
 
-async def _one_statement(
-    account: Account, req: ConsumeRequest, digest: str, cost: int
-) -> tuple[Outcome, Any] | None:
-    from domain.credits.book import Change
-    from domain.ids import new_id
+async def _try_one_statement(
+    account: Account, req: ConsumeRequest, now: datetime
+) -> tuple[Outcome, Change] | None:
+    """None: not the plain case (or a concurrent duplicate): take the other path."""
+    digest = rules.request_digest(
+        account.customer_id, req.module, req.action, req.quantity, req.metadata
+    )
+    cost = rules.cost_of(account.ent, req.module, req.quantity)
+    try:
+        return await _one_statement(account, req, digest, cost, now)
+    except IntegrityError:  # the same request id, committed concurrently: a replay
+        return None
 
+
+async def _one_statement(
+    account: Account, req: ConsumeRequest, digest: str, cost: int, now: datetime
+) -> tuple[Outcome, Change] | None:
     entry_id = new_id("credit_entry")
-    day = account.day
-    conn = CreditEntry._meta.db
-    rows = await conn.execute_query_dict(
+    day = rules.local_day(now, account.timezone)
+    rows = await raw.fetch(
+        CreditEntry,
         _ONE_STATEMENT,
         [
             cost,
             day,
-            account.now,
+            now,
             account.wallet_id,
             account.ent.daily_limit,
             account.settings.low_threshold,
@@ -253,6 +272,7 @@ async def _one_statement(
             req.quantity,
             digest,
             None if req.metadata is None else orjson.dumps(req.metadata).decode(),
+            account.blocks_delinquent,
         ],
     )
     if not rows:
@@ -287,19 +307,32 @@ async def _one_statement(
                 "module": req.module,
                 "action": req.action,
                 "quantity": req.quantity,
-                "created_at": account.now,
+                "created_at": now,
             }
         ),
     )
     return outcome, change
 
 
-async def _replay_of(tenant_id: int, request_ids: Sequence[str]) -> dict[str, CreditEntry]:
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What a replay needs of an entry written earlier in the same batch."""
+
+    public_id: str
+    customer_id: int
+    amount: int
+    balance_after: int
+    remaining_today: int | None
+    request_hash: str
+    request_id: str
+
+
+async def _replay_of(tenant_id: int, request_ids: Sequence[str]) -> dict[str, Any]:
     rows = await CreditEntry.filter(tenant_id=tenant_id, request_id__in=list(request_ids))
     return {row.request_id: row for row in rows if row.request_id is not None}
 
 
-def _replayed(entry: CreditEntry, account: Account, req: ConsumeRequest, digest: str) -> Outcome:
+def _replayed(entry: Any, account: Account, req: ConsumeRequest, digest: str) -> Outcome:
     if entry.request_hash != digest or entry.customer_id != account.customer_id:
         raise IdempotencyError(
             f"requestId {req.request_id!r} was used with other input", field="requestId"
@@ -375,7 +408,7 @@ def _apply(
     account: Account,
     wallet: CreditWallet,
     req: ConsumeRequest,
-    first: dict[str, CreditEntry],
+    first: dict[str, Any],
 ) -> Outcome | BillingError:
     digest = rules.request_digest(
         account.customer_id, req.module, req.action, req.quantity, req.metadata
@@ -417,16 +450,8 @@ def _apply(
         local_day=day,
         metadata=req.metadata,
     )
-    # A placeholder so a second use of the id in the same batch is a replay.
-    first[req.request_id] = CreditEntry(
-        public_id=row["public_id"],
-        customer_id=account.customer_id,
-        amount=row["amount"],
-        balance_after=row["balance_after"],
-        remaining_today=row["remaining_today"],
-        request_hash=digest,
-        request_id=req.request_id,
-    )
+    # So that a second use of the id in the same batch is a replay of this one.
+    first[req.request_id] = _Written(**{k: row[k] for k in _Written.__slots__})
     return Outcome(
         account.customer_public_id,
         req.module,

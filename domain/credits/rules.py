@@ -74,17 +74,15 @@ class Entitlements:
 def entitlements(settings: CreditSettings, plans: Sequence[PlanTerms]) -> Entitlements:
     """What a customer's live subscriptions allow. With several, the most generous
     term wins: the union of modules, the lowest cost, the highest daily limit."""
-    costs = dict(settings.costs)
-    overrides: dict[str, int] = {}
+    base = dict(settings.costs)
+    costs = dict(base)
+    if plans:  # each plan's own price of a module (its override, else the tenant's)
+        costs = {m: min((p.costs or {}).get(m, c) for p in plans) for m, c in base.items()}
     modules: set[str] = set()
     limits: list[int | None] = []
     for plan in plans:
-        modules.update(m for m in plan.features if m in costs)
+        modules.update(m for m in plan.features if m in base)
         limits.append(plan.daily_limit)
-        for module, cost in (plan.costs or {}).items():
-            if module in costs:
-                overrides[module] = min(cost, overrides.get(module, cost))
-    costs.update(overrides)
     limit = None if not limits or None in limits else max(x for x in limits if x is not None)
     return Entitlements(frozenset(modules), costs, limit, bool(plans))
 

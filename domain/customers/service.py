@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 
 from db.models import Customer, Tenant, TestClock
 from domain import clock, validation
+from domain.credits.accounts import forget_terms
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -187,6 +188,7 @@ async def update_customer(
             await customer.save()
         except IntegrityError:
             raise _duplicate(external_id or "") from None
+    forget_terms()  # a time zone or external id feeds the credits check
     return customer
 
 

@@ -21,6 +21,7 @@ from typing import Any, ParamSpec
 
 from db.models import PendingItem, Plan, Subscription
 from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
+from domain.credits.accounts import forget_terms
 from domain.errors import ValidationError
 from domain.invoicing.builder import Draft, DraftLine
 from domain.invoicing.store import store_invoices
@@ -55,6 +56,7 @@ def announced(fn: Callable[P, Awaitable[Subscription]]) -> Callable[P, Awaitable
         sub = await fn(*args, **kwargs)
         kind = "subscription.canceled" if sub.status == "canceled" else "subscription.updated"
         await announce.subscription(kind, sub)
+        forget_terms()  # the plan and status decide what the customer may consume
         return sub
 
     return run
@@ -165,6 +167,7 @@ async def change_subscription(
     sub, draft = await _change(principal, public_id, data, preview=preview)
     if not preview:
         await announce.subscription("subscription.updated", sub)
+        forget_terms()
     return sub, draft
 
 

@@ -114,4 +114,7 @@ async def update_tenant(principal: Principal, changes: dict[str, Any]) -> Tenant
         tenant = await Tenant.select_for_update().get(id=principal.tenant_id)
         tenant.update_from_dict({**data, "updated_at": clock.now()})
         await tenant.save()
+    from domain.tenancy.api_keys import forget_keys
+
+    forget_keys()  # authenticated callers carry their tenant row
     return tenant

@@ -15,8 +15,10 @@ from tests.factories import make_customer, make_key, make_plan, make_subscriptio
 CHECK = """query($c: ID!, $m: String!, $q: BigInt!) {
   checkCredits(customerId: $c, module: $m, quantity: $q) {
     canProceed reason cost balanceAfter remainingToday dailyLimit } }"""
-CONSUME = """mutation($input: ConsumeCreditsInput!) {
-  consumeCredits(input: $input) {
+CONSUME = """mutation($customerId: ID!, $module: String!, $action: String!,
+    $requestId: String!, $quantity: BigInt, $metadata: JSON) {
+  consumeCredits(customerId: $customerId, module: $module, action: $action,
+      requestId: $requestId, quantity: $quantity, metadata: $metadata) {
     __typename
     ... on CreditConsumption { consumed reason cost balance remainingToday entryId replayed }
     ... on Error { code field } } }"""
@@ -85,9 +87,7 @@ async def test_consume_and_replay_over_graphql(client: httpx.AsyncClient, tenant
         "dailyLimit": 100,
     }
     meta = {"document": "nda.pdf"}
-    first = data(
-        await gql(client, service, CONSUME, {"input": _input("user-42", "q-1", metadata=meta)})
-    )
+    first = data(await gql(client, service, CONSUME, _input("user-42", "q-1", metadata=meta)))
     first = first["consumeCredits"]
     assert (first["__typename"], first["consumed"], first["balance"], first["replayed"]) == (
         "CreditConsumption",
@@ -95,22 +95,16 @@ async def test_consume_and_replay_over_graphql(client: httpx.AsyncClient, tenant
         7,
         False,
     )
-    replay = data(
-        await gql(client, service, CONSUME, {"input": _input("user-42", "q-1", metadata=meta)})
-    )
+    replay = data(await gql(client, service, CONSUME, _input("user-42", "q-1", metadata=meta)))
     assert replay["consumeCredits"]["replayed"] is True
     assert replay["consumeCredits"]["entryId"] == first["entryId"]
-    other = data(
-        await gql(client, service, CONSUME, {"input": _input("user-42", "q-1", quantity=2)})
-    )
+    other = data(await gql(client, service, CONSUME, _input("user-42", "q-1", quantity=2)))
     assert other["consumeCredits"] == {
         "__typename": "IdempotencyError",
         "code": "IDEMPOTENCY_KEY_REUSED",
         "field": "requestId",
     }
-    too_much = data(
-        await gql(client, service, CONSUME, {"input": _input("user-42", "q-2", quantity=3)})
-    )
+    too_much = data(await gql(client, service, CONSUME, _input("user-42", "q-2", quantity=3)))
     assert too_much["consumeCredits"]["reason"] == "INSUFFICIENT_CREDITS"
     for bad, code in (
         (_input("user-42", "q-3", module="nope"), "UNKNOWN_MODULE"),
@@ -119,7 +113,7 @@ async def test_consume_and_replay_over_graphql(client: httpx.AsyncClient, tenant
         (_input("nobody", "q-6"), "NOT_FOUND"),
         (_input("user-42", ""), "VALIDATION_ERROR"),
     ):
-        result = data(await gql(client, service, CONSUME, {"input": bad}))["consumeCredits"]
+        result = data(await gql(client, service, CONSUME, bad))["consumeCredits"]
         assert result["code"] == code, bad
     assert (await CreditWallet.get(customer_id=customer.id)).balance == 7
     ledger = data(await gql(client, admin, LEDGER, {"c": customer.public_id}))["creditLedger"]
@@ -174,7 +168,7 @@ async def test_reservations_wallet_and_customer_tokens(
     assert wallet["modules"] == ["legal", "rag"]
     own_ledger = data(await gql(client, token, LEDGER, {}))["creditLedger"]["nodes"]
     assert [n["amount"] for n in own_ledger] == [30, -3]
-    denied = data(await gql(client, token, CONSUME, {"input": _input(customer.public_id, "mine")}))
+    denied = data(await gql(client, token, CONSUME, _input(customer.public_id, "mine")))
     assert denied["consumeCredits"]["__typename"] == "PermissionDeniedError"
     other = await make_customer(tenant=tenant, name="Someone else")
     body = await gql(client, token, WALLET, {"c": other.public_id})

@@ -24,8 +24,8 @@ from tests.factories import make_customer, make_key, make_plan, make_subscriptio
 ROOT = Path(__file__).resolve().parents[2]
 BALANCE = "subscription($c: ID) { creditBalance(customerId: $c) { customerId balance usedToday } }"
 USAGE = "subscription($c: ID) { usageEvents(customerId: $c) { customerId kind amount balanceAfter module } }"
-CONSUME = """mutation($c: ID!, $r: String!) { consumeCredits(input: {customerId: $c,
-  module: "rag", action: "ask", requestId: $r}) { ... on CreditConsumption { balance } } }"""
+CONSUME = """mutation($c: ID!, $r: String!) { consumeCredits(customerId: $c,
+  module: "rag", action: "ask", requestId: $r) { ... on CreditConsumption { balance } } }"""
 GRANT = """mutation($c: ID!) { grantCredits(customerId: $c, amount: 10, reason: "x") {
   __typename } }"""
 
@@ -95,7 +95,7 @@ async def test_balance_and_usage_feeds(app: Any, tenant: Any) -> None:
 
 
 async def test_a_customer_token_follows_only_itself(app: Any, tenant: Any) -> None:
-    admin, service, me, other = await _world(tenant)
+    admin, _, me, other = await _world(tenant)
     token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=me)
     async with serve(app) as host, subscriber(host, token) as feed:
         await _start(feed, USAGE, {"c": other.public_id})  # asks for another: gets itself
@@ -122,7 +122,7 @@ async def _server_process(database_url: str, redis_url: str) -> AsyncIterator[st
         "PORT": str(port),
         "WORKER_INTERVAL_SECONDS": "0",
     }
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220  (a quick spawn; the wait is async)
         [sys.executable, "server.py", "serve"],
         cwd=ROOT,
         env=env,

@@ -9,6 +9,7 @@ import pytest
 
 from db.models import Customer
 from db.querylog import count_statements
+from domain.tenancy.api_keys import forget_keys
 from tests.api.helpers import data, gql
 from tests.factories import make_customer, make_key
 
@@ -271,6 +272,7 @@ async def test_statement_count_does_not_grow_with_the_page(
 ) -> None:
     for i in range(size):
         await make_customer(tenant=tenant, name=f"C{i}")
+    forget_keys()  # count the cold case: the key lookup included
     with count_statements() as statements:
         page = data(
             await gql(

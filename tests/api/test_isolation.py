@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from db.credit_models import CreditEntry, CreditReservation, CreditWallet
 from db.models import (
     AddOn,
     Coupon,
@@ -25,12 +26,11 @@ from db.models import (
 from db.models import (
     TestClock as ClockRow,
 )
-from db.credit_models import CreditEntry, CreditReservation, CreditWallet
 from domain.catalog.add_ons import create_add_on
+from domain.catalog.coupons import create_coupon
 from domain.credits.admin import grant_credits
 from domain.credits.consume import ConsumeRequest, consume_credits
 from domain.credits.reservations import reserve_credits
-from domain.catalog.coupons import create_coupon
 from domain.invoicing.credit_notes import create_credit_note
 from domain.invoicing.service import create_invoice
 from domain.invoicing.tax.admin import set_tax_rate
@@ -355,7 +355,7 @@ MUTATIONS = {
         "endpoint",
     ),
     "consumeCredits": (
-        'mutation($id: ID!) { consumeCredits(input: {customerId: $id, module: "rag", action: "q", requestId: "steal-1"}) { __typename } }',
+        'mutation($id: ID!) { consumeCredits(customerId: $id, module: "rag", action: "q", requestId: "steal-1") { __typename } }',
         "customer",
     ),
     "reserveCredits": (

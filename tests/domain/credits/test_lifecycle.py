@@ -244,3 +244,40 @@ async def test_expired_wallets_catch_up_in_the_sweep(credits: Credits) -> None:
         assert await run_due() >= 1
     wallet = await _wallet(c)
     assert (wallet.balance, wallet.next_event_at) == (0, None)
+
+
+async def test_verify_ledger_command(credits: Credits, database_url: str) -> None:
+    """`python server.py verify-ledger` proves every wallet; a tampered one fails it."""
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    await credits.grant(10)
+    await consume.consume_credits(credits.service, credits.req("v1", "legal"))
+
+    async def run() -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "server.py",
+            "verify-ledger",
+            cwd=Path(__file__).resolve().parents[3],
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        return process.returncode or 0, out.decode()
+
+    wallet = await _wallet(credits)
+    code, out = await run()
+    assert code == 0 and "wallets checked, 0 mismatched" in out, out
+    await CreditWallet.filter(id=wallet.id).update(balance=wallet.balance + 1)
+    try:
+        code, out = await run()
+        assert code == 1
+        assert (
+            f"MISMATCH wallet {wallet.id} ({credits.customer.public_id}): stored 8, ledger 7" in out
+        )
+    finally:
+        await CreditWallet.filter(id=wallet.id).update(balance=wallet.balance)
