@@ -81,17 +81,31 @@ class SeedResult:
 
 
 async def _billing(admin: Principal, plans: dict[str, Any], customers: dict[str, Any]) -> None:
-    """Algerian TVA, a few live subscriptions with their first invoices, and a test
-    clock with a customer on it to try `advanceTestClock`."""
+    """Algerian TVA, credit settings, a few live subscriptions with their first
+    invoices (and their first month of credits), and a test clock with a customer on
+    it to try `advanceTestClock`."""
     from datetime import date
 
     from db.models import AddOn
     from domain.billing.test_clocks import create_test_clock
+    from domain.credits.admin import update_credit_settings
     from domain.invoicing.tax.admin import set_tax_rate
     from domain.subscriptions.service import create_subscription
 
     await set_tax_rate(
         admin, {"country": "DZ", "name": "TVA", "rate": "19", "valid_from": date(2017, 1, 1)}
+    )
+    # Credits: the default module costs, a low-balance alert, and top-up prices.
+    await update_credit_settings(
+        admin,
+        {
+            "low_threshold": 50,
+            "unit_prices": [
+                {"currency": "DZD", "amount_minor": 500},
+                {"currency": "EUR", "amount_minor": 3},
+                {"currency": "USD", "amount_minor": 3},
+            ],
+        },
     )
     seat = await AddOn.get(tenant_id=admin.tenant_id, code="extra-seat")
     subscriptions = [

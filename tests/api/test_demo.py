@@ -74,3 +74,27 @@ async def test_demo_catalog(client: httpx.AsyncClient, db: str) -> None:
     assert billing["testClocks"]["nodes"] == [{"name": "Demo clock"}]
     service = data(await gql(client, result.service_key, "{ viewer { role } }"))
     assert service["viewer"]["role"] == "SERVICE"
+    # The README's credits tour: a month of Pro credits, a legal question, the wallet.
+    spent = data(
+        await gql(
+            client,
+            result.service_key,
+            """mutation { consumeCredits(customerId: "user-1001", module: "legal",
+                 action: "contract-review", requestId: "readme-1") {
+                 ... on CreditConsumption { consumed cost balance remainingToday } } }""",
+        )
+    )
+    assert spent["consumeCredits"] == {
+        "consumed": True,
+        "cost": 3,
+        "balance": 1997,
+        "remainingToday": 497,
+    }
+    wallet = data(
+        await gql(
+            client,
+            result.admin_key,
+            '{ creditWallet(customerId: "user-1001") { balance lots { kind remaining } } }',
+        )
+    )
+    assert wallet["creditWallet"]["lots"] == [{"kind": "allowance", "remaining": 1997}]
