@@ -197,9 +197,12 @@ async def worker_loop(http: httpx.AsyncClient, settings: Settings, bus: EventBus
     credit expiries, allowances and expired holds."""
     from domain.credits import schedule
 
+    passes = 0
     while True:
         try:
-            await schedule.run_due(bus=bus)
+            scan = passes % max(int(60 / max(settings.worker_interval, 0.1)), 1) == 0
+            passes += 1
+            await schedule.run_due(bus=bus, find_missing=scan)
             await deliver_due(http)
             await mails.send_pending(settings.smtp_url, settings.mail_from)
         except Exception:

@@ -52,9 +52,12 @@ async def run_due(
     *,
     test_clock_id: int | None = None,
     limit: int = 500,
+    find_missing: bool = True,
 ) -> int:
     """One pass, on real time or on one test clock's customers (at its `now`).
-    Returns how many wallets it touched."""
+    `find_missing` also looks for entitled subscriptions with no allowance yet (a
+    scan of the subscriptions, so the worker asks for it once a minute). Returns
+    how many wallets it touched."""
     now = now or clock.now()
     due = (
         await CreditWallet.filter(next_event_at__lte=now, customer__test_clock_id=test_clock_id)
@@ -62,9 +65,10 @@ async def run_due(
         .values_list("tenant_id", "customer_id")
     )
     where = _CLOCK if test_clock_id is None else f"c.test_clock_id = {int(test_clock_id)}"
-    missing = await raw.fetch(
-        CreditWallet, _WITHOUT_ALLOWANCE.format(clock=where, limit=int(limit)), []
-    )
+    missing = []
+    if find_missing:
+        sql = _WITHOUT_ALLOWANCE.format(clock=where, limit=int(limit))
+        missing = await raw.fetch(CreditWallet, sql, [])
     todo = sorted(set(due) | {(r["tenant_id"], r["customer_id"]) for r in missing})
     for tenant_id, customer_id in todo:
         await refresh_customer(tenant_id, customer_id, bus)

@@ -3,6 +3,8 @@ resets at the customer's midnight, blocking, low-balance events and top-ups."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from db.credit_models import CreditEntry, CreditLot, CreditPurchase, CreditReservation, CreditWallet
@@ -24,6 +26,8 @@ from tests.factories import (
     make_test_clock,
     make_test_tenant,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def _wallet(c: Credits) -> CreditWallet:
@@ -251,7 +255,6 @@ async def test_verify_ledger_command(credits: Credits, database_url: str) -> Non
     import asyncio
     import os
     import sys
-    from pathlib import Path
 
     await credits.grant(10)
     await consume.consume_credits(credits.service, credits.req("v1", "legal"))
@@ -261,7 +264,7 @@ async def test_verify_ledger_command(credits: Credits, database_url: str) -> Non
             sys.executable,
             "server.py",
             "verify-ledger",
-            cwd=Path(__file__).resolve().parents[3],
+            cwd=ROOT,
             env={**os.environ, "DATABASE_URL": database_url},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
