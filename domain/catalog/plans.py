@@ -11,6 +11,7 @@ from db.models import Plan, PlanPrice
 from domain import validation
 from domain.catalog.common import CatalogItems, amounts_from_input
 from domain.credits.accounts import forget_terms
+from domain.credits.rules import module_costs
 from domain.errors import ValidationError
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
@@ -91,17 +92,6 @@ def interval_name(months: int) -> str:
     return {1: "month", 3: "quarter", 12: "year"}.get(months, "months")
 
 
-def _credit_costs(items: list[dict[str, Any]]) -> dict[str, int] | None:
-    costs: dict[str, int] = {}
-    for item in items:
-        module = validation.feature_codes([item.get("module", "")], field="creditCosts")[0]
-        cost = item.get("credits")
-        if not isinstance(cost, int) or not 0 < cost <= 1_000_000:
-            raise ValidationError("a module costs 1-1,000,000 credits", field="creditCosts")
-        costs[module] = cost
-    return costs or None
-
-
 def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if creating:
@@ -136,7 +126,8 @@ def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             None if cap is None else validation.non_negative(cap, field="rolloverCap")
         )
     if "credit_costs" in data:  # module → credits, overriding the tenant's costs
-        out["credit_costs"] = _credit_costs(data["credit_costs"] or [])
+        costs = module_costs(data["credit_costs"] or [], field="creditCosts")
+        out["credit_costs"] = costs or None
     if "tax_behavior" in data:
         try:
             out["tax_behavior"] = TaxBehavior(data["tax_behavior"]).value

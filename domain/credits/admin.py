@@ -208,13 +208,7 @@ async def update_credit_settings(principal: Principal, data: dict[str, Any]) -> 
 
 
 def _costs(items: list[dict[str, Any]]) -> dict[str, int]:
-    costs: dict[str, int] = {}
-    for item in items:
-        module = validation.feature_codes([item.get("module", "")], field="costs")[0]
-        cost = item.get("credits")
-        if not isinstance(cost, int) or not 0 < cost <= 1_000_000:
-            raise ValidationError("a module costs 1-1,000,000 credits", field="costs")
-        costs[module] = cost
+    costs = rules.module_costs(items, field="costs")
     if not costs:
         raise ValidationError("configure at least one module", field="costs")
     return costs

@@ -3,17 +3,15 @@ and never over the day's limit, however many callers race.
 
 Two paths give the same result (a test holds them to it):
 
+- the **one-statement path** (`express.py`, PostgreSQL, the common case): one
+  autocommitted statement that checks and writes, when nothing else is due.
+  With the customer's terms cached (`accounts.cached_terms`) it is the only
+  round trip of a consumption.
 - the **locked path** (any database, any case): lock the wallets in id order,
   answer replays, catch up expiries and allowances, release expired holds,
   decide each request with `rules.decide` on the locked rows, and write every
   entry, the wallets and any `credits.low` event in one transaction. Batches
   always take it (a constant number of statements per batch).
-- the **one-statement path** (PostgreSQL, the common case): the rules' checks
-  are the WHERE clause of one UPDATE of the wallet, and the ledger insert hangs
-  off its RETURNING, autocommitted. It only runs when nothing else is due: no
-  expiry or allowance boundary passed, no threshold crossed, no auto-block to
-  set; otherwise no row comes back and the locked path takes over. A concurrent
-  duplicate `requestId` fails the unique index and is answered as a replay.
 
 A refused request is not stored: retried with the same `requestId` after a
 top-up, it can succeed.
@@ -23,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,13 +30,12 @@ from tortoise.transactions import in_transaction
 from db import raw
 from db.credit_models import CreditEntry, CreditWallet
 from domain import clock
-from domain.credits import accounts, lots, reservations, rules
+from domain.credits import accounts, express, lots, reservations, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book, Change, entry_event
+from domain.credits.book import Book
 from domain.credits.live import publish
 from domain.errors import BillingError, IdempotencyError, NotFoundError, ValidationError
 from domain.events.bus import EventBus
-from domain.ids import new_id
 from domain.tenancy.access import Permission, Principal
 
 MAX_BATCH = 1000
@@ -136,10 +132,10 @@ async def consume_credits(
     terms = accounts.cached_terms(principal.tenant_id, req.customer) if postgres else None
     if terms is not None and req.module in terms.ent.modules:
         # Known terms: straight to the one statement, which checks all the state.
-        done = await _try_one_statement(terms, req, clock.now())
+        done = await express.try_one_statement(terms, req, clock.now())
         if done is not None:
-            await publish(bus, terms.tenant_id, [done[1]])
-            return done[0]
+            await publish(bus, terms.tenant_id, [done.change])
+            return _done(terms, req, done)
     account = await accounts.load_account(principal.tenant_id, req.customer)
     digest = rules.request_digest(
         account.customer_id, req.module, req.action, req.quantity, req.metadata
@@ -153,10 +149,10 @@ async def consume_credits(
         payment_overdue=account.payment_overdue,
     )
     if decision.allowed and account.wallet_id is not None and not account.due() and postgres:
-        done = await _try_one_statement(account, req, account.now)
+        done = await express.try_one_statement(account, req, account.now)
         if done is not None:
-            await publish(bus, account.tenant_id, [done[1]])
-            return done[0]
+            await publish(bus, account.tenant_id, [done.change])
+            return _done(account, req, done)
     first = await _replay_of(account.tenant_id, [req.request_id])
     if req.request_id in first:
         return _replayed(first[req.request_id], account, req, digest)
@@ -167,6 +163,19 @@ async def consume_credits(
     if isinstance(result, BillingError):
         raise result
     return result
+
+
+def _done(account: Account, req: ConsumeRequest, done: express.Debited) -> Outcome:
+    return Outcome(
+        account.customer_public_id,
+        req.module,
+        True,
+        None,
+        done.cost,
+        done.balance,
+        done.remaining_today,
+        done.entry_id,
+    )
 
 
 async def consume_batch(
@@ -196,122 +205,6 @@ async def consume_batch(
         for (i, _), outcome in zip(known, done, strict=True):
             results[i] = outcome
     return [r for r in results if r is not None]
-
-
-# The rules' checks as one WHERE clause; $5 is the daily limit (NULL: none), $6 the
-# low-balance threshold (NULL: none) and $7 the tenant's auto-block setting, both of
-# which send the request down the locked path when they would trigger; $17 whether
-# the tenant blocks customers with overdue invoices (their standing is read here).
-_ONE_STATEMENT = """
-WITH upd AS (
-  UPDATE credit_wallet SET
-    balance = balance - $1,
-    used_today = CASE WHEN usage_day = $2 THEN used_today + $1 ELSE $1 END,
-    usage_day = $2,
-    consumed_total = consumed_total + $1,
-    updated_at = $3
-  WHERE id = $4 AND NOT blocked AND NOT auto_blocked
-    AND balance - reserved >= $1
-    AND (next_event_at IS NULL OR next_event_at > $3)
-    AND ($5::bigint IS NULL
-         OR (CASE WHEN usage_day = $2 THEN used_today ELSE 0 END) + $1 <= $5::bigint)
-    AND ($6::bigint IS NULL OR balance - $1 >= $6::bigint OR balance < $6::bigint)
-    AND (NOT $7::boolean OR balance - reserved - $1 > 0)
-    AND NOT EXISTS (SELECT 1 FROM credit_entry WHERE tenant_id = $8 AND request_id = $9)
-    AND NOT ($17::boolean AND EXISTS (SELECT 1 FROM customer WHERE id = $11 AND delinquent))
-  RETURNING balance, reserved, used_today, blocked OR auto_blocked AS blocked
-)
-INSERT INTO credit_entry (public_id, tenant_id, wallet_id, customer_id, kind, amount,
-  balance_after, module, action, quantity, request_id, request_hash, remaining_today,
-  local_day, metadata, created_at)
-SELECT $10, $8, $4, $11, 'consumption', -$1, upd.balance, $12, $13, $14, $9, $15,
-  $5::bigint - upd.used_today, $2, $16::jsonb, $3
-FROM upd
-RETURNING balance_after, remaining_today,
-  (SELECT reserved FROM upd) AS reserved, (SELECT used_today FROM upd) AS used_today,
-  (SELECT blocked FROM upd) AS blocked
-"""
-
-
-async def _try_one_statement(
-    account: Account, req: ConsumeRequest, now: datetime
-) -> tuple[Outcome, Change] | None:
-    """None: not the plain case (or a concurrent duplicate): take the other path."""
-    digest = rules.request_digest(
-        account.customer_id, req.module, req.action, req.quantity, req.metadata
-    )
-    cost = rules.cost_of(account.ent, req.module, req.quantity)
-    try:
-        return await _one_statement(account, req, digest, cost, now)
-    except IntegrityError:  # the same request id, committed concurrently: a replay
-        return None
-
-
-async def _one_statement(
-    account: Account, req: ConsumeRequest, digest: str, cost: int, now: datetime
-) -> tuple[Outcome, Change] | None:
-    entry_id = new_id("credit_entry")
-    day = rules.local_day(now, account.timezone)
-    rows = await raw.fetch(
-        CreditEntry,
-        _ONE_STATEMENT,
-        [
-            cost,
-            day,
-            now,
-            account.wallet_id,
-            account.ent.daily_limit,
-            account.settings.low_threshold,
-            account.settings.auto_block,
-            account.tenant_id,
-            req.request_id,
-            entry_id,
-            account.customer_id,
-            req.module,
-            req.action,
-            req.quantity,
-            digest,
-            None if req.metadata is None else orjson.dumps(req.metadata).decode(),
-            account.blocks_delinquent,
-        ],
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    outcome = Outcome(
-        account.customer_public_id,
-        req.module,
-        True,
-        None,
-        cost,
-        row["balance_after"],
-        row["remaining_today"],
-        entry_id,
-    )
-    change = Change(
-        account.customer_id,
-        account.customer_public_id,
-        {
-            "balance": row["balance_after"],
-            "reserved": row["reserved"],
-            "used_today": row["used_today"],
-            "usage_day": day,
-            "blocked": row["blocked"],
-        },
-        entry_event(
-            {
-                "public_id": entry_id,
-                "kind": "consumption",
-                "amount": -cost,
-                "balance_after": row["balance_after"],
-                "module": req.module,
-                "action": req.action,
-                "quantity": req.quantity,
-                "created_at": now,
-            }
-        ),
-    )
-    return outcome, change
 
 
 @dataclass(frozen=True, slots=True)

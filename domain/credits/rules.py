@@ -116,6 +116,20 @@ class Decision:
         return self.refusal is None
 
 
+def module_costs(items: Sequence[Mapping[str, Any]], *, field: str) -> dict[str, int]:
+    """[{module, credits}] as a module → cost map (tenant settings, plan overrides)."""
+    from domain.validation import feature_codes
+
+    costs: dict[str, int] = {}
+    for item in items:
+        module = feature_codes([item.get("module", "")], field=field)[0]
+        cost = item.get("credits")
+        if not isinstance(cost, int) or isinstance(cost, bool) or not 0 < cost <= MAX_QUANTITY:
+            raise ValidationError(f"a module costs 1-{MAX_QUANTITY:,} credits", field=field)
+        costs[module] = cost
+    return costs
+
+
 def quantity(value: int, *, field: str = "quantity") -> int:
     if not isinstance(value, int) or value <= 0:
         raise ValidationError("quantity must be a positive whole number", field=field)

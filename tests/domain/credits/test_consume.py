@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from db.credit_models import CreditEntry, CreditWallet
-from domain.credits import consume
+from domain.credits import consume, express
 from domain.credits.rules import Refusal
 from domain.credits.schedule import verify_ledger
 from domain.errors import IdempotencyError, NotFoundError, ValidationError
@@ -102,7 +102,7 @@ async def test_both_paths_write_the_same(db: str, monkeypatch: pytest.MonkeyPatc
         c = await make_credits(daily=50)
         await c.grant(100)
         if force_locked:
-            monkeypatch.setattr(consume, "_one_statement", no_row)
+            monkeypatch.setattr(express, "_one_statement", no_row)
         out = [
             await consume.consume_credits(c.service, c.req(f"r{i}", "legal", 2, metadata={"n": i}))
             for i in range(3)
@@ -146,5 +146,8 @@ async def test_postgres_takes_the_one_statement_path(
         raise AssertionError("took the other path")
 
     postgres = raw.is_postgres(CreditEntry._meta.db)
-    monkeypatch.setattr(consume, "_locked" if postgres else "_one_statement", boom)
+    if postgres:
+        monkeypatch.setattr(consume, "_locked", boom)
+    else:
+        monkeypatch.setattr(express, "try_one_statement", boom)
     assert (await consume.consume_credits(credits.service, credits.req("fast"))).consumed
