@@ -8,7 +8,6 @@ from strawberry.extensions import (
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
@@ -19,6 +18,7 @@ from resolvers import payments as pay
 from schema import credits as ct
 from schema import payloads as p
 from schema import payments as pt
+from schema.caches import ValidationByText
 from schema.common import BIGINT_SCALAR, BigInt
 from schema.execution import FastExecutionContext
 from schema.limits import limits
@@ -246,6 +246,6 @@ def build_schema(*, max_depth: int = MAX_DEPTH, fast: bool = True) -> strawberry
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            ValidationByText,
         ],
     )

@@ -30,7 +30,7 @@ from tortoise.transactions import in_transaction
 from db import raw
 from db.credit_models import CreditEntry, CreditWallet
 from domain import clock
-from domain.credits import accounts, express, lots, reservations, rules
+from domain.credits import accounts, express, reservations, rules
 from domain.credits.accounts import Account
 from domain.credits.book import Book
 from domain.credits.live import publish
@@ -99,8 +99,8 @@ async def check_credits(principal: Principal, customer: str, module: str, qty: i
     principal.require(Permission.CREDITS_CONSUME)
     account = await accounts.load_account(principal.tenant_id, customer)
     rules.cost_of(account.ent, module, rules.quantity(qty))
-    if account.due():
-        await catch_up(account)
+    if account.due() or account.state.reserved > 0:
+        await maintain(account)  # what is due, and holds that have expired
         account = await accounts.load_account(principal.tenant_id, customer)
     decision = rules.decide(
         account.state,
@@ -113,12 +113,13 @@ async def check_credits(principal: Principal, customer: str, module: str, qty: i
     return CheckResult(account.customer_public_id, module, decision, account.ent.daily_limit)
 
 
-async def catch_up(account: Account, bus: EventBus | None = None) -> None:
+async def maintain(account: Account, bus: EventBus | None = None) -> None:
+    """Apply what is due on the wallet (expiries, allowances, expired holds)."""
     wallet_id = await accounts.ensure_wallet(account)
     book = Book(account.tenant_id, account.now)
     async with in_transaction():
         wallet = (await accounts.lock_wallets([wallet_id]))[wallet_id]
-        await lots.catch_up(book, wallet, account.customer_public_id, account.settings)
+        await reservations.maintain(book, account, wallet)
         await book.flush()
     await publish(bus, account.tenant_id, book.changes)
 
@@ -156,7 +157,8 @@ async def consume_credits(
     first = await _replay_of(account.tenant_id, [req.request_id])
     if req.request_id in first:
         return _replayed(first[req.request_id], account, req, digest)
-    if not decision.allowed and not account.due():
+    if not decision.allowed and not account.due() and account.state.reserved == 0:
+        # (With holds open, one may have expired: the locked path gives it back first.)
         return _refused(account, req.module, decision)
     results = await _locked(principal.tenant_id, {req.customer: account}, [req], bus)
     result = results[0]

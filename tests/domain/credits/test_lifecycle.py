@@ -284,3 +284,24 @@ async def test_verify_ledger_command(credits: Credits, database_url: str) -> Non
         )
     finally:
         await CreditWallet.filter(id=wallet.id).update(balance=wallet.balance)
+
+
+async def test_an_expired_hold_is_given_back_without_the_sweep(credits: Credits) -> None:
+    c = credits
+    await c.grant(6)
+    with clock.frozen_at(utc(2026, 4, 1, 9)):
+        held = await reservations.reserve_credits(
+            c.service, c.customer.public_id, "legal", "job", 2, "hold-1", expires_in=30
+        )
+        assert held.reservation is not None
+        check = await consume.check_credits(c.service, c.customer.public_id, "legal", 1)
+        assert check.decision.refusal is Refusal.INSUFFICIENT_CREDITS
+    with clock.frozen_at(utc(2026, 4, 1, 9, 1)):
+        check = await consume.check_credits(c.service, c.customer.public_id, "legal", 2)
+        assert check.decision.allowed and check.decision.balance_after == 0
+        assert (await consume.consume_credits(c.service, c.req("after", "legal", 2))).consumed
+    hold = await CreditReservation.get(id=held.reservation.id)
+    assert hold.status == "expired"
+    wallet = await _wallet(c)
+    assert (wallet.balance, wallet.reserved, wallet.used_today) == (0, 0, 6)
+    await _ledger_ok(c)
