@@ -18,6 +18,7 @@ import orjson
 
 log = logging.getLogger("tally.events")
 QUEUE_SIZE = 1000
+OUTBOX_SIZE = 10_000
 
 
 class EventBus(Protocol):
@@ -87,6 +88,10 @@ class InProcessBus:
 
 
 class RedisBus:
+    """Publishing hands the message to a writer task and returns: a mutation does
+    not wait for Redis, and messages committed in the same instant go out in one
+    pipelined round trip, in order."""
+
     def __init__(self, url: str) -> None:
         from redis import asyncio as redis
 
@@ -94,22 +99,50 @@ class RedisBus:
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._fan = _FanOut()
         self._reader: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._pending: list[tuple[str, bytes]] = []
+        self._wake = asyncio.Event()
 
     async def start(self) -> None:
         await self._redis.ping()
         self._reader = asyncio.create_task(self._read(), name="tally-redis-bus")
+        self._writer = asyncio.create_task(self._write(), name="tally-redis-publish")
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        await self._flush()
+        for task in (self._reader, self._writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._pubsub.aclose()
         await self._redis.aclose()
 
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
-        await self._redis.publish(channel, orjson.dumps(event))
+        if len(self._pending) >= OUTBOX_SIZE:  # Redis is gone: drop the oldest (best effort)
+            del self._pending[0]
+        self._pending.append((channel, orjson.dumps(event)))
+        self._wake.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._flush()
+            except Exception:  # Redis trouble: log and go on, never kill the writer
+                log.exception("redis publish failed; the messages were dropped")
+
+    async def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if len(batch) == 1:
+            await self._redis.publish(*batch[0])
+        elif batch:
+            pipe = self._redis.pipeline(transaction=False)
+            for channel, data in batch:
+                pipe.publish(channel, data)
+            await pipe.execute()
 
     def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
         return self._fan.listen(channel, self._on_first, self._on_last)
