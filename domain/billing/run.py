@@ -13,6 +13,8 @@ Subscriptions on a test clock are left to their clock.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -128,12 +130,14 @@ async def _one_by_one(
             summary.failures.append((public_id[0] if public_id else str(sub_id), repr(exc)))
 
 
-async def scheduler_loop(interval_seconds: int, bus: EventBus | None = None) -> None:
+async def scheduler_loop(
+    interval_seconds: int, bus: EventBus | None = None, stop: asyncio.Event | None = None
+) -> None:
     """The optional in-process scheduler of `serve` (BILLING_INTERVAL_SECONDS). Safe
-    beside `bill` runs and other servers: the runs share work through SKIP LOCKED."""
-    import asyncio
-
-    while True:
+    beside `bill` runs and other servers: the runs share work through SKIP LOCKED.
+    `stop` (an asyncio.Event) ends it between two runs: cancelling a task inside a
+    SQLite transaction's start can leave Tortoise's connection lock held."""
+    while stop is None or not stop.is_set():
         try:
             summary = await run_billing(bus=bus)
             if summary.invoices or summary.failures:
@@ -142,4 +146,8 @@ async def scheduler_loop(interval_seconds: int, bus: EventBus | None = None) -> 
                 )
         except Exception:
             log.exception("billing run failed; retrying at the next interval")
-        await asyncio.sleep(interval_seconds)
+        if stop is None:
+            await asyncio.sleep(interval_seconds)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_seconds)

@@ -9,8 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from db.bulk import insert_many, update_many
 from db.credit_models import CreditEntry, CreditWallet
+from db.raw import is_postgres
 from domain.credits import rules
 from domain.ids import new_id
 from domain.webhooks import outbox
@@ -61,6 +64,19 @@ CREDITS_ENTRY_KINDS = (
     "expiry",
     "reset",
 )
+
+
+_METADATA = ENTRY_COLUMNS.index("metadata")
+
+
+def _pg_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    for entry in entries:
+        row = [entry[c] for c in ENTRY_COLUMNS]
+        if row[_METADATA] is not None:
+            row[_METADATA] = orjson.dumps(row[_METADATA]).decode()
+        rows.append(row)
+    return rows
 
 
 def iso(value: datetime | None) -> str | None:
@@ -177,8 +193,15 @@ class Book:
                 wallet.auto_blocked = False  # a top-up unblocks
 
     async def flush(self) -> None:
-        await insert_many(
-            CreditEntry, ENTRY_COLUMNS, [[row[c] for c in ENTRY_COLUMNS] for row in self.entries]
-        )
+        if self.entries and is_postgres(CreditEntry._meta.db):
+            # asyncpg takes these values as they are (JSON as text): a batch of 1,000
+            # entries skips 20,000 field conversions.
+            await insert_many(CreditEntry, ENTRY_COLUMNS, _pg_rows(self.entries), converted=True)
+        else:
+            await insert_many(
+                CreditEntry,
+                ENTRY_COLUMNS,
+                [[row[c] for c in ENTRY_COLUMNS] for row in self.entries],
+            )
         await update_many(CreditWallet, WALLET_COLUMNS, list(self.wallets.values()))
         await outbox.emit_many(self.events)

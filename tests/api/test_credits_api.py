@@ -197,3 +197,39 @@ async def test_settings_and_plan_overrides(client: httpx.AsyncClient, tenant: An
         1,
         "INSUFFICIENT_CREDITS",
     )
+
+
+def test_the_fast_batch_item_conversion_matches_strawberrys() -> None:
+    from strawberry.types.arguments import convert_argument
+
+    from schema import build_schema
+    from schema import credits as ct
+
+    schema = build_schema()
+    registry, config = schema.schema_converter.scalar_registry, schema.config
+    definition = ct.ConsumeCreditsInput.__strawberry_definition__
+    values = [
+        {
+            "customerId": "cus_x",
+            "module": "rag",
+            "action": "a",
+            "quantity": 3,
+            "requestId": "r",
+            "metadata": {"k": [1, "v"]},
+        },
+        {
+            "customerId": "ext-1",
+            "module": "legal",
+            "action": "b",
+            "quantity": 1,
+            "requestId": "s",
+            "metadata": None,
+        },
+    ]
+    fast = [convert_argument(v, ct.ConsumeCreditsInput, registry, config) for v in values]
+    hook, definition.from_input = definition.from_input, None
+    try:
+        generic = [convert_argument(v, ct.ConsumeCreditsInput, registry, config) for v in values]
+    finally:
+        definition.from_input = hook
+    assert fast == generic

@@ -187,14 +187,16 @@ async def test_the_scheduler_inside_serve_bills_and_announces(db: str) -> None:
     events: list[dict[str, Any]] = []
     listener = asyncio.create_task(_collect(bus, tenant_channel(tenant.id), events))
     await asyncio.sleep(0.05)
-    task = asyncio.create_task(scheduler_loop(1, bus))
+    stop = asyncio.Event()
+    task = asyncio.create_task(scheduler_loop(1, bus, stop))
     try:
         for _ in range(100):
             if len(events) == 3:
                 break
             await asyncio.sleep(0.05)
     finally:
-        task.cancel()
+        stop.set()  # between two runs, never inside a transaction
+        await asyncio.wait_for(task, 120)
         listener.cancel()
         await bus.close()
     await _check_billed_once(tenant, subs)
