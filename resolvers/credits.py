@@ -49,7 +49,7 @@ def _consumption(o: consume.Outcome) -> t.CreditConsumption:
 
 
 def _wallet(view: queries.WalletView) -> t.CreditWallet:
-    data = {k: getattr(view, k) for k in view.__slots__ if k not in ("lots", "blocked_reason")}
+    data = {k: getattr(view, k) for k in view.__slots__ if k != "lots"}
     data["customer_id"] = strawberry.ID(data.pop("customer"))
     lots = [
         t.CreditLot(kind=x.kind, remaining=x.remaining, expires_at=x.expires_at) for x in view.lots

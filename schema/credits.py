@@ -100,6 +100,7 @@ class CreditWallet:
     remaining_today: BigInt | None
     next_reset_at: datetime = strawberry.field(description="The customer's next local midnight.")
     blocked: bool
+    blocked_reason: str | None = strawberry.field(description="An admin's reason, if given.")
     payment_overdue: bool
     modules: list[str] = strawberry.field(description="What the customer's plans allow.")
     lots: list[CreditLot] = strawberry.field(

@@ -10,7 +10,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from db.credit_models import CreditPurchase
-from db.models import Invoice
+from db.models import Customer, Invoice
 from domain.credits import accounts, lots
 from domain.credits.book import Book
 from domain.credits.reservations import maintain
@@ -41,8 +41,6 @@ async def purchase_credits(
     account = await accounts.load_account(principal.tenant_id, customer)
     if expires_at is not None and expires_at <= account.now:
         raise ValidationError("expiresAt must be in the future", field="expiresAt")
-    from db.models import Customer
-
     row = await Customer.get(id=account.customer_id).only("id", "currency")
     code = normalise_currency(currency or row.currency)
     unit = (account.settings.unit_prices or {}).get(code)

@@ -59,9 +59,10 @@ async def _account(principal: Principal, customer: str | None) -> Account:
 
 async def wallet_view(principal: Principal, customer: str | None) -> WalletView:
     account = await _account(principal, customer)
-    state, lots = account.state, []
+    state, lots, reason = account.state, [], None
     if account.wallet_id is not None:
         wallet = await CreditWallet.get(id=account.wallet_id)
+        reason = wallet.blocked_reason
         open_lots = await CreditLot.filter(wallet_id=wallet.id, closed_at=None)
         # What the lots hold now: the consumption not yet drawn from them, drawn here.
         takes = rules.draw(
@@ -88,7 +89,7 @@ async def wallet_view(principal: Principal, customer: str | None) -> WalletView:
         remaining_today=None if limit is None else max(limit - used, 0),
         next_reset_at=rules.next_local_midnight(account.now, account.timezone),
         blocked=state.blocked or state.auto_blocked,
-        blocked_reason=None,
+        blocked_reason=reason,
         payment_overdue=account.payment_overdue,
         modules=sorted(account.ent.modules),
         lots=lots,

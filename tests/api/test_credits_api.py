@@ -233,3 +233,26 @@ def test_the_fast_batch_item_conversion_matches_strawberrys() -> None:
     finally:
         definition.from_input = hook
     assert fast == generic
+
+
+BLOCK = """mutation($c: ID!) { blockCustomer(customerId: $c, reason: "chargeback") {
+  __typename ... on CreditWalletSuccess { wallet { blocked blockedReason } } } }"""
+UNBLOCK = """mutation($c: ID!) { unblockCustomer(customerId: $c) {
+  ... on CreditWalletSuccess { wallet { blocked blockedReason } } } }"""
+
+
+async def test_block_and_unblock_over_graphql(client: httpx.AsyncClient, tenant: Any) -> None:
+    admin, service, customer = await _setup(tenant)
+    await gql(client, admin, GRANT, {"c": customer.public_id, "n": 10})
+    blocked = data(await gql(client, admin, BLOCK, {"c": customer.public_id}))
+    assert blocked["blockCustomer"]["wallet"] == {"blocked": True, "blockedReason": "chargeback"}
+    assert blocked["blockCustomer"]["__typename"] == "CreditWalletSuccess"
+    refused = data(await gql(client, service, CONSUME, _input(customer.public_id, "x")))
+    assert refused["consumeCredits"]["reason"] == "CUSTOMER_BLOCKED"
+    denied = data(await gql(client, service, BLOCK, {"c": customer.public_id}))
+    assert denied["blockCustomer"] == {"__typename": "PermissionDeniedError"}
+    open_again = data(await gql(client, admin, UNBLOCK, {"c": customer.public_id}))
+    assert open_again["unblockCustomer"]["wallet"] == {"blocked": False, "blockedReason": None}
+    assert data(await gql(client, service, CONSUME, _input(customer.public_id, "x")))[
+        "consumeCredits"
+    ]["consumed"]
