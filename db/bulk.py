@@ -23,14 +23,9 @@ def _columns(model: type[Model], names: Sequence[str]) -> tuple[list[Any], list[
 
 
 async def insert_many(
-    model: type[Model],
-    names: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    converted: bool = False,
+    model: type[Model], names: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
-    """INSERT `rows` (values in the order of `names`). `converted`: the values are
-    already what the driver takes (JSON as text), so no field converts them."""
+    """INSERT `rows` (values in the order of `names`)."""
     if not rows:
         return
     conn = model._meta.db
@@ -39,9 +34,6 @@ async def insert_many(
         f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
         f"VALUES ({', '.join(_marks(conn, len(columns)))})"
     )
-    if converted:
-        await conn.execute_many(sql, rows)
-        return
     values = [
         [field.to_db_value(value, None) for field, value in zip(fields, row, strict=True)]
         for row in rows

@@ -67,6 +67,26 @@ CREDITS_ENTRY_KINDS = (
 
 
 _METADATA = ENTRY_COLUMNS.index("metadata")
+_PG_TYPES = {
+    "tenant_id": "bigint",
+    "wallet_id": "bigint",
+    "customer_id": "bigint",
+    "amount": "bigint",
+    "balance_after": "bigint",
+    "quantity": "bigint",
+    "remaining_today": "bigint",
+    "lot_id": "bigint",
+    "reservation_id": "bigint",
+    "refund_of": "bigint",
+    "created_at": "timestamptz",
+}
+_UNNEST_INSERT = (
+    f"INSERT INTO credit_entry ({', '.join(ENTRY_COLUMNS)}) SELECT "
+    + ", ".join(f"{c}::jsonb" if c == "metadata" else c for c in ENTRY_COLUMNS)
+    + " FROM unnest("
+    + ", ".join(f"${i}::{_PG_TYPES.get(c, 'text')}[]" for i, c in enumerate(ENTRY_COLUMNS, start=1))
+    + f") AS t({', '.join(ENTRY_COLUMNS)})"
+)
 
 
 def _pg_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
@@ -194,9 +214,11 @@ class Book:
 
     async def flush(self) -> None:
         if self.entries and is_postgres(CreditEntry._meta.db):
-            # asyncpg takes these values as they are (JSON as text): a batch of 1,000
-            # entries skips 20,000 field conversions.
-            await insert_many(CreditEntry, ENTRY_COLUMNS, _pg_rows(self.entries), converted=True)
+            # One INSERT of column arrays: for a batch of 1,000 entries it is several
+            # times faster than 1,000 pipelined INSERTs, and skips 20,000 field
+            # conversions (asyncpg takes these values as they are, JSON as text).
+            columns = list(zip(*_pg_rows(self.entries), strict=True))
+            await CreditEntry._meta.db.execute_query(_UNNEST_INSERT, [list(c) for c in columns])
         else:
             await insert_many(
                 CreditEntry,
