@@ -90,7 +90,10 @@ async def add_lot(
     settings: rules.CreditSettings | None = None,
     **entry: Any,
 ) -> CreditLot:
-    """A lot, and (unless it only moves credits between lots) its ledger entry."""
+    """A lot, and (unless it only moves credits between lots) its ledger entry.
+    What was consumed before it existed is drawn from the other lots first."""
+    if wallet.consumed_total != wallet.consumed_settled:
+        await settle(wallet, await open_lots(wallet.id))
     lot = await CreditLot.create(
         tenant_id=wallet.tenant_id,
         wallet_id=wallet.id,

@@ -305,3 +305,19 @@ async def test_an_expired_hold_is_given_back_without_the_sweep(credits: Credits)
     wallet = await _wallet(c)
     assert (wallet.balance, wallet.reserved, wallet.used_today) == (0, 0, 6)
     await _ledger_ok(c)
+
+
+async def test_a_new_lot_is_not_drawn_for_what_was_spent_before_it(credits: Credits) -> None:
+    c = credits
+    with clock.frozen_at(utc(2026, 7, 1)):
+        await c.grant(20, kind="promotion", expires_at=utc(2026, 7, 30))
+        await consume.consume_credits(c.service, c.req("early", "rag", 6))
+        await c.grant(10, kind="promotion", expires_at=utc(2026, 7, 5))  # expires sooner
+        view = await queries.wallet_view(c.admin, c.customer.public_id)
+        assert [(x.remaining, x.expires_at) for x in view.lots] == [
+            (10, utc(2026, 7, 5)),
+            (14, utc(2026, 7, 30)),
+        ]
+    with clock.frozen_at(utc(2026, 7, 6)):
+        assert (await consume.consume_credits(c.service, c.req("late", "rag", 1))).balance == 13
+    await _ledger_ok(c)
