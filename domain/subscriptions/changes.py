@@ -56,10 +56,19 @@ def announced(fn: Callable[P, Awaitable[Subscription]]) -> Callable[P, Awaitable
         sub = await fn(*args, **kwargs)
         kind = "subscription.canceled" if sub.status == "canceled" else "subscription.updated"
         await announce.subscription(kind, sub)
-        forget_terms()  # the plan and status decide what the customer may consume
+        await _credits_follow(sub)
         return sub
 
     return run
+
+
+async def _credits_follow(sub: Subscription) -> None:
+    """The plan and status decide what the customer may consume, and a resumed or
+    upgraded subscription gets this month's allowance now, in its transaction."""
+    from domain.credits.schedule import refresh_customer
+
+    forget_terms()
+    await refresh_customer(sub.tenant_id, sub.customer_id)
 
 
 def _live(sub: Subscription) -> None:
@@ -167,7 +176,7 @@ async def change_subscription(
     sub, draft = await _change(principal, public_id, data, preview=preview)
     if not preview:
         await announce.subscription("subscription.updated", sub)
-        forget_terms()
+        await _credits_follow(sub)
     return sub, draft
 
 

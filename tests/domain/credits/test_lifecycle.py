@@ -321,3 +321,23 @@ async def test_a_new_lot_is_not_drawn_for_what_was_spent_before_it(credits: Cred
     with clock.frozen_at(utc(2026, 7, 6)):
         assert (await consume.consume_credits(c.service, c.req("late", "rag", 1))).balance == 13
     await _ledger_ok(c)
+
+
+async def test_an_upgrade_brings_its_allowance_at_once(db: str) -> None:
+    from domain.subscriptions.changes import change_subscription
+    from domain.subscriptions.service import create_subscription
+
+    tenant = await make_test_tenant()
+    admin = admin_of(tenant)
+    free = await make_plan(tenant=tenant, features=["rag"])
+    paid = await make_plan(tenant=tenant, features=["rag", "legal"], monthly_credits=300)
+    customer = await make_customer(tenant=tenant)
+    sub = await create_subscription(
+        admin, {"customer_id": customer.public_id, "plan_id": free.public_id}
+    )
+    service = Principal(tenant.id, Role.SERVICE, 0)
+    before = await consume.check_credits(service, customer.public_id, "legal", 1)
+    assert before.decision.refusal is Refusal.MODULE_NOT_IN_PLAN
+    await change_subscription(admin, sub.public_id, {"plan_id": paid.public_id})
+    after = await consume.check_credits(service, customer.public_id, "legal", 1)
+    assert after.decision.allowed and after.decision.balance_after == 297
