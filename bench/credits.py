@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ async def _in_process(url: str, tenant: Any, customers: list[Any]) -> dict[str, 
             f"b{counter}",
             new_id("credit_entry"),
             customer.id,
-            time_now(),
+            datetime.now(UTC),
         )
         assert row is not None
 
@@ -133,12 +134,6 @@ async def _in_process(url: str, tenant: Any, customers: list[Any]) -> dict[str, 
         "ratio_in_process": round(tally / base, 2),
         "target_in_process": ">= 0.7",
     }
-
-
-def time_now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def _free_port() -> int:
@@ -305,8 +300,6 @@ async def _push_latency(port: int, key: str, customer: Any, samples: int = 200) 
             received = time.time()
             await sender
             committed = message["payload"]["data"]["creditBalance"]["committedAt"]
-            from datetime import datetime
-
             latencies.append((received - datetime.fromisoformat(committed).timestamp()) * 1000)
     client.close()
     latencies.sort()

@@ -3,9 +3,8 @@ configure the tenant's credits. Each is one transaction on the locked wallet."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -15,35 +14,20 @@ from domain import validation
 from domain.credits import accounts, lots, rules
 from domain.credits.accounts import Account
 from domain.credits.book import Book
-from domain.credits.live import publish
-from domain.credits.reservations import maintain
+from domain.credits.wallets import Action, on_wallet
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.events.bus import EventBus
 from domain.tenancy.access import Permission, Principal
 
-T = TypeVar("T")
 MAX_GRANT = 10**12
 GRANT_KINDS = ("grant", "promotion")
 
 
 async def with_wallet(
-    principal: Principal,
-    customer: str,
-    action: Callable[[Book, Account, CreditWallet], Awaitable[T]],
-    bus: EventBus | None,
-) -> T:
-    """Run `action` on the customer's locked, caught-up wallet in one transaction,
-    then publish what changed."""
+    principal: Principal, customer: str, action: Action, bus: EventBus | None
+) -> Any:
     account = await accounts.load_account(principal.tenant_id, customer)
-    wallet_id = await accounts.ensure_wallet(account)
-    book = Book(principal.tenant_id, account.now)
-    async with in_transaction():
-        wallet = (await accounts.lock_wallets([wallet_id]))[wallet_id]
-        await maintain(book, account, wallet)
-        result = await action(book, account, wallet)
-        await book.flush()
-    await publish(bus, principal.tenant_id, book.changes)
-    return result
+    return await on_wallet(account, action, bus=bus)
 
 
 def _amount(value: int, field: str = "amount") -> int:
@@ -89,17 +73,9 @@ async def grant_credits(
             reason=reason,
             author=author,
         )
-        _next_event(wallet, expires_at)
         return wallet
 
     return await with_wallet(principal, customer, grant, bus)
-
-
-def _next_event(wallet: CreditWallet, expires_at: datetime | None) -> None:
-    if expires_at is not None and (
-        wallet.next_event_at is None or expires_at < wallet.next_event_at
-    ):
-        wallet.next_event_at = expires_at
 
 
 async def set_blocked(
@@ -174,7 +150,7 @@ async def refund_consumption(
             action=entry.action,
             reason=reason,
         )
-        return CreditEntry(**{k: v for k, v in row.items() if k != "metadata"})
+        return CreditEntry(**row)
 
     return await with_wallet(principal, entry.customer.public_id, refund, bus)
 

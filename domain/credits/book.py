@@ -99,6 +99,12 @@ def _pg_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
     return rows
 
 
+def count_today(wallet: CreditWallet, day: str, amount: int) -> None:
+    """Add to the wallet's usage of the customer's `day` (a new day starts at 0)."""
+    wallet.used_today = wallet.used_today + amount if wallet.usage_day == day else amount
+    wallet.usage_day = day
+
+
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 

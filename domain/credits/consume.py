@@ -32,8 +32,9 @@ from db.credit_models import CreditEntry, CreditWallet
 from domain import clock
 from domain.credits import accounts, express, reservations, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book
+from domain.credits.book import Book, count_today
 from domain.credits.live import publish
+from domain.credits.wallets import on_wallet
 from domain.errors import BillingError, IdempotencyError, NotFoundError, ValidationError
 from domain.events.bus import EventBus
 from domain.tenancy.access import Permission, Principal
@@ -100,7 +101,7 @@ async def check_credits(principal: Principal, customer: str, module: str, qty: i
     account = await accounts.load_account(principal.tenant_id, customer)
     rules.cost_of(account.ent, module, rules.quantity(qty))
     if account.due() or account.state.reserved > 0:
-        await maintain(account)  # what is due, and holds that have expired
+        await on_wallet(account)  # what is due, and holds that have expired
         account = await accounts.load_account(principal.tenant_id, customer)
     decision = rules.decide(
         account.state,
@@ -111,17 +112,6 @@ async def check_credits(principal: Principal, customer: str, module: str, qty: i
         payment_overdue=account.payment_overdue,
     )
     return CheckResult(account.customer_public_id, module, decision, account.ent.daily_limit)
-
-
-async def maintain(account: Account, bus: EventBus | None = None) -> None:
-    """Apply what is due on the wallet (expiries, allowances, expired holds)."""
-    wallet_id = await accounts.ensure_wallet(account)
-    book = Book(account.tenant_id, account.now)
-    async with in_transaction():
-        wallet = (await accounts.lock_wallets([wallet_id]))[wallet_id]
-        await reservations.maintain(book, account, wallet)
-        await book.flush()
-    await publish(bus, account.tenant_id, book.changes)
 
 
 async def consume_credits(
@@ -339,10 +329,7 @@ def _apply(
         return exc
     if not decision.allowed:
         return _refused(account, req.module, decision)
-    wallet.used_today = (
-        wallet.used_today + decision.cost if wallet.usage_day == day else (decision.cost)
-    )
-    wallet.usage_day = day
+    count_today(wallet, day, decision.cost)
     wallet.consumed_total += decision.cost
     row = book.entry(
         wallet,

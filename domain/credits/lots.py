@@ -106,6 +106,10 @@ async def add_lot(
     )
     if entry_kind is not None:
         book.entry(wallet, customer, entry_kind, amount, settings=settings, lot_id=lot.id, **entry)
+    if expires_at is not None and (
+        wallet.next_event_at is None or expires_at < wallet.next_event_at
+    ):
+        wallet.next_event_at = expires_at  # the hot path stops there until it is caught up
     return lot
 
 

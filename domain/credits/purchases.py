@@ -9,11 +9,12 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from db.credit_models import CreditPurchase
+from db.credit_models import CreditPurchase, CreditWallet
 from db.models import Customer, Invoice
 from domain.credits import accounts, lots
+from domain.credits.accounts import Account
 from domain.credits.book import Book
-from domain.credits.reservations import maintain
+from domain.credits.wallets import on_wallet
 from domain.errors import ValidationError
 from domain.ids import new_id
 from domain.invoicing.service import create_invoice
@@ -97,31 +98,26 @@ async def grant_paid(invoice_id: int) -> bool:
     if purchase is None:
         return False
     account = await accounts.load_account(purchase.tenant_id, purchase.customer.public_id)
-    book = Book(purchase.tenant_id, account.now)
-    wallet = (await accounts.lock_wallets([purchase.wallet_id]))[purchase.wallet_id]
-    claimed = await CreditPurchase.filter(id=purchase.id, status="pending").update(
-        status="granted", granted_at=account.now
-    )
-    if not claimed:
-        return False
-    await maintain(book, account, wallet)
-    await lots.add_lot(
-        book,
-        wallet,
-        account.customer_public_id,
-        "purchase",
-        purchase.credits,
-        expires_at=purchase.expires_at,
-        entry_kind="purchase",
-        settings=account.settings,
-        reason=f"top-up {purchase.public_id}",
-    )
-    if purchase.expires_at is not None and (
-        wallet.next_event_at is None or purchase.expires_at < wallet.next_event_at
-    ):
-        wallet.next_event_at = purchase.expires_at
-    await book.flush()
-    return True
+
+    async def grant(book: Book, account: Account, wallet: CreditWallet) -> bool:
+        claimed = await CreditPurchase.filter(id=purchase.id, status="pending").update(
+            status="granted", granted_at=account.now
+        )
+        if claimed:
+            await lots.add_lot(
+                book,
+                wallet,
+                account.customer_public_id,
+                "purchase",
+                purchase.credits,
+                expires_at=purchase.expires_at,
+                entry_kind="purchase",
+                settings=account.settings,
+                reason=f"top-up {purchase.public_id}",
+            )
+        return bool(claimed)
+
+    return bool(await on_wallet(account, grant))
 
 
 async def grant_paid_sweep(limit: int = 500) -> int:

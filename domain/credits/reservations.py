@@ -16,7 +16,7 @@ from db.credit_models import CreditReservation, CreditWallet
 from domain import clock
 from domain.credits import accounts, lots, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book
+from domain.credits.book import Book, count_today
 from domain.credits.live import publish
 from domain.errors import ConflictError, IdempotencyError, NotFoundError, ValidationError
 from domain.events.bus import EventBus
@@ -118,10 +118,7 @@ async def reserve_credits(
                 await book.flush()
                 return ReserveOutcome(None, decision)
             wallet.reserved += decision.cost
-            wallet.used_today = (
-                wallet.used_today + decision.cost if wallet.usage_day == day else decision.cost
-            )
-            wallet.usage_day = day
+            count_today(wallet, day, decision.cost)
             hold = await CreditReservation.create(
                 public_id=new_id("credit_reservation"),
                 tenant_id=principal.tenant_id,

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from tortoise.transactions import in_transaction
+from typing import Any
 
 from db import raw
 from db.credit_models import CreditWallet
-from db.models import Customer
+from db.models import Customer, Plan
 from domain import clock
-from domain.credits import accounts, lots, purchases, reservations
-from domain.credits.book import Book
-from domain.credits.live import publish
+from domain.credits import accounts, purchases, reservations
+from domain.credits.wallets import on_wallet
 from domain.events.bus import EventBus
 
 
@@ -26,13 +24,16 @@ async def refresh_customer(tenant_id: int, customer_id: int, bus: EventBus | Non
     the caller's transaction if there is one."""
     customer = await Customer.get(id=customer_id).only("id", "public_id")
     account = await accounts.load_account(tenant_id, customer.public_id)
-    wallet_id = await accounts.ensure_wallet(account)
-    book = Book(tenant_id, account.now)
-    async with in_transaction():
-        wallet = (await accounts.lock_wallets([wallet_id]))[wallet_id]
-        await lots.catch_up(book, wallet, account.customer_public_id, account.settings)
-        await book.flush()
-    await publish(bus, tenant_id, book.changes)
+    await on_wallet(account, sync_allowances=True, bus=bus)
+
+
+async def follow_subscription(sub: Any) -> None:
+    """A subscription was created or changed (plan, status) in the caller's
+    transaction: the credit terms cached in this process are stale, and a new,
+    resumed or upgraded subscription gets this month's allowance now."""
+    accounts.forget_terms()
+    if await Plan.filter(id=sub.plan_id, monthly_credits__gt=0).exists():
+        await refresh_customer(sub.tenant_id, sub.customer_id)
 
 
 _CLOCK = "c.test_clock_id IS NULL"

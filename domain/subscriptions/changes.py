@@ -21,7 +21,7 @@ from typing import Any, ParamSpec
 
 from db.models import PendingItem, Plan, Subscription
 from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
-from domain.credits.accounts import forget_terms
+from domain.credits.schedule import follow_subscription
 from domain.errors import ValidationError
 from domain.invoicing.builder import Draft, DraftLine
 from domain.invoicing.store import store_invoices
@@ -56,19 +56,10 @@ def announced(fn: Callable[P, Awaitable[Subscription]]) -> Callable[P, Awaitable
         sub = await fn(*args, **kwargs)
         kind = "subscription.canceled" if sub.status == "canceled" else "subscription.updated"
         await announce.subscription(kind, sub)
-        await _credits_follow(sub)
+        await follow_subscription(sub)
         return sub
 
     return run
-
-
-async def _credits_follow(sub: Subscription) -> None:
-    """The plan and status decide what the customer may consume, and a resumed or
-    upgraded subscription gets this month's allowance now, in its transaction."""
-    from domain.credits.schedule import refresh_customer
-
-    forget_terms()
-    await refresh_customer(sub.tenant_id, sub.customer_id)
 
 
 def _live(sub: Subscription) -> None:
@@ -176,7 +167,7 @@ async def change_subscription(
     sub, draft = await _change(principal, public_id, data, preview=preview)
     if not preview:
         await announce.subscription("subscription.updated", sub)
-        await _credits_follow(sub)
+        await follow_subscription(sub)
     return sub, draft
 
 

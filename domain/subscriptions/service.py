@@ -9,7 +9,7 @@ from tortoise.expressions import F
 
 from db.models import Coupon, CouponAmount, Subscription
 from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
-from domain.credits.accounts import forget_terms
+from domain.credits.schedule import follow_subscription
 from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import new_id
@@ -154,11 +154,7 @@ async def create_subscription(
             # Backdated: bill the periods that have already gone by, in order.
             await bill_subscriptions([sub], now, now)
         await announce.subscription("subscription.created", sub)
-        forget_terms()
-        if plan.monthly_credits > 0:  # the first month's allowance, in this transaction
-            from domain.credits.schedule import refresh_customer
-
-            await refresh_customer(sub.tenant_id, sub.customer_id)
+        await follow_subscription(sub)  # the first month's credits, in this transaction
         return sub
 
     return await run_once(
