@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tortoise.transactions import in_transaction
 
+from db import raw
 from db.credit_models import CreditEntry, CreditWallet
 from domain.credits import consume, express
 from domain.credits.rules import Refusal
@@ -151,3 +153,29 @@ async def test_postgres_takes_the_one_statement_path(
     else:
         monkeypatch.setattr(express, "try_one_statement", boom)
     assert (await consume.consume_credits(credits.service, credits.req("fast"))).consumed
+
+
+async def test_replay_lookup_finds_earlier_entries_by_unique_index(credits: Credits) -> None:
+    """A batch looks up its request ids already in the ledger. On PostgreSQL that is
+    one unique-index probe per id even in a generic plan made without statistics
+    (`request_id = ANY(...)` scanned every entry of the tenant then)."""
+    await credits.grant(10)
+    await consume.consume_batch(credits.service, [credits.req("a"), credits.req("b", qty=2)])
+    found = await consume._replay_of(credits.tenant.id, ["b", "a", "missing", "a"])
+    assert {k: (v.amount, v.balance_after) for k, v in found.items()} == {
+        "a": (-1, 9),
+        "b": (-2, 7),
+    }
+    if not raw.is_postgres(CreditEntry._meta.db):
+        return
+    async with in_transaction() as conn:
+        await conn.execute_script("SET LOCAL plan_cache_mode = force_generic_plan")
+        await conn.execute_script(f"PREPARE tally_replay AS {consume._FIRST_PG}")
+        try:
+            _, rows = await conn.execute_query("EXPLAIN EXECUTE tally_replay(1, '{a,b}')")
+        finally:
+            await conn.execute_script("DEALLOCATE tally_replay")
+    plan = "\n".join(r["QUERY PLAN"] for r in rows)
+    assert "Index Scan using uid_credit_entr" in plan, plan
+    assert "request_id" in plan.split("Index Cond:", 1)[1].splitlines()[0], plan
+    assert "Seq Scan on credit_entry" not in plan and "Bitmap" not in plan, plan
