@@ -66,37 +66,13 @@ CREDITS_ENTRY_KINDS = (
 )
 
 
-_METADATA = ENTRY_COLUMNS.index("metadata")
-_PG_TYPES = {
-    "tenant_id": "bigint",
-    "wallet_id": "bigint",
-    "customer_id": "bigint",
-    "amount": "bigint",
-    "balance_after": "bigint",
-    "quantity": "bigint",
-    "remaining_today": "bigint",
-    "lot_id": "bigint",
-    "reservation_id": "bigint",
-    "refund_of": "bigint",
-    "created_at": "timestamptz",
-}
-_UNNEST_INSERT = (
-    f"INSERT INTO credit_entry ({', '.join(ENTRY_COLUMNS)}) SELECT "
-    + ", ".join(f"{c}::jsonb" if c == "metadata" else c for c in ENTRY_COLUMNS)
-    + " FROM unnest("
-    + ", ".join(f"${i}::{_PG_TYPES.get(c, 'text')}[]" for i, c in enumerate(ENTRY_COLUMNS, start=1))
-    + f") AS t({', '.join(ENTRY_COLUMNS)})"
+# The entries travel as one JSON document that PostgreSQL unpacks into rows: orjson
+# writes 1,000 entries in well under a millisecond, where binding 21 arrays made
+# asyncpg check every one of their 21,000 elements in Python.
+_JSON_INSERT = (
+    f"INSERT INTO credit_entry ({', '.join(ENTRY_COLUMNS)}) SELECT {', '.join(ENTRY_COLUMNS)}"
+    " FROM json_populate_recordset(NULL::credit_entry, $1::json)"
 )
-
-
-def _pg_rows(entries: list[dict[str, Any]]) -> list[list[Any]]:
-    rows = []
-    for entry in entries:
-        row = [entry[c] for c in ENTRY_COLUMNS]
-        if row[_METADATA] is not None:
-            row[_METADATA] = orjson.dumps(row[_METADATA]).decode()
-        rows.append(row)
-    return rows
 
 
 def count_today(wallet: CreditWallet, day: str, amount: int) -> None:
@@ -220,11 +196,9 @@ class Book:
 
     async def flush(self) -> None:
         if self.entries and is_postgres(CreditEntry._meta.db):
-            # One INSERT of column arrays: for a batch of 1,000 entries it is several
-            # times faster than 1,000 pipelined INSERTs, and skips 20,000 field
-            # conversions (asyncpg takes these values as they are, JSON as text).
-            columns = list(zip(*_pg_rows(self.entries), strict=True))
-            await CreditEntry._meta.db.execute_query(_UNNEST_INSERT, [list(c) for c in columns])
+            await CreditEntry._meta.db.execute_query(
+                _JSON_INSERT, [orjson.dumps(self.entries).decode()]
+            )
         else:
             await insert_many(
                 CreditEntry,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import string
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import clock, validation
+from domain import clock, ids, validation
 from domain.errors import PermissionDeniedError, ValidationError
 from domain.ids import check_id, new_id
 from domain.pagination import MAX_PAGE, decode_cursor, encode_cursor, page_request
@@ -33,6 +35,21 @@ def test_ids_are_prefixed_and_checked() -> None:
     ):
         with pytest.raises(ValidationError):
             check_id(bad, "customer")
+
+
+def test_id_characters_are_uniform_and_ids_unique() -> None:
+    ids = [new_id("credit_entry") for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    counts = Counter("".join(i.removeprefix("cle_") for i in ids))
+    assert set(counts) == set(string.ascii_letters + string.digits)
+    expected = 20_000 * 16 / 62  # about 5,161 each; a biased mapping is off by far more
+    assert all(abs(n - expected) < 0.1 * expected for n in counts.values()), counts
+
+
+def test_id_draws_again_when_too_many_bytes_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws = iter([bytes([255] * 20 + [0, 1, 61, 62]), bytes(range(24))])
+    monkeypatch.setattr(ids.os, "urandom", lambda n: next(draws))
+    assert new_id("customer") == "cus_ab9a" + "abcdefghijkl"
 
 
 @given(st.integers(min_value=0, max_value=2**63 - 1))

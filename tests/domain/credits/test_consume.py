@@ -7,7 +7,7 @@ from tortoise.transactions import in_transaction
 
 from db import raw
 from db.credit_models import CreditEntry, CreditWallet
-from domain.credits import consume, express
+from domain.credits import consume, express, rules
 from domain.credits.rules import Refusal
 from domain.credits.schedule import verify_ledger
 from domain.errors import IdempotencyError, NotFoundError, ValidationError
@@ -179,3 +179,36 @@ async def test_replay_lookup_finds_earlier_entries_by_unique_index(credits: Cred
     assert "Index Scan using uid_credit_entr" in plan, plan
     assert "request_id" in plan.split("Index Cond:", 1)[1].splitlines()[0], plan
     assert "Seq Scan on credit_entry" not in plan and "Bitmap" not in plan, plan
+
+
+async def test_batch_entries_keep_every_column(credits: Credits) -> None:
+    """Entries written together (one JSON document on PostgreSQL) keep nested
+    metadata, unicode, large numbers and microsecond timestamps exactly."""
+    await credits.grant(10**12)
+    metadata = {"doc": {"pages": [1, 2], "title": "Évaluation ✓"}, "big": 2**53 + 1}
+    done = await consume.consume_batch(
+        credits.service,
+        [
+            credits.req(
+                "m1", "rag", rules.MAX_QUANTITY, metadata=metadata, action='ask "quoted" \\ \''
+            ),
+            credits.req("m2", "legal"),
+        ],
+    )
+    assert all(d.consumed for d in done)
+    first, second = await CreditEntry.filter(request_id__in=["m1", "m2"]).order_by("id")
+    assert (first.amount, first.quantity, first.metadata) == (
+        -rules.MAX_QUANTITY,
+        rules.MAX_QUANTITY,
+        metadata,
+    )
+    assert first.action == 'ask "quoted" \\ \'' and first.module == "rag"
+    assert (second.amount, second.metadata, second.local_day) == (-3, None, first.local_day)
+    assert first.public_id == done[0].entry_id and first.request_hash
+    assert (
+        first.balance_after == 10**12 - rules.MAX_QUANTITY
+        and second.balance_after == first.balance_after - 3
+    )
+    assert first.created_at == second.created_at and first.created_at.tzinfo is not None
+    granted = await CreditEntry.filter(customer_id=credits.customer.id, kind="grant").first()
+    assert granted is not None and first.created_at >= granted.created_at
