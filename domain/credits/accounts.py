@@ -42,9 +42,14 @@ class Account:
     blocks_delinquent: bool = True
     plans: list[rules.PlanTerms] = field(default_factory=list)
 
+    _day: tuple[datetime, str] | None = None
+
     @property
     def day(self) -> str:
-        return rules.local_day(self.now, self.timezone)
+        """The customer's date at `now` (computed once per `now`: a batch asks 1,000 times)."""
+        if self._day is None or self._day[0] is not self.now:
+            self._day = (self.now, rules.local_day(self.now, self.timezone))
+        return self._day[1]
 
     def due(self) -> bool:
         """A lot expiry or an allowance boundary has passed: catch up first."""

@@ -81,8 +81,17 @@ def count_today(wallet: CreditWallet, day: str, amount: int) -> None:
     wallet.usage_day = day
 
 
+_last_iso: tuple[datetime | None, str | None] = (None, None)
+
+
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """`isoformat()`, remembering the last one: a batch's entries share one time."""
+    global _last_iso
+    if value is None:
+        return None
+    if _last_iso[0] is not value:
+        _last_iso = (value, value.isoformat())
+    return _last_iso[1]
 
 
 def wallet_snapshot(wallet: CreditWallet) -> dict[str, Any]:
