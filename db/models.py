@@ -596,8 +596,11 @@ class MailMessage(Model):
     to = fields.CharField(max_length=254)
     subject = fields.CharField(max_length=300)
     body = fields.TextField()
-    status = fields.CharField(max_length=16, default="pending")  # pending | sent | failed
+    status = fields.CharField(max_length=16, default="pending")  # pending | sending | sent | failed
     attempts = fields.IntField(default=0)
+    # When a worker took it for sending: a claim older than the lease is taken again
+    # (the worker died mid-send), so no message stays in `sending` for ever.
+    claimed_at = fields.DatetimeField(null=True)
     error = fields.CharField(max_length=300, null=True)
     dedupe_key = fields.CharField(max_length=160, unique=True)
     created_at = fields.DatetimeField()

@@ -5,11 +5,13 @@ and sent after commit by `send_pending`, in the customer's language."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
 
 import aiosmtplib
+from tortoise.expressions import Q
 
 from db.models import MailMessage
 from domain import clock
@@ -127,30 +129,47 @@ async def queue(
     )
 
 
+# An SMTP exchange times out after 20 s (domain/mailer.py); a claim this old belongs
+# to a worker that died mid-send. Taking it again may send the mail twice if that
+# worker had finished the exchange: mail is at least once, never lost.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
 async def send_pending(smtp_url: str | None, sender: str, *, limit: int = 100) -> int:
     """Send what the outbox holds (after commit; several workers may run)."""
     if not smtp_url:
         return 0
     sent = 0
-    for message in await MailMessage.filter(status="pending").order_by("id").limit(limit):
-        mail = EmailMessage()
-        mail["Subject"] = message.subject
-        mail["From"] = sender
-        mail["To"] = message.to
-        mail["Message-ID"] = make_msgid(domain="tally.local")
-        mail.set_content(message.body)
-        claimed = await MailMessage.filter(id=message.id, status="pending").update(
-            status="sending", attempts=message.attempts + 1
-        )
+    now = clock.real_now()
+    stale = Q(status="sending") & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE))
+    for message in (
+        await MailMessage.filter(Q(status="pending") | stale).order_by("id").limit(limit)
+    ):
+        # The claim names the state it saw, so of several workers exactly one wins,
+        # a stale claim included.
+        claimed = await MailMessage.filter(
+            id=message.id, status=message.status, attempts=message.attempts
+        ).update(status="sending", attempts=message.attempts + 1, claimed_at=clock.real_now())
         if not claimed:
             continue  # another worker has it
-        try:
-            await aiosmtplib.send(mail, **smtp_options(smtp_url))  # type: ignore[arg-type]
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            log.warning("mail %s not sent: %s", message.id, exc)
-            status = "failed" if message.attempts + 1 >= MAX_ATTEMPTS else "pending"
-            await MailMessage.filter(id=message.id).update(status=status, error=str(exc)[:300])
-            continue
-        await MailMessage.filter(id=message.id).update(status="sent", sent_at=clock.real_now())
-        sent += 1
+        if await _send(message, smtp_url, sender):
+            sent += 1
     return sent
+
+
+async def _send(message: MailMessage, smtp_url: str, sender: str) -> bool:
+    mail = EmailMessage()
+    mail["Subject"] = message.subject
+    mail["From"] = sender
+    mail["To"] = message.to
+    mail["Message-ID"] = make_msgid(domain="tally.local")
+    mail.set_content(message.body)
+    try:
+        await aiosmtplib.send(mail, **smtp_options(smtp_url))  # type: ignore[arg-type]
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        log.warning("mail %s not sent: %s", message.id, exc)
+        status = "failed" if message.attempts + 1 >= MAX_ATTEMPTS else "pending"
+        await MailMessage.filter(id=message.id).update(status=status, error=str(exc)[:300])
+        return False
+    await MailMessage.filter(id=message.id).update(status="sent", sent_at=clock.real_now())
+    return True
