@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from domain import clock
 from domain import errors as domain_errors
+from domain.credits.live import held_until_done
 from domain.events.bus import tenant_channel
 from domain.pagination import Page, encode_cursor
 from schema import common as s
@@ -70,7 +71,8 @@ async def mutate(
     """Run one domain call; expected failures become union members, and the event
     is published only once the domain call (and its transaction) has finished."""
     try:
-        result = await action()
+        async with held_until_done(info.context.bus):  # credit changes, after commit
+            result = await action()
     except domain_errors.BillingError as exc:
         return to_error(exc)
     if event is not None:

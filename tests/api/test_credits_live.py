@@ -105,6 +105,36 @@ async def test_a_customer_token_follows_only_itself(app: Any, tenant: Any) -> No
         assert (event["customerId"], event["amount"]) == (me.public_id, 10)
 
 
+SUBSCRIBE = """mutation($c: ID!, $p: ID!) { createSubscription(input: {customerId: $c,
+  planId: $p}) { __typename ... on Error { code message } } }"""
+FAILING = """mutation($c: ID!) { createSubscription(input: {customerId: $c,
+  planId: "pln_0000000000000000"}) { __typename } }"""
+
+
+async def test_an_allowance_granted_inside_a_mutation_reaches_the_feed(
+    app: Any, tenant: Any
+) -> None:
+    """createSubscription grants the first month's credits in its own transaction:
+    the feed hears it once that transaction has committed, and hears nothing of a
+    mutation that failed."""
+    admin = await make_key(tenant=tenant)
+    plan = await make_plan(tenant=tenant, features=["rag"], monthly_credits=500)
+    customer = await make_customer(tenant=tenant, name="New")
+    async with serve(app) as host, subscriber(host, admin) as usage:
+        await _start(usage, USAGE, {"c": customer.public_id})
+        failed = await _post(host, admin, FAILING, {"c": customer.public_id})
+        assert failed["createSubscription"]["__typename"] == "NotFoundError"
+        done = await _post(host, admin, SUBSCRIBE, {"c": customer.public_id, "p": plan.public_id})
+        assert done["createSubscription"]["__typename"] == "SubscriptionSuccess", done
+        event = await asyncio.wait_for(_next(usage, "usageEvents"), 5)
+        assert (event["customerId"], event["kind"], event["amount"], event["balanceAfter"]) == (
+            customer.public_id,
+            "ALLOWANCE",
+            500,
+            500,
+        )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -62,3 +62,26 @@ async def test_redis_bus_uses_one_subscription_per_process(redis_url: str) -> No
     finally:
         await publisher.close()
         await listener.close()
+
+
+async def test_held_credit_changes_wait_for_the_operation_and_die_with_it() -> None:
+    from domain.credits.book import Change
+    from domain.credits.live import credits_channel, held_until_done, publish
+
+    bus = InProcessBus()
+    feed = bus.subscribe(credits_channel(7))
+    first = asyncio.ensure_future(anext(feed))
+    await asyncio.sleep(0)
+    change = Change(1, "cus_a", {"balance": 5})
+    with pytest.raises(RuntimeError):
+        async with held_until_done(bus):
+            await publish(None, 7, [change])  # inside a transaction that then fails
+            raise RuntimeError("rolled back")
+    async with held_until_done(bus):
+        await publish(None, 7, [change])
+        await publish(bus, 7, [change])  # one message per tenant at the end
+        await asyncio.sleep(0)
+        assert not first.done()
+    message = await asyncio.wait_for(first, 5)
+    assert [c["wallet"] for c in message["changes"]] == [{"balance": 5}, {"balance": 5}]
+    await feed.aclose()  # type: ignore[attr-defined]
