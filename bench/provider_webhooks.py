@@ -21,7 +21,9 @@ import asyncpg
 import stripe
 
 from bench.harness import asgi_post, fresh_postgres
-from db.models import Invoice, Payment, Tenant
+from db.invoice_models import Invoice
+from db.models import Tenant
+from db.payment_models import Payment
 from domain import clock
 from domain.ids import new_id
 from domain.invoicing.service import create_invoice, finalize_invoice

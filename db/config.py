@@ -50,7 +50,12 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
         "connections": {name: connection},
         "apps": {
             "tally": {
-                "models": ["db.models", "db.credit_models"],
+                "models": [
+                    "db.models",
+                    "db.invoice_models",
+                    "db.payment_models",
+                    "db.credit_models",
+                ],
                 "default_connection": name,
                 "migrations": "db.migrations",
             }

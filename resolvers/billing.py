@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from db.models import Invoice
+from db.invoice_models import Invoice
 from domain.billing import test_clocks
 from domain.events.bus import tenant_channel
 from domain.invoicing import credit_notes, mail

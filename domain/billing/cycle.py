@@ -13,16 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from db.bulk import update_many
-from db.models import (
-    Coupon,
-    CouponAmount,
-    Customer,
-    Invoice,
-    PendingItem,
-    Plan,
-    Subscription,
-    Tenant,
-)
+from db.invoice_models import Invoice
+from db.models import Coupon, CouponAmount, Customer, PendingItem, Plan, Subscription, Tenant
 from domain.invoicing.builder import build_draft
 from domain.invoicing.store import NewInvoice, Party, pending_lines, store_invoices
 from domain.invoicing.tax.rates import rate_tables, tax_for

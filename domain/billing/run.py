@@ -23,7 +23,8 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from db.models import Invoice, Subscription
+from db.invoice_models import Invoice
+from db.models import Subscription
 from domain import clock
 from domain.billing.cycle import bill_subscriptions
 from domain.events.bus import EventBus

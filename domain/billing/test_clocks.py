@@ -12,7 +12,8 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from db.models import Invoice, Subscription, Tenant, TestClock
+from db.invoice_models import Invoice
+from db.models import Subscription, Tenant, TestClock
 from domain import clock, validation
 from domain.billing.cycle import bill_subscriptions
 from domain.credits import schedule

@@ -10,7 +10,8 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from db.credit_models import CreditPurchase, CreditWallet
-from db.models import Customer, Invoice
+from db.invoice_models import Invoice
+from db.models import Customer
 from domain.credits import accounts, lots
 from domain.credits.accounts import Account
 from domain.credits.book import Book

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from db.models import BalanceEntry, CreditNote, Customer, Invoice, Tenant
+from db.invoice_models import BalanceEntry, CreditNote, Invoice
+from db.models import Customer, Tenant
 from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from db.models import CreditNote, Customer, Invoice, InvoiceLine, Tenant
+from db.invoice_models import CreditNote, Invoice, InvoiceLine
+from db.models import Customer, Tenant
 from domain.invoicing.credit_notes import load_credit_note
 from domain.invoicing.pdf import Document, render_html, render_pdf
 from domain.invoicing.service import load_invoice

@@ -9,7 +9,8 @@ from email.utils import formataddr, make_msgid
 
 import aiosmtplib
 
-from db.models import Customer, Invoice
+from db.invoice_models import Invoice
+from db.models import Customer
 from domain import clock
 from domain.errors import BillingError, ValidationError
 from domain.invoicing.documents import invoice_document, pdf_bytes

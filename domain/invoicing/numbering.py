@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from db.models import NumberSequence
+from db.invoice_models import NumberSequence
 
 _UPSERT = (
     "INSERT INTO number_sequence (tenant_id, kind, period, last_value) VALUES ({p}) "

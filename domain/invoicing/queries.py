@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from db.models import CreditNote, Invoice, InvoiceLine, Subscription
+from db.invoice_models import CreditNote, Invoice, InvoiceLine
+from db.models import Subscription
 from domain.invoicing.store import balances
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from tortoise.expressions import Q
 
-from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, Payment, Tenant, TestClock
+from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
+from db.models import Customer, Tenant, TestClock
+from db.payment_models import Payment
 from domain import clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once

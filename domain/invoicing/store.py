@@ -15,7 +15,8 @@ from typing import Any
 from tortoise.functions import Sum
 
 from db.bulk import insert_many
-from db.models import BalanceEntry, Customer, Invoice, InvoiceLine, PendingItem
+from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
+from db.models import Customer, PendingItem
 from domain.ids import new_id
 from domain.invoicing.builder import Draft, DraftLine
 from domain.invoicing.numbering import take_numbers

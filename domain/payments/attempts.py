@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from db.bulk import insert_many
-from db.models import Payment, PaymentMethod
+from db.payment_models import Payment, PaymentMethod
 from domain.ids import new_id
 from domain.payments.policy import DunningPolicy
 from domain.payments.providers.registry import provider_name

@@ -22,7 +22,9 @@ from tortoise.transactions import in_transaction
 
 from db import raw
 from db.bulk import update_many
-from db.models import BalanceEntry, Customer, Invoice, Payment, PaymentMethod, Tenant, TestClock
+from db.invoice_models import BalanceEntry, Invoice
+from db.models import Customer, Tenant, TestClock
+from db.payment_models import Payment, PaymentMethod
 from domain import clock
 from domain.payments import dunning
 from domain.payments.providers.base import ChargeRequest, ChargeResult, ProviderError

@@ -20,7 +20,9 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from db.models import Customer, Invoice, Payment, Subscription, Tenant
+from db.invoice_models import Invoice
+from db.models import Customer, Subscription, Tenant
+from db.payment_models import Payment
 from domain.payments import mails
 from domain.payments.attempts import default_methods, next_dunning_at, open_attempt
 from domain.payments.policy import DunningPolicy

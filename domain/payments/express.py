@@ -32,7 +32,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from db import raw
-from db.models import ProviderEvent
+from db.payment_models import ProviderEvent
 from domain import clock
 from domain.ids import new_id
 from domain.payments.providers.base import ProviderEventData

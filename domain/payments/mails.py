@@ -13,7 +13,7 @@ from typing import Any
 import aiosmtplib
 from tortoise.expressions import Q
 
-from db.models import MailMessage
+from db.payment_models import MailMessage
 from domain import clock
 from domain.invoicing.i18n import date_text, language
 from domain.mailer import smtp_options

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from db.models import Customer, PaymentMethod, Tenant
+from db.models import Customer, Tenant
+from db.payment_models import PaymentMethod
 from domain import clock
 from domain.customers.service import owned_customer
 from domain.errors import NotFoundError, ValidationError

@@ -8,7 +8,9 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from db.models import Customer, Invoice, Payment, PaymentMethod, Refund, Tenant
+from db.invoice_models import Invoice
+from db.models import Customer, Tenant
+from db.payment_models import Payment, PaymentMethod, Refund
 from domain import clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once

@@ -24,7 +24,8 @@ from tortoise.transactions import in_transaction
 
 from db import raw
 from db.bulk import insert_many
-from db.models import ProviderEvent, Refund, Tenant
+from db.models import Tenant
+from db.payment_models import ProviderEvent, Refund
 from domain import clock
 from domain.errors import ValidationError
 from domain.ids import new_id

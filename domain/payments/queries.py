@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from db.models import Payment, PaymentMethod, ProviderEvent, Tenant
+from db.models import Tenant
+from db.payment_models import Payment, PaymentMethod, ProviderEvent
 from domain.pagination import Page, PageRequest, paginate
 from domain.payments.policy import DunningPolicy
 from domain.tenancy.access import Permission, Principal

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from db.models import Customer, Invoice, Plan, Subscription
+from db.invoice_models import Invoice
+from db.models import Customer, Plan, Subscription
 from domain.webhooks.outbox import (
     credit_note_object,
     emit_many,

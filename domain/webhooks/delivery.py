@@ -20,9 +20,9 @@ import httpx
 from tortoise.transactions import in_transaction
 
 from db.bulk import insert_many
-from db.models import (
+from db.models import Tenant
+from db.payment_models import (
     MailMessage,
-    Tenant,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from tortoise.transactions import in_transaction
 
-from db.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from db.payment_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from domain import clock
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id, new_id

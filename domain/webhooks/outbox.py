@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from db.bulk import insert_many
-from db.models import WebhookEvent
+from db.payment_models import WebhookEvent
 from domain import clock
 from domain.ids import new_id
 

@@ -395,7 +395,7 @@ async def test_overdue_on_a_test_clock(client: httpx.AsyncClient, db: str) -> No
 async def test_credit_on_a_paid_invoice_shows_as_customer_credit(
     client: httpx.AsyncClient, db: str
 ) -> None:
-    from db.models import Invoice
+    from db.invoice_models import Invoice
 
     w = await _setup(client)
     key = w["key"]

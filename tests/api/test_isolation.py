@@ -9,23 +9,12 @@ from typing import Any
 import httpx
 
 from db.credit_models import CreditEntry, CreditReservation, CreditWallet
-from db.models import (
-    AddOn,
-    Coupon,
-    CreditNote,
-    Customer,
-    Invoice,
-    Payment,
-    PaymentMethod,
-    Plan,
-    Subscription,
-    TaxRate,
-    WebhookEndpoint,
-    WebhookEvent,
-)
+from db.invoice_models import CreditNote, Invoice, TaxRate
+from db.models import AddOn, Coupon, Customer, Plan, Subscription
 from db.models import (
     TestClock as ClockRow,
 )
+from db.payment_models import Payment, PaymentMethod, WebhookEndpoint, WebhookEvent
 from domain.catalog.add_ons import create_add_on
 from domain.catalog.coupons import create_coupon
 from domain.credits.admin import grant_credits

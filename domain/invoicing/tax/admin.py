@@ -7,7 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from db.models import TaxRate
+from db.invoice_models import TaxRate
 from domain import clock, validation
 from domain.catalog.coupons import percent_to_bp
 from domain.errors import NotFoundError, ValidationError

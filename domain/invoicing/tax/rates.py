@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from db.models import TaxRate
+from db.invoice_models import TaxRate
 from domain.invoicing.tax.rules import ConfiguredRate, TaxContext, TaxDecision, decide
 
 RateTable = dict[tuple[str, str], list[ConfiguredRate]]

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from db.models import Invoice, InvoiceLine, PendingItem
+from db.invoice_models import Invoice, InvoiceLine
+from db.models import PendingItem
 from domain.billing.test_clocks import advance_test_clock
 from domain.tenancy.access import Principal
 from tests.factories import (

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from db.models import Invoice, InvoiceLine, Subscription
+from db.invoice_models import Invoice, InvoiceLine
+from db.models import Subscription
 from db.querylog import count_statements
 from domain import clock
 from domain.billing.run import run_billing

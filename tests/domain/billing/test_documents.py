@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from db.models import Invoice
+from db.invoice_models import Invoice
 from domain.errors import BillingError
 from domain.invoicing import credit_notes, mail, service
 from domain.invoicing.documents import credit_note_document, invoice_document

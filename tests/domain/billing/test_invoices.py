@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from db.models import BalanceEntry, CreditNote, Invoice, InvoiceLine, NumberSequence, Subscription
+from db.invoice_models import BalanceEntry, CreditNote, Invoice, InvoiceLine, NumberSequence
+from db.models import Subscription
 from domain import clock
 from domain.billing.test_clocks import advance_test_clock, create_test_clock
 from domain.catalog.coupons import create_coupon

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from db.models import Coupon, Invoice, Subscription
+from db.invoice_models import Invoice
+from db.models import Coupon, Subscription
 from domain.billing.test_clocks import advance_test_clock
 from domain.catalog.coupons import create_coupon
 from domain.errors import BillingError

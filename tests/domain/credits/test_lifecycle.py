@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from db.credit_models import CreditEntry, CreditLot, CreditPurchase, CreditReservation, CreditWallet
-from db.models import Customer, WebhookEvent
+from db.models import Customer
+from db.payment_models import WebhookEvent
 from domain import clock
 from domain.billing.test_clocks import advance_test_clock
 from domain.credits import admin, consume, purchases, queries, reservations

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import stripe
 
-from db.models import Invoice, Tenant
+from db.invoice_models import Invoice
+from db.models import Tenant
 from domain import clock
 from domain.invoicing.service import create_invoice, finalize_invoice
 from domain.payments.methods import attach_payment_method

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from db.models import BalanceEntry, CreditNote, Invoice, Payment
+from db.invoice_models import BalanceEntry, CreditNote, Invoice
+from db.payment_models import Payment
 from domain.errors import NotFoundError, ValidationError
 from domain.invoicing.service import InvoiceStatusError, void_invoice
 from domain.payments import collection

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from db.models import Customer, Invoice, MailMessage, Payment, Subscription, WebhookEvent
+from db.invoice_models import Invoice
+from db.models import Customer, Subscription
+from db.payment_models import MailMessage, Payment, WebhookEvent
 from domain.billing.test_clocks import advance_test_clock
 from domain.payments.collection import process_pending
 from domain.payments.methods import attach_payment_method

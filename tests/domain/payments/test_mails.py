@@ -8,7 +8,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-from db.models import MailMessage
+from db.payment_models import MailMessage
 from domain import clock
 from domain.payments import mails
 from tests.factories import make_tenant

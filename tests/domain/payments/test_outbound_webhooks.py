@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from db.models import MailMessage, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from db.payment_models import MailMessage, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from domain import clock
 from domain.webhooks.delivery import BACKOFF, deliver_due, replay_failed
 from domain.webhooks.endpoints import create_endpoint, update_endpoint

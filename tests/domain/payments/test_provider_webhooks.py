@@ -8,7 +8,9 @@ import asyncio
 
 import pytest
 
-from db.models import CreditNote, Invoice, Payment, ProviderEvent, Tenant, WebhookEvent
+from db.invoice_models import CreditNote, Invoice
+from db.models import Tenant
+from db.payment_models import Payment, ProviderEvent, WebhookEvent
 from domain.ids import new_id
 from domain.payments import express, provider_webhooks
 from domain.payments.providers import signatures
