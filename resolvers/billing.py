@@ -25,6 +25,7 @@ from domain.subscriptions import service as subscriptions
 from domain.tenancy.access import Permission, Role
 from resolvers.common import connection, mutate, query, to_data
 from schema import billing as t
+from schema import billing_enums as e
 from schema import billing_inputs as i
 from schema import payloads as p
 from schema.common import Connection, Error
@@ -73,7 +74,7 @@ async def subscription_list(
     after: str | None = None,
     customer_id: strawberry.ID | None = None,
     plan_id: strawberry.ID | None = None,
-    status: t.SubscriptionStatus | None = None,
+    status: e.SubscriptionStatus | None = None,
 ) -> Connection[t.Subscription]:
     async def run() -> Any:
         page = await subscriptions.list_subscriptions(
@@ -126,7 +127,7 @@ async def invoice_list(
     after: str | None = None,
     customer_id: strawberry.ID | None = None,
     subscription_id: strawberry.ID | None = None,
-    status: t.InvoiceStatus | None = None,
+    status: e.InvoiceStatus | None = None,
     overdue: bool | None = None,
     period_from: datetime | None = None,
     period_to: datetime | None = None,
@@ -232,7 +233,7 @@ async def pause_subscription(
     info: Info,
     id: strawberry.ID,
     resume_at: datetime | None = None,
-    proration_behavior: t.ProrationBehavior = t.ProrationBehavior.CREATE_PRORATIONS,
+    proration_behavior: e.ProrationBehavior = e.ProrationBehavior.CREATE_PRORATIONS,
 ) -> p.SubscriptionResult:
     return await _with_invoices(
         info,
@@ -433,7 +434,7 @@ async def invoice_events(
         yield t.InvoiceEvent(
             type=event["type"],
             invoice_id=strawberry.ID(event["object_id"]),
-            status=t.InvoiceStatus(event["status"]),
+            status=e.InvoiceStatus(event["status"]),
             customer_id=strawberry.ID(event["customer"]) if event.get("customer") else None,
             occurred_at=datetime.fromisoformat(event["occurred_at"]),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +13,12 @@ from domain.catalog.coupons import bp_to_percent
 from domain.invoicing.i18n import line_label
 from domain.invoicing.service import is_overdue
 from domain.money import Money as MoneyValue
+from schema.billing_enums import (
+    CreditNoteReason,
+    InvoiceStatus,
+    LineKind,
+    SubscriptionStatus,
+)
 from schema.catalog import Plan
 from schema.common import Money
 from schema.customers import Customer
@@ -28,61 +33,6 @@ def _money(minor: int, currency: str) -> Money:
 
 def _percent(bp: int) -> str:
     return str(bp_to_percent(bp)) if bp else "0"
-
-
-@strawberry.enum
-class SubscriptionStatus(enum.StrEnum):
-    INCOMPLETE = "incomplete"
-    TRIALING = "trialing"
-    ACTIVE = "active"
-    PAST_DUE = "past_due"
-    PAUSED = "paused"
-    UNPAID = "unpaid"  # the last payment attempt failed (dunning's final action)
-    CANCELED = "canceled"
-
-
-@strawberry.enum(description="How a change is charged (Stripe's proration_behavior).")
-class ProrationBehavior(enum.StrEnum):
-    CREATE_PRORATIONS = "create_prorations"
-    ALWAYS_INVOICE = "always_invoice"
-    NONE = "none"
-
-
-@strawberry.enum
-class ChangeEffective(enum.StrEnum):
-    IMMEDIATELY = "immediately"
-    PERIOD_END = "period_end"
-
-
-@strawberry.enum
-class InvoiceStatus(enum.StrEnum):
-    DRAFT = "draft"
-    OPEN = "open"
-    PAID = "paid"
-    VOID = "void"
-    UNCOLLECTIBLE = "uncollectible"
-
-
-@strawberry.enum
-class LineKind(enum.StrEnum):
-    PLAN = "plan"
-    ADD_ON = "add_on"
-    PRORATION_CREDIT = "proration_credit"
-    PRORATION_CHARGE = "proration_charge"
-    ONE_OFF = "one_off"
-    USAGE = "usage"
-    CREDIT = "credit"
-
-
-@strawberry.enum
-class CreditNoteReason(enum.StrEnum):
-    DUPLICATE = "duplicate"
-    FRAUDULENT = "fraudulent"
-    ORDER_CHANGE = "order_change"
-    PRODUCT_UNSATISFACTORY = "product_unsatisfactory"
-    OTHER = "other"
-    REQUESTED_BY_CUSTOMER = "requested_by_customer"  # a refund
-    DISPUTE_LOST = "dispute_lost"
 
 
 @strawberry.type

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from schema.billing import ChangeEffective, CreditNoteReason, ProrationBehavior
+from schema.billing_enums import ChangeEffective, CreditNoteReason, ProrationBehavior
 from schema.catalog import TaxBehavior
 from schema.common import MoneyInput
 
