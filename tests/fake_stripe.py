@@ -8,6 +8,7 @@ Stripe's semantics, and counts the charges it really made.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import threading
@@ -50,6 +51,10 @@ class FakeStripe:
         self.intents: dict[str, dict[str, Any]] = {}
         self.refunds: list[dict[str, Any]] = []
         self.fail_next: int = 0  # answer 500 to the next N requests (a Stripe outage)
+        self.intent_delay = 0.0  # seconds a PaymentIntent takes to answer
+        self.in_flight: Counter[str] = Counter()  # Stripe customer → intents being answered
+        self.max_in_flight = 0
+        self.same_customer_overlap = False
         self.app = Starlette(
             routes=[
                 Route("/v1/customers", self.customers, methods=["POST"]),
@@ -127,6 +132,18 @@ class FakeStripe:
         return await self._handle(request, work)
 
     async def payment_intents(self, request: Request) -> JSONResponse:
+        customer = _form(await request.body()).get("customer", "")
+        self.in_flight[customer] += 1
+        self.same_customer_overlap |= self.in_flight[customer] > 1
+        self.max_in_flight = max(self.max_in_flight, sum(self.in_flight.values()))
+        try:
+            if self.intent_delay:
+                await asyncio.sleep(self.intent_delay)
+            return await self._intent(request)
+        finally:
+            self.in_flight[customer] -= 1
+
+    async def _intent(self, request: Request) -> JSONResponse:
         def work(params: dict[str, Any], request: Request, key: str | None) -> tuple[int, dict]:
             pm = params.get("payment_method", "")
             intent = {

@@ -40,6 +40,26 @@ async def test_finalizing_charges_the_default_card_once(stripe_tenant, fake_stri
     assert fake_stripe.charges[payment.idempotency_key] == 1
 
 
+async def test_a_run_sends_customers_in_parallel_and_each_customer_in_order(
+    stripe_tenant, fake_stripe
+) -> None:
+    customers = [await customer_with(stripe_tenant, "pm_card_visa") for _ in range(5)]
+    invoices = [await open_invoice(stripe_tenant, c, 1_000 + i) for c in customers for i in (0, 1)]
+    fake_stripe.max_in_flight, fake_stripe.same_customer_overlap = 0, False
+    fake_stripe.intent_delay = 0.05
+    try:
+        sent = await collection.process_pending(invoice_ids=[i.id for i in invoices])
+    finally:
+        fake_stripe.intent_delay = 0.0
+    assert sent == 10
+    assert fake_stripe.max_in_flight > 1  # several customers at once
+    assert not fake_stripe.same_customer_overlap  # never two of one customer's
+    for invoice in invoices:
+        assert (await Invoice.get(id=invoice.id)).status == "paid"
+        (payment,) = await Payment.filter(invoice_id=invoice.id)
+        assert fake_stripe.charges[payment.idempotency_key] == 1
+
+
 async def test_a_decline_is_recorded_with_its_code(stripe_tenant) -> None:
     customer = await customer_with(stripe_tenant, "pm_card_insufficientFunds")
     invoice = await _collect(await open_invoice(stripe_tenant, customer))
