@@ -146,10 +146,14 @@ async def send_pending(smtp_url: str | None, sender: str, *, limit: int = 100) -
         await MailMessage.filter(Q(status="pending") | stale).order_by("id").limit(limit)
     ):
         # The claim names the state it saw, so of several workers exactly one wins,
-        # a stale claim included.
-        claimed = await MailMessage.filter(
-            id=message.id, status=message.status, attempts=message.attempts
-        ).update(status="sending", attempts=message.attempts + 1, claimed_at=clock.real_now())
+        # a stale claim included. A stale claim on the last attempt used it up.
+        seen = MailMessage.filter(id=message.id, status=message.status, attempts=message.attempts)
+        if message.attempts >= MAX_ATTEMPTS:
+            await seen.update(status="failed", error="the worker sending it stopped")
+            continue
+        claimed = await seen.update(
+            status="sending", attempts=message.attempts + 1, claimed_at=clock.real_now()
+        )
         if not claimed:
             continue  # another worker has it
         if await _send(message, smtp_url, sender):

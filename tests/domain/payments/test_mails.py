@@ -70,9 +70,15 @@ async def test_a_claim_older_than_the_lease_is_taken_again(db: str, smtp: Any) -
     died = await _message(tenant, "died", status="sending", attempts=1, claimed_at=long_ago)
     unknown = await _message(tenant, "unknown", status="sending", attempts=1)  # before leases
     busy = await _message(tenant, "busy", status="sending", attempts=1, claimed_at=clock.real_now())
+    last = await _message(
+        tenant, "last", status="sending", attempts=mails.MAX_ATTEMPTS, claimed_at=long_ago
+    )
     await mails.send_pending(url, SENDER)
     sent_to = [m["To"] for m in inbox.messages]
     assert died.to in sent_to and unknown.to in sent_to and busy.to not in sent_to
+    assert last.to not in sent_to  # its last attempt was used up: given up, not retried
+    gave_up = await MailMessage.get(id=last.id)
+    assert (gave_up.status, gave_up.attempts) == ("failed", mails.MAX_ATTEMPTS)
     assert (await MailMessage.get(id=died.id)).attempts == 2
     assert (await MailMessage.get(id=busy.id)).status == "sending"
 
