@@ -10,9 +10,10 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
@@ -54,9 +55,23 @@ def bearer_token(headers: Any) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages as text frames: Strawberry sends whatever
+    `encode_json` returns, and bytes would go out as binary frames, which the npm
+    graphql-ws client, Python's gql and browsers (as Blobs) all reject."""
+
+    async def send_json(self, message: Any) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class TallyGraphQL(GraphQL):
     """Strawberry's ASGI view with API-key authentication and the GraphQL-over-HTTP
     media type and status codes (400 for requests that never execute)."""
+
+    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, *args: Any, bus: EventBus, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -43,7 +43,10 @@ class Subscriber:
 
     async def receive(self) -> dict[str, Any]:
         async with asyncio.timeout(5):
-            return json.loads(await self.ws.recv())
+            frame = await self.ws.recv()
+        # Stock clients (graphql-ws, gql, browsers) reject binary frames.
+        assert isinstance(frame, str), f"a binary frame: {frame[:80]!r}"
+        return json.loads(frame)
 
 
 @contextlib.asynccontextmanager
