@@ -148,6 +148,7 @@ def settings_view(tenant: Any) -> t.CreditSettings:
             t.CreditUnitPrice(currency=c, amount_minor=a)
             for c, a in sorted((s.unit_prices or {}).items())
         ],
+        customers_may_change_timezone=s.customers_may_change_timezone,
     )
 
 

@@ -177,6 +177,10 @@ class CreditSettings:
         description="Block an exhausted wallet; a top-up unblocks it."
     )
     unit_prices: list[CreditUnitPrice] = strawberry.field(description="Top-up prices.")
+    customers_may_change_timezone: bool = strawberry.field(
+        description="Whether a customer token may change its own time zone (the daily"
+        " limit resets at the customer's local midnight). Default false: admin keys only."
+    )
 
 
 @strawberry.input
@@ -201,6 +205,7 @@ class CreditSettingsInput:
     low_threshold: BigInt | None = strawberry.UNSET
     auto_block: bool | None = strawberry.UNSET
     unit_prices: list[CreditUnitPriceInput] | None = strawberry.UNSET
+    customers_may_change_timezone: bool | None = strawberry.UNSET
 
 
 ConsumeCreditsResult = result_union("ConsumeCreditsResult", CreditConsumption)

@@ -165,6 +165,7 @@ async def update_credit_settings(principal: Principal, data: dict[str, Any]) -> 
             "low_threshold": current.low_threshold,
             "auto_block": current.auto_block,
             "unit_prices": dict(current.unit_prices or {}),
+            "customers_may_change_timezone": current.customers_may_change_timezone,
         }
         if "costs" in data:
             stored["costs"] = _costs(data["costs"])
@@ -175,6 +176,8 @@ async def update_credit_settings(principal: Principal, data: dict[str, Any]) -> 
             stored["low_threshold"] = value
         if "auto_block" in data:
             stored["auto_block"] = bool(data["auto_block"])
+        if "customers_may_change_timezone" in data:
+            stored["customers_may_change_timezone"] = bool(data["customers_may_change_timezone"])
         if "unit_prices" in data:
             stored["unit_prices"] = _prices(data["unit_prices"])
         tenant.credit_settings = stored

@@ -76,9 +76,12 @@ _JSON_INSERT = (
 
 
 def count_today(wallet: CreditWallet, day: str, amount: int) -> None:
-    """Add to the wallet's usage of the customer's `day` (a new day starts at 0)."""
-    wallet.used_today = wallet.used_today + amount if wallet.usage_day == day else amount
-    wallet.usage_day = day
+    """Add to the wallet's usage of the customer's `day` (a new day starts at 0;
+    usage carried on a later date keeps counting there: rules.counts_on)."""
+    if rules.counts_on(wallet.usage_day, day):
+        wallet.used_today += amount
+    else:
+        wallet.used_today, wallet.usage_day = amount, day
 
 
 _last_iso: tuple[datetime | None, str | None] = (None, None)

@@ -326,7 +326,7 @@ def _apply(
     try:
         if req.request_id in first:
             return _replayed(first[req.request_id], account, req, digest)
-        day = account.day
+        day = rules.counting_day(wallet.usage_day, account.day)
         decision = rules.decide(
             accounts.state_of(wallet),
             account.ent,

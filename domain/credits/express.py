@@ -44,30 +44,30 @@ _ONE_STATEMENT = """
 WITH upd AS (
   UPDATE credit_wallet SET
     balance = balance - $1,
-    used_today = CASE WHEN usage_day = $2 THEN used_today + $1 ELSE $1 END,
-    usage_day = $2,
+    used_today = CASE WHEN usage_day COLLATE "C" >= $2 THEN used_today + $1 ELSE $1 END,
+    usage_day = GREATEST(usage_day COLLATE "C", $2),
     consumed_total = consumed_total + $1,
     updated_at = $3
   WHERE id = $4 AND NOT blocked AND NOT auto_blocked
     AND balance - reserved >= $1
     AND (next_event_at IS NULL OR next_event_at > $3)
     AND ($5::bigint IS NULL
-         OR (CASE WHEN usage_day = $2 THEN used_today ELSE 0 END) + $1 <= $5::bigint)
+         OR (CASE WHEN usage_day COLLATE "C" >= $2 THEN used_today ELSE 0 END) + $1 <= $5::bigint)
     AND ($6::bigint IS NULL OR balance - $1 >= $6::bigint OR balance < $6::bigint)
     AND (NOT $7::boolean OR balance - reserved - $1 > 0)
     AND NOT EXISTS (SELECT 1 FROM credit_entry WHERE tenant_id = $8 AND request_id = $9)
     AND NOT ($17::boolean AND EXISTS (SELECT 1 FROM customer WHERE id = $11 AND delinquent))
-  RETURNING balance, reserved, used_today, blocked OR auto_blocked AS blocked
+  RETURNING balance, reserved, used_today, usage_day, blocked OR auto_blocked AS blocked
 )
 INSERT INTO credit_entry (public_id, tenant_id, wallet_id, customer_id, kind, amount,
   balance_after, module, action, quantity, request_id, request_hash, remaining_today,
   local_day, metadata, created_at)
 SELECT $10, $8, $4, $11, 'consumption', -$1, upd.balance, $12, $13, $14, $9, $15,
-  $5::bigint - upd.used_today, $2, $16::jsonb, $3
+  $5::bigint - upd.used_today, upd.usage_day, $16::jsonb, $3
 FROM upd
 RETURNING balance_after, remaining_today,
   (SELECT reserved FROM upd) AS reserved, (SELECT used_today FROM upd) AS used_today,
-  (SELECT blocked FROM upd) AS blocked
+  (SELECT blocked FROM upd) AS blocked, (SELECT usage_day FROM upd) AS usage_day
 """
 
 
@@ -121,7 +121,7 @@ async def _one_statement(
             "balance": row["balance_after"],
             "reserved": row["reserved"],
             "used_today": row["used_today"],
-            "usage_day": day,
+            "usage_day": row["usage_day"],
             "blocked": row["blocked"],
         },
         entry_event(

@@ -87,7 +87,7 @@ async def wallet_view(principal: Principal, customer: str | None) -> WalletView:
         used_today=used,
         daily_limit=limit,
         remaining_today=None if limit is None else max(limit - used, 0),
-        next_reset_at=rules.next_local_midnight(account.now, account.timezone),
+        next_reset_at=rules.next_reset(account.now, account.timezone, state.usage_day),
         blocked=state.blocked or state.auto_blocked,
         blocked_reason=reason,
         payment_overdue=account.payment_overdue,

@@ -105,7 +105,7 @@ async def reserve_credits(
             if first is not None:
                 return _replay(first, account, digest)
             await maintain(book, account, wallet)
-            day = account.day
+            day = rules.counting_day(wallet.usage_day, account.day)
             decision = rules.decide(
                 accounts.state_of(wallet),
                 account.ent,

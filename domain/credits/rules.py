@@ -44,6 +44,9 @@ class CreditSettings:
     low_threshold: int | None = None  # `credits.low` when a balance drops below it
     auto_block: bool = False  # block an exhausted wallet, unblock on top-up
     unit_prices: Mapping[str, int] | None = None  # top-up price per credit, minor units
+    # The daily limit resets at the customer's local midnight, so by default only the
+    # tenant (admin key) sets a customer's time zone, not the customer's own token.
+    customers_may_change_timezone: bool = False
 
     @classmethod
     def of(cls, stored: Mapping[str, Any] | None) -> CreditSettings:
@@ -53,6 +56,7 @@ class CreditSettings:
             low_threshold=stored.get("low_threshold"),
             auto_block=bool(stored.get("auto_block", False)),
             unit_prices=stored.get("unit_prices") or {},
+            customers_may_change_timezone=bool(stored.get("customers_may_change_timezone", False)),
         )
 
 
@@ -101,7 +105,7 @@ class WalletState:
         return self.balance - self.reserved
 
     def used_on(self, day: str) -> int:
-        return self.used_today if self.usage_day == day else 0
+        return self.used_today if counts_on(self.usage_day, day) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +190,37 @@ def zone(name: str) -> ZoneInfo:
 def local_day(now: datetime, tz: str) -> str:
     """The customer's calendar date at `now`: the key daily limits count under."""
     return now.astimezone(zone(tz)).date().isoformat()
+
+
+# Why the counter's date never goes back: a customer moving to a time zone where it
+# is still yesterday (Pacific/Kiritimati -> Pacific/Pago_Pago is 25 hours) would
+# otherwise open a fresh day, and switching back and forth spent the daily limit
+# four times in a minute. So usage stays counted under the latest date it was
+# counted on until the customer's current zone reaches a later date: each calendar
+# date gets at most the limit, whatever zones the customer moves between (a move
+# west costs the customer the hours until its new zone catches up, never the tenant).
+# ISO dates ('YYYY-MM-DD') compare as strings; '' (never used) is below every date.
+
+
+def counts_on(usage_day: str, today: str) -> bool:
+    """Does usage counted on `usage_day` still count against `today`'s limit?"""
+    return usage_day >= today
+
+
+def counting_day(usage_day: str, today: str) -> str:
+    """The date a consumption made `today` counts under: the later of the two."""
+    return usage_day if usage_day > today else today
+
+
+def next_reset(now: datetime, tz: str, usage_day: str = "") -> datetime:
+    """When the daily counter starts again from zero: the customer's next local
+    midnight, or, while usage is carried on a date its zone has not reached yet,
+    the midnight that ends that date."""
+    today = local_day(now, tz)
+    if usage_day <= today:
+        return next_local_midnight(now, tz)
+    carried = datetime.fromisoformat(usage_day) + timedelta(days=1)
+    return datetime(carried.year, carried.month, carried.day, tzinfo=zone(tz))
 
 
 def next_local_midnight(now: datetime, tz: str) -> datetime:

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from db.models import Customer, Tenant, TestClock
 from domain import clock, validation
 from domain.credits.accounts import forget_terms
+from domain.credits.rules import CreditSettings
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -156,19 +157,25 @@ async def _owned_for_update(principal: Principal, public_id: str) -> Customer:
     return await owned_customer(principal, public_id, lock=True)
 
 
-def _require_write(principal: Principal, changes: dict[str, Any]) -> None:
+async def _require_write(principal: Principal, changes: dict[str, Any]) -> None:
     if principal.can(Permission.CUSTOMERS_WRITE):
         return
     principal.require(Permission.CUSTOMER_SELF_WRITE)
-    refused = sorted(set(changes) - SELF_EDITABLE)
+    refused = set(changes) - SELF_EDITABLE
+    if "timezone" in changes:
+        # The daily credit limit resets at the customer's local midnight: the tenant
+        # decides whether a customer may move it (credit settings).
+        tenant = await Tenant.get(id=principal.tenant_id).only("id", "credit_settings")
+        if not CreditSettings.of(tenant.credit_settings).customers_may_change_timezone:
+            refused.add("timezone")
     if refused:
-        raise PermissionDeniedError(f"a customer token may not change {', '.join(refused)}")
+        raise PermissionDeniedError(f"a customer token may not change {', '.join(sorted(refused))}")
 
 
 async def update_customer(
     principal: Principal, public_id: str, changes: dict[str, Any]
 ) -> Customer:
-    _require_write(principal, changes)
+    await _require_write(principal, changes)
     fields = _clean(changes, creating=False)
     if not fields:
         raise ValidationError("nothing to update", field="input")
