@@ -129,12 +129,30 @@ ADDRESS_FIELDS = {
 
 
 def vat_id(value: str | None, *, field: str = "vatId") -> str | None:
-    """EU-style VAT / tax ids: two letters then 2-13 characters; spaces and dots dropped."""
+    """VAT / tax ids: a country code then 2-13 letters or digits (some digits); spaces,
+    dots and dashes dropped.
+    An EU member state's prefix (EL for Greece) must carry a well-formed number with
+    valid check digits for that state, since it can turn VAT off (reverse charge)."""
+    from domain import vat_numbers
+
     if value is None or not value.strip():
         return None
-    normalised = re.sub(r"[\s.\-]", "", value).upper()
-    if not _VAT.match(normalised):
-        raise ValidationError(f"{value!r} is not a VAT or tax id (e.g. FR40303265045)", field=field)
+    normalised = vat_numbers.normalise(value)
+    known = vat_numbers.is_eu(normalised) or normalised[:2] in countries()
+    if not _VAT.match(normalised) or not known or not re.search(r"\d", normalised):
+        raise ValidationError(
+            "not a VAT or tax id: two letters, then 2-13 letters or digits (e.g. FR40303265045)",
+            field=field,
+            code="INVALID_TAX_ID",
+        )
+    if vat_numbers.is_eu(normalised):
+        why = vat_numbers.problem(normalised)
+        if why is not None:
+            raise ValidationError(
+                f"not a valid {normalised[:2]} VAT number ({why})",
+                field=field,
+                code="INVALID_TAX_ID",
+            )
     return normalised
 
 

@@ -71,6 +71,14 @@ class PaymentMethod:
     created_at: datetime
 
 
+@strawberry.enum(description="What an offline check says of a customer's tax id.")
+class TaxIdStatus(enum.StrEnum):
+    NONE = "none"
+    VALID = "valid"
+    INVALID = "invalid"
+    NOT_CHECKED = "not_checked"
+
+
 @strawberry.type
 class Customer:
     public_id: strawberry.ID = strawberry.field(name="id")
@@ -93,6 +101,17 @@ class Customer:
     @strawberry.field
     def address(self) -> Address:
         return address_of(self)
+
+    @strawberry.field(
+        description="VALID: an EU VAT number with valid check digits for the customer's"
+        " country, the only kind that gets the reverse charge; INVALID: an EU number that"
+        " fails that; NOT_CHECKED: a non-EU tax id; NONE: no tax id."
+    )
+    def tax_id_status(self) -> TaxIdStatus:
+        from domain import vat_numbers
+
+        found = vat_numbers.status(self.tax_id, self.country)  # type: ignore[attr-defined]
+        return TaxIdStatus(found.value)
 
     @strawberry.field(
         description="Credit the next invoices will use, per currency (from credit notes "

@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from db.models import Customer, Tenant, TestClock
-from domain import clock, validation
+from domain import clock, validation, vat_numbers
 from domain.credits.accounts import forget_terms
 from domain.credits.rules import CreditSettings
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -25,7 +25,21 @@ from domain.tenancy.access import Permission, Principal, Role
 
 STATUSES = ("active", "archived")
 # What a customer may change about itself from a frontend token.
-SELF_EDITABLE = {"name", "email", "address", "locale", "timezone", "tax_id"}
+# Not the tax id: a VAT number turns VAT off (reverse charge), so only the tenant
+# (an admin key) records it, after checking who the customer is.
+SELF_EDITABLE = {"name", "email", "address", "locale", "timezone"}
+
+
+def _check_tax_country(tax_id: str | None, country: str | None) -> None:
+    """An EU VAT number must be of the customer's own member state (EL: Greece)."""
+    if not tax_id or not country or not vat_numbers.is_eu(tax_id):
+        return
+    if vat_numbers.prefix_country(tax_id) != country:
+        raise ValidationError(
+            f"a {tax_id[:2]} VAT number does not belong to a customer in {country}",
+            field="taxId",
+            code="TAX_ID_COUNTRY_MISMATCH",
+        )
 
 
 def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -95,6 +109,8 @@ async def create_customer(
 ) -> Customer:
     principal.require(Permission.CUSTOMERS_WRITE)
     fields = _clean(data, creating=True)
+
+    _check_tax_country(fields.get("tax_id"), fields.get("country"))
 
     async def create() -> Customer:
         tenant = await Tenant.get(id=principal.tenant_id)
@@ -181,6 +197,10 @@ async def update_customer(
         raise ValidationError("nothing to update", field="input")
     async with in_transaction():
         customer = await _owned_for_update(principal, public_id)
+        if "tax_id" in fields or "country" in fields:
+            _check_tax_country(
+                fields.get("tax_id", customer.tax_id), fields.get("country", customer.country)
+            )
         external_id = fields.get("external_id")
         if (
             external_id

@@ -173,7 +173,7 @@ def test_tax_rules_for_an_eu_seller() -> None:
         "oss",
         "DE",
     )
-    de_business = decide(ctx(customer_country="DE", customer_vat_id="DE123456789"))
+    de_business = decide(ctx(customer_country="DE", customer_vat_id="DE129273398"))
     assert (de_business.rate_bp, de_business.reverse_charge) == (0, True)
     fr_business = decide(ctx(customer_vat_id="FR12345678901"))  # same state: domestic VAT
     assert (fr_business.rate_bp, fr_business.reverse_charge) == (2000, False)

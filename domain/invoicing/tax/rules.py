@@ -2,7 +2,8 @@
 
 EU rules as a VAT-registered seller applies them:
 - B2B inside the EU, customer with a VAT id in another member state: reverse
-  charge, 0 %, and the invoice carries the legal mention (Art. 196 VAT Directive).
+  charge, 0 %, and the invoice carries the legal mention (Art. 196 VAT Directive),
+  only when the id is a well-formed VAT number of the customer's own state.
 - Same member state as the seller: the seller's domestic rate.
 - B2C to another member state: the customer's rate when the seller is registered
   for the One-Stop Shop (or in that state); otherwise the seller's own rate
@@ -17,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from domain import vat_numbers
 from domain.invoicing.tax.eu_rates import EU_MEMBER_STATES, standard_rate
 
 OSS = "EU_OSS"
@@ -86,7 +88,9 @@ def decide(ctx: TaxContext) -> TaxDecision:
     buyer = ctx.customer_country or seller
     registered = ctx.registrations | {seller}
     if seller in EU_MEMBER_STATES and buyer in EU_MEMBER_STATES:
-        if buyer != seller and ctx.customer_vat_id:
+        # Only a VAT number well formed for the buyer's own state moves the tax to
+        # the buyer; any other id leaves the sale taxed as B2C.
+        if buyer != seller and vat_numbers.valid_for(ctx.customer_vat_id, buyer):
             return TaxDecision(0, "VAT", buyer, "", "reverse_charge", reverse_charge=True)
         if buyer == seller:
             return _rate(ctx, seller, ctx.customer_region, "domestic")
