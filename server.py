@@ -1,15 +1,13 @@
-"""Tally server: the Starlette app, its lifespan and the command line.
+"""Tally server: the Starlette app and its lifespan.
 
 python server.py serve | migrate | seed-demo | bill | verify-ledger | create-tenant |
-    create-api-key
+    create-api-key  (the command line is in cli.py)
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -215,182 +213,11 @@ async def open_database(url: str) -> None:
 
 
 # -- command line ------------------------------------------------------------------------------
-async def _migrate(url: str) -> None:
-    from tortoise.migrations.api.migrate import migrate
-
-    await migrate(config=tortoise_config(url))
-    await Tortoise.close_connections()
-
-
-async def _with_db(url: str, action: Any) -> Any:
-    secrets_box.configure(Settings.from_env().secret_key)
-    await open_database(url)
-    try:
-        return await action()
-    finally:
-        await Tortoise.close_connections()
-
-
-def _print_keys(tenant_id: str, pairs: list[tuple[str, str]]) -> None:
-    print(f"tenant: {tenant_id}")
-    for role, key in pairs:
-        print(f"{role} API key (shown once): {key}")
-    print(
-        "\nIn GraphiQL (http://127.0.0.1:8000/graphql) open the Headers tab and paste:\n"
-        f'  {{"Authorization": "Bearer {pairs[0][1]}"}}'
-    )
-
-
-async def _seed(url: str) -> None:
-    from domain.demo import DEMO_TENANT, seed_demo
-
-    result = await _with_db(url, seed_demo)
-    if result is None:
-        from db.models import Tenant
-
-        async def find() -> Any:
-            return await Tenant.get(name=DEMO_TENANT)
-
-        tenant = await _with_db(url, find)
-        print(
-            f"Demo data already loaded (tenant {tenant.public_id}). For a new key run:\n"
-            f"  .venv/bin/python server.py create-api-key --tenant {tenant.public_id} --role admin"
-        )
-        return
-    _print_keys(
-        result.tenant.public_id, [("admin", result.admin_key), ("service", result.service_key)]
-    )
-
-
-async def _create_tenant(url: str, args: argparse.Namespace) -> None:
-    from domain.tenancy.access import Role
-    from domain.tenancy.api_keys import issue_key
-    from domain.tenancy.tenants import create_tenant
-
-    async def run() -> tuple[str, str]:
-        tenant = await create_tenant(
-            name=args.name,
-            country=args.country,
-            default_currency=args.currency,
-            default_locale=args.locale,
-            test_mode=args.test_mode,
-        )
-        key = await issue_key(tenant_id=tenant.id, role=Role.ADMIN, name="initial admin")
-        return tenant.public_id, key.secret
-
-    tenant_id, secret = await _with_db(url, run)
-    _print_keys(tenant_id, [("admin", secret)])
-
-
-async def _create_key(url: str, args: argparse.Namespace) -> None:
-    from datetime import timedelta
-
-    from db.models import Customer, Tenant
-    from domain import clock
-    from domain.tenancy.access import Role
-    from domain.tenancy.api_keys import issue_key
-
-    async def run() -> str:
-        tenant = await Tenant.get_or_none(public_id=args.tenant)
-        if tenant is None:
-            raise SystemExit(f"no tenant {args.tenant}")
-        customer_id = None
-        if args.customer:
-            customer = await Customer.get_or_none(tenant_id=tenant.id, public_id=args.customer)
-            if customer is None:
-                raise SystemExit(f"no customer {args.customer} in {args.tenant}")
-            customer_id = customer.id
-        expires = clock.now() + timedelta(days=args.expires_days) if args.expires_days else None
-        issued = await issue_key(
-            tenant_id=tenant.id,
-            role=Role(args.role),
-            name=args.name or f"{args.role} key",
-            customer_id=customer_id,
-            expires_at=expires,
-        )
-        return issued.secret
-
-    print(f"{args.role} API key (shown once): {await _with_db(url, run)}")
-
-
-async def _verify_ledger() -> int:
-    from domain.credits.schedule import verify_ledger
-
-    checked, bad = await verify_ledger()
-    for m in bad:
-        print(
-            f"MISMATCH wallet {m.wallet_id} ({m.customer}): stored {m.stored}, "
-            f"ledger {m.ledger}, lots {m.lots}"
-        )
-    print(f"{checked} wallets checked, {len(bad)} mismatched")
-    return 1 if bad else 0
-
-
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="tally", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve GraphQL on HOST:PORT")
-    commands.add_parser("migrate", help="apply database migrations (a no-op when up to date)")
-    commands.add_parser("seed-demo", help="load the demo tenant, catalog and customers once")
-    bill = commands.add_parser("bill", help="invoice every subscription whose period has ended")
-    bill.add_argument("--batch-size", type=int, default=500)
-    tenant = commands.add_parser("create-tenant", help="create a tenant and its first admin key")
-    tenant.add_argument("--name", required=True)
-    tenant.add_argument("--country", required=True, help="ISO 3166-1 alpha-2")
-    tenant.add_argument("--currency", required=True, help="ISO 4217 default currency")
-    tenant.add_argument("--locale", default="en", choices=["en", "fr", "de", "es", "ar"])
-    tenant.add_argument("--test-mode", action="store_true")
-    commands.add_parser(
-        "verify-ledger", help="prove every credit wallet's balance equals its ledger's sum"
-    )
-    key = commands.add_parser("create-api-key", help="issue an API key for a tenant")
-    key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
-    key.add_argument("--role", required=True, choices=["admin", "service", "customer"])
-    key.add_argument("--customer", help="customer id (cus_…) for a customer token")
-    key.add_argument("--name")
-    key.add_argument("--expires-days", type=int)
-    args = parser.parse_args(argv)
+    """`python server.py serve | migrate | …`: the command line lives in cli.py."""
+    from cli import main as cli_main
 
-    settings = Settings.from_env()
-    url = settings.database_url
-    try:
-        if args.command == "serve":
-            import uvicorn
-
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
-        elif args.command == "migrate":
-            asyncio.run(_migrate(url))
-        elif args.command == "seed-demo":
-            asyncio.run(_seed(url))
-        elif args.command == "bill":
-            from domain.billing.report import bill_with_progress
-
-            async def bill_then_send() -> int:
-                from domain.credits import schedule
-
-                failures = await bill_with_progress(args.batch_size, settings.redis_url)
-                await schedule.run_due()
-                # One pass of the outboxes, so a cron'd `bill` alone keeps partners told.
-                async with httpx.AsyncClient(timeout=15) as http:
-                    await deliver_due(http)
-                await mails.send_pending(settings.smtp_url, settings.mail_from)
-                return failures
-
-            failures = asyncio.run(_with_db(url, bill_then_send))
-            raise SystemExit(1 if failures else 0)
-        elif args.command == "verify-ledger":
-            raise SystemExit(asyncio.run(_with_db(url, _verify_ledger)))
-        elif args.command == "create-tenant":
-            asyncio.run(_create_tenant(url, args))
-        elif args.command == "create-api-key":
-            asyncio.run(_create_key(url, args))
-    except Exception as exc:  # a clear message instead of a traceback for operator errors
-        from domain.errors import BillingError
-
-        if isinstance(exc, BillingError):
-            sys.exit(f"error: {exc.message}" + (f" ({exc.field})" if exc.field else ""))
-        raise
+    cli_main(argv)
 
 
 if __name__ == "__main__":

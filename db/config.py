@@ -90,5 +90,10 @@ async def _keep_session(connection: Any) -> None:
     transaction left open before calling this."""
 
 
-# For Tortoise's own CLI (`tortoise makemigrations`), read from pyproject.toml.
-TORTOISE_ORM = tortoise_config()
+def __getattr__(name: str) -> Any:
+    # For Tortoise's own CLI (`tortoise makemigrations`), named in pyproject.toml. Built
+    # on first use, so importing this module never fails on a bad DATABASE_URL (the
+    # server's command line reports that in one line).
+    if name == "TORTOISE_ORM":
+        return tortoise_config()
+    raise AttributeError(name)

@@ -6,10 +6,26 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from db.config import database_url
+from db.config import backend_of, database_url
 
 _DEV_SECRET_FILE = Path(".tally-secret")
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value Tally cannot use; names the variable."""
+
+
+def _number(name: str, default: str, kind: type[int] | type[float] = int) -> Any:
+    raw = os.environ.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw[:40]!r}") from None
+    if value < 0 or (name == "PORT" and value > 65535):
+        raise ConfigError(f"{name} is out of range: {raw[:40]!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,21 +50,26 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        url = database_url()
+        try:
+            backend_of(url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return cls(
-            database_url=database_url(),
+            database_url=url,
             redis_url=os.environ.get("REDIS_URL") or None,
             host=os.environ.get("HOST", "127.0.0.1"),
-            port=int(os.environ.get("PORT", "8000")),
+            port=_number("PORT", "8000"),
             secret_key=os.environ.get("TALLY_SECRET_KEY") or _dev_secret(),
             allowed_origins=tuple(
                 o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()
             ),
             smtp_url=os.environ.get("SMTP_URL") or None,
             mail_from=os.environ.get("MAIL_FROM", "billing@localhost"),
-            billing_interval=int(os.environ.get("BILLING_INTERVAL_SECONDS", "0")),
+            billing_interval=_number("BILLING_INTERVAL_SECONDS", "0"),
             public_url=os.environ.get("PUBLIC_URL", ""),
             stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
-            worker_interval=float(os.environ.get("WORKER_INTERVAL_SECONDS", "2")),
+            worker_interval=_number("WORKER_INTERVAL_SECONDS", "2", float),
         )
 
     @classmethod

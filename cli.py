@@ -1,0 +1,285 @@
+"""Tally's command line: serve, migrate, seed-demo, bill, verify-ledger, create-tenant,
+create-api-key. `python server.py COMMAND` and the `tally` script both land here.
+
+An operator's mistake (a bad PORT, an unsupported DATABASE_URL, a database that does
+not answer, a wrong flag value) ends with one `error: …` line naming the variable or
+the flag, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tortoise import Tortoise
+from tortoise.exceptions import OperationalError
+
+from db.config import tortoise_config
+from domain import secrets_box
+from domain.errors import BillingError
+from domain.payments import mails
+from domain.settings import ConfigError, Settings
+from domain.webhooks.delivery import deliver_due
+
+ENVIRONMENT = """environment:
+  DATABASE_URL              sqlite://tally.sqlite3 (default) or postgres://user:pass@host:5432/db
+  REDIS_URL                 redis://host:6379/0: live events across server processes
+  HOST, PORT                where `serve` listens (127.0.0.1, 8000)
+  TALLY_SECRET_KEY          encrypts stored secrets; set it in production
+  ALLOWED_ORIGINS           comma-separated browser origins (CORS, WebSocket)
+  SMTP_URL, MAIL_FROM       outgoing mail (smtp://user:pass@host:587?starttls=1)
+  BILLING_INTERVAL_SECONDS  run the billing run inside `serve` every N seconds (0: off)
+  WORKER_INTERVAL_SECONDS   outbox, dunning and credit worker inside `serve` (2; 0: off)
+  PUBLIC_URL                where the sandbox provider posts its webhooks
+  STRIPE_API_BASE           another Stripe API base (a local fake in tests)"""
+
+# Domain errors name API fields; on the command line the same value came from a flag.
+FLAGS = {
+    "name": "--name",
+    "country": "--country",
+    "defaultCurrency": "--currency",
+    "currency": "--currency",
+    "defaultLocale": "--locale",
+    "locale": "--locale",
+    "role": "--role",
+    "customerId": "--customer",
+    "tenantId": "--tenant",
+    "expiresAt": "--expires-days",
+}
+
+
+class CommandError(Exception):
+    """An operator error: printed as one line, exit status 1."""
+
+
+def _where(url: str) -> str:
+    """The database's address without its password."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return url
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}{parts.path}"
+
+
+async def open_database(url: str) -> None:
+    try:
+        await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    except (OSError, TimeoutError) as exc:
+        raise CommandError(f"the database at {_where(url)} is unreachable: {exc}") from None
+
+
+async def _migrate(url: str) -> None:
+    from tortoise.migrations.api.migrate import migrate
+
+    try:
+        await migrate(config=tortoise_config(url))
+    except (OSError, TimeoutError) as exc:
+        raise CommandError(f"the database at {_where(url)} is unreachable: {exc}") from None
+    finally:
+        await Tortoise.close_connections()
+
+
+async def _with_db(settings: Settings, action: Any) -> Any:
+    secrets_box.configure(settings.secret_key)
+    await open_database(settings.database_url)
+    try:
+        return await action()
+    finally:
+        await Tortoise.close_connections()
+
+
+def _print_keys(settings: Settings, tenant_id: str, pairs: list[tuple[str, str]]) -> None:
+    print(f"tenant: {tenant_id}")
+    for role, key in pairs:
+        print(f"{role} API key (shown once): {key}")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(
+        f"\nIn GraphiQL (http://{host}:{settings.port}/graphql) open the Headers tab and paste:\n"
+        f'  {{"Authorization": "Bearer {pairs[0][1]}"}}'
+    )
+
+
+async def _seed(settings: Settings) -> None:
+    from db.models import Tenant
+    from domain.demo import DEMO_TENANT, seed_demo
+
+    result = await _with_db(settings, seed_demo)
+    if result is None:
+
+        async def find() -> Any:
+            return await Tenant.get(name=DEMO_TENANT)
+
+        tenant = await _with_db(settings, find)
+        print(
+            f"Demo data already loaded (tenant {tenant.public_id}). For a new key run:\n"
+            f"  .venv/bin/python server.py create-api-key --tenant {tenant.public_id} --role admin"
+        )
+        return
+    keys = [("admin", result.admin_key), ("service", result.service_key)]
+    _print_keys(settings, result.tenant.public_id, keys)
+
+
+async def _create_tenant(settings: Settings, args: argparse.Namespace) -> None:
+    from domain.tenancy.access import Role
+    from domain.tenancy.api_keys import issue_key
+    from domain.tenancy.tenants import create_tenant
+
+    async def run() -> tuple[str, str]:
+        tenant = await create_tenant(
+            name=args.name,
+            country=args.country,
+            default_currency=args.currency,
+            default_locale=args.locale,
+            test_mode=args.test_mode,
+        )
+        key = await issue_key(tenant_id=tenant.id, role=Role.ADMIN, name="initial admin")
+        return tenant.public_id, key.secret
+
+    tenant_id, secret = await _with_db(settings, run)
+    _print_keys(settings, tenant_id, [("admin", secret)])
+
+
+async def _create_key(settings: Settings, args: argparse.Namespace) -> None:
+    from db.models import Customer, Tenant
+    from domain import clock
+    from domain.tenancy.access import Role
+    from domain.tenancy.api_keys import issue_key
+
+    async def run() -> str:
+        tenant = await Tenant.get_or_none(public_id=args.tenant)
+        if tenant is None:
+            raise CommandError(f"no tenant {args.tenant} (--tenant)")
+        customer_id = None
+        if args.customer:
+            customer = await Customer.get_or_none(tenant_id=tenant.id, public_id=args.customer)
+            if customer is None:
+                raise CommandError(f"no customer {args.customer} in {args.tenant} (--customer)")
+            customer_id = customer.id
+        expires = clock.now() + timedelta(days=args.expires_days) if args.expires_days else None
+        issued = await issue_key(
+            tenant_id=tenant.id,
+            role=Role(args.role),
+            name=args.name or f"{args.role} key",
+            customer_id=customer_id,
+            expires_at=expires,
+        )
+        return issued.secret
+
+    print(f"{args.role} API key (shown once): {await _with_db(settings, run)}")
+
+
+async def _verify_ledger() -> int:
+    from domain.credits.schedule import verify_ledger
+
+    checked, bad = await verify_ledger()
+    for m in bad:
+        print(
+            f"MISMATCH wallet {m.wallet_id} ({m.customer}): stored {m.stored}, "
+            f"ledger {m.ledger}, lots {m.lots}"
+        )
+    print(f"{checked} wallets checked, {len(bad)} mismatched")
+    return 1 if bad else 0
+
+
+async def _bill(settings: Settings, batch_size: int) -> int:
+    from domain.billing.report import bill_with_progress
+    from domain.credits import schedule
+
+    failures = await bill_with_progress(batch_size, settings.redis_url)
+    await schedule.run_due()
+    # One pass of the outboxes, so a cron'd `bill` alone keeps partners told.
+    async with httpx.AsyncClient(timeout=15) as http:
+        await deliver_due(http)
+    await mails.send_pending(settings.smtp_url, settings.mail_from)
+    return failures
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="tally",
+        description="Tally: a GraphQL billing API server.",
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=ENVIRONMENT,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    command("serve", "serve GraphQL on HOST:PORT")
+    command("migrate", "apply database migrations (a no-op when up to date)")
+    command("seed-demo", "load the demo tenant, catalog and customers once")
+    bill = command("bill", "invoice every subscription whose period has ended")
+    bill.add_argument("--batch-size", type=int, default=500)
+    tenant = command("create-tenant", "create a tenant and its first admin key")
+    tenant.add_argument("--name", required=True)
+    tenant.add_argument("--country", required=True, help="ISO 3166-1 alpha-2")
+    tenant.add_argument("--currency", required=True, help="ISO 4217 default currency")
+    tenant.add_argument("--locale", default="en", choices=["en", "fr", "de", "es", "ar"])
+    tenant.add_argument("--test-mode", action="store_true")
+    command("verify-ledger", "prove every credit wallet's balance equals its ledger's sum")
+    key = command("create-api-key", "issue an API key for a tenant")
+    key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
+    key.add_argument("--role", required=True, choices=["admin", "service", "customer"])
+    key.add_argument("--customer", help="customer id (cus_…) for a customer token")
+    key.add_argument("--name")
+    key.add_argument("--expires-days", type=int)
+    return root
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "serve":
+        import uvicorn
+
+        from server import create_app
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        return 0
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings.database_url))
+    elif args.command == "seed-demo":
+        asyncio.run(_seed(settings))
+    elif args.command == "bill":
+        failures = asyncio.run(_with_db(settings, lambda: _bill(settings, args.batch_size)))
+        return 1 if failures else 0
+    elif args.command == "verify-ledger":
+        return asyncio.run(_with_db(settings, _verify_ledger))
+    elif args.command == "create-tenant":
+        asyncio.run(_create_tenant(settings, args))
+    elif args.command == "create-api-key":
+        asyncio.run(_create_key(settings, args))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Tortoise logs "Tortoise-ORM shutdown" at INFO on every close: noise for a CLI.
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        sys.exit(f"error: {exc}")
+    try:
+        sys.exit(run(args, settings))
+    except CommandError as exc:
+        sys.exit(f"error: {exc}")
+    except BillingError as exc:
+        flag = FLAGS.get(exc.field or "", exc.field)
+        sys.exit(f"error: {exc.message}" + (f" ({flag})" if flag else ""))
+    except OperationalError as exc:
+        sys.exit(f"error: the database refused the command ({exc}); has `migrate` run?")
+    except (OSError, TimeoutError) as exc:  # a lazily opened connection that failed
+        sys.exit(f"error: the database at {_where(settings.database_url)} is unreachable: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)
