@@ -5,22 +5,47 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 RESULTS := .test-results
 
-.PHONY: run test test-sqlite test-postgres bench lint format clean
+.PHONY: run test test-sqlite test-postgres bench lint format clean lock
+
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+RUN_LOCK := requirements/run.txt
+TEST_LOCK := requirements/test.txt
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
 
-# pip's log goes to a file and is shown only if the install fails.
-$(VENV)/.run-deps: pyproject.toml | $(PY)
-	@echo "installing Tally into $(VENV)"
-	@$(PY) -m pip install -e . > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+# uv, itself a pinned wheel from PyPI, installs the lock in seconds; when it cannot be
+# had, pip installs the same lock. Either way --require-hashes takes exactly the locked
+# files. The project itself goes in editable and without dependencies: the lock has them.
+$(UV): | $(PY)
+	@$(PY) -m pip install -q "uv==$(UV_VERSION)" > $(VENV)/uv.log 2>&1 || echo "uv unavailable: installing with pip"
+
+define install_lock
+	@if [ -x $(UV) ]; then \
+		$(UV) pip install -q --python $(PY) --require-hashes -r $(1) \
+		&& $(UV) pip install -q --python $(PY) --no-deps -e . ; \
+	else \
+		$(PY) -m pip install --require-hashes -r $(1) \
+		&& $(PY) -m pip install --no-deps -e . ; \
+	fi > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+endef
+
+$(VENV)/.run-deps: pyproject.toml $(RUN_LOCK) | $(UV)
+	@echo "installing Tally into $(VENV) from $(RUN_LOCK)"
+	$(call install_lock,$(RUN_LOCK))
 	@touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(PY)
-	@echo "installing Tally and its test tools into $(VENV)"
-	@$(PY) -m pip install -e '.[test]' > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+$(VENV)/.test-deps: pyproject.toml $(TEST_LOCK) | $(UV)
+	@echo "installing Tally and its test tools into $(VENV) from $(TEST_LOCK)"
+	$(call install_lock,$(TEST_LOCK))
 	@touch $@ $(VENV)/.run-deps
+
+# Re-resolve the lock from pyproject.toml's ranges (newest versions allowed), then run
+# `make test` and commit pyproject.toml and requirements/ together.
+lock: $(UV)
+	$(PY) -m pip install -q packaging
+	$(PY) requirements/lock.py refresh
 
 run: $(VENV)/.run-deps
 	$(PY) server.py migrate

@@ -1,0 +1,136 @@
+"""The lock files behind `make run`, `make test`, CI and the Dockerfile.
+
+    python requirements/lock.py refresh   # `make lock`: re-resolve with uv, write both locks
+    python requirements/lock.py check     # fail when pyproject.toml and the locks disagree
+
+`test.txt` pins the whole tree the suite runs with (runtime and test tools); `run.txt`
+is resolved under `test.txt` as a constraint, so a package has the same version in
+both. Both are universal (every platform, Python 3.11+) and carry every file's sha256,
+so an install with `--require-hashes` takes exactly what was locked or nothing.
+
+Each lock's first line records a digest of pyproject.toml's dependency lists: editing
+a range without refreshing the lock makes `check` (and the suite) fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
+RUN_LOCK = ROOT / "requirements" / "run.txt"
+TEST_LOCK = ROOT / "requirements" / "test.txt"
+DIGEST_PREFIX = "# pyproject-digest: "
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
+
+
+def declared() -> dict[str, list[str]]:
+    """The dependency lists of pyproject.toml that the locks are made from."""
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    return {
+        "runtime": list(project.get("dependencies", [])),
+        "test": list(project.get("optional-dependencies", {}).get("test", [])),
+    }
+
+
+def digest(lists: dict[str, list[str]]) -> str:
+    canonical = {k: sorted(str(Requirement(r)) for r in v) for k, v in lists.items()}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def pins(lock: Path) -> dict[str, str]:
+    """Package (canonical name) -> pinned version."""
+    out: dict[str, str] = {}
+    for line in lock.read_text().splitlines():
+        match = _PIN.match(line)
+        if match:
+            out[canonicalize_name(match.group(1))] = match.group(2)
+    return out
+
+
+def problems() -> list[str]:
+    lists = declared()
+    want = DIGEST_PREFIX + digest(lists)
+    found: list[str] = []
+    for lock in (RUN_LOCK, TEST_LOCK):
+        if not lock.exists():
+            found.append(f"{lock.name} is missing: run `make lock`")
+            continue
+        text = lock.read_text()
+        if text.splitlines()[0] != want:
+            found.append(f"{lock.name} was made from other pyproject.toml dependencies")
+        blocks = re.split(r"\n(?=[A-Za-z0-9])", text)
+        for block in blocks:
+            if _PIN.match(block) and "--hash=sha256:" not in block:
+                found.append(f"{lock.name}: {block.split()[0]} has no hash")
+    if found:
+        return [*found, "run `make lock`, then `make test`, and commit both"]
+    run, test = pins(RUN_LOCK), pins(TEST_LOCK)
+    scopes = (("runtime", run), ("runtime", test), ("test", test))
+    for scope, locked in scopes:
+        for spec in lists[scope]:
+            req = Requirement(spec)
+            version = locked.get(canonicalize_name(req.name))
+            if version is None:
+                found.append(f"{req.name} ({scope}) is not in the lock")
+            elif not req.specifier.contains(version, prereleases=True):
+                found.append(f"{req.name}=={version} does not satisfy {spec!r}")
+    for name, version in run.items():
+        if test.get(name) != version:
+            found.append(f"{name}: run.txt pins {version}, test.txt {test.get(name)}")
+    return found
+
+
+def _uv() -> str:
+    beside = Path(sys.executable).parent / "uv"  # the one the Makefile put in .venv
+    return str(beside) if beside.exists() else "uv"
+
+
+def _compile(out: Path, *extra: str) -> None:
+    subprocess.run(
+        [
+            *(_uv(), "pip", "compile", str(PYPROJECT), "--quiet", "--universal"),
+            *("--python-version", "3.11", "--generate-hashes"),
+            *("--custom-compile-command", "make lock", "-o", str(out), *extra),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+
+
+def refresh() -> None:
+    # The test lock first: it is the tree the suite passes with; the runtime lock is
+    # that tree's runtime part.
+    for lock in (TEST_LOCK, RUN_LOCK):
+        lock.unlink(missing_ok=True)
+    _compile(TEST_LOCK, "--extra", "test")
+    _compile(RUN_LOCK, "--constraint", str(TEST_LOCK))
+    header = DIGEST_PREFIX + digest(declared()) + "\n"
+    for lock in (TEST_LOCK, RUN_LOCK):
+        lock.write_text(header + lock.read_text())
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:] == ["refresh"]:
+        refresh()
+        argv = [argv[0], "check"]
+    if argv[1:] == ["check"]:
+        found = problems()
+        for line in found:
+            print("lock:", line)
+        return 1 if found else 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
