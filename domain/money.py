@@ -27,6 +27,9 @@ display_locale: ContextVar[str] = ContextVar("display_locale", default="en")
 
 # PostgreSQL BIGINT range: anything larger cannot be stored, so it is refused at the edge.
 MAX_MINOR = 2**63 - 1
+# The ceiling of one invoice line and of one invoice (10^13 EUR): far above any real
+# bill, and far enough below BIGINT that sums of lines and taxes cannot overflow.
+MAX_AMOUNT_MINOR = 10**15
 
 
 def exponent(currency: str) -> int:

@@ -31,7 +31,8 @@ class CreateSubscriptionInput:
         default=strawberry.UNSET, description="Overrides the plan's trial; 0 means none."
     )
     start_date: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="Now by default; may be in the past (backdated)."
+        default=strawberry.UNSET,
+        description="Now by default; may be up to 12 months in the past (backdated).",
     )
     billing_anchor: datetime | None = strawberry.field(
         default=strawberry.UNSET,

@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from domain import clock
+from domain import bounds, clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -42,6 +42,7 @@ def amounts_from_input(entries: Sequence[dict[str, Any]], *, field: str) -> list
             raise ValidationError(
                 "a price cannot be negative", field=f"{field}[{i}]", code="NEGATIVE_AMOUNT"
             )
+        bounds.amount(money.amount_minor, field=f"{field}[{i}]", what="a price")
         if money.currency in seen:
             raise ValidationError(
                 f"{money.currency} is listed twice", field=f"{field}[{i}].currency"

@@ -11,7 +11,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from db.models import Coupon, CouponAmount, Plan
-from domain import clock, validation
+from domain import bounds, clock, validation
 from domain.catalog.common import CatalogItems, amounts_from_input, get_owned
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id
@@ -102,9 +102,10 @@ def _clean_limits(data: dict[str, Any], *, creating: bool, redeemed: int = 0) ->
             data.get("name") or data.get("code"), field="name", max_length=200, required=True
         )
     if data.get("redeem_by") is not None:
-        if data["redeem_by"] <= clock.now():
+        redeem_by = bounds.instant(data["redeem_by"], field="redeemBy")
+        if redeem_by <= clock.now():
             raise ValidationError("redeemBy must be in the future", field="redeemBy")
-        out["redeem_by"] = data["redeem_by"]
+        out["redeem_by"] = redeem_by
     elif "redeem_by" in data:
         out["redeem_by"] = None
     if data.get("max_redemptions") is not None:

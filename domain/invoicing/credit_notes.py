@@ -13,6 +13,7 @@ from typing import Any
 
 from db.invoice_models import BalanceEntry, CreditNote, Invoice
 from db.models import Customer, Tenant
+from domain import validation
 from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -26,9 +27,19 @@ from domain.subscriptions.proration import div_half_up
 from domain.tenancy.access import Permission, Principal
 from domain.webhooks import announce
 
-REASONS = ("duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other")
-# Set by payments, not chosen by callers of createCreditNote.
-PAYMENT_REASONS = ("requested_by_customer", "dispute_lost")
+# Stripe's four credit note reasons, "other", and the two that refunds and lost
+# disputes record; a tenant may give those by hand too (a refund made outside Tally,
+# a dispute settled at the bank), so every reason the schema offers is accepted.
+REASONS = (
+    "duplicate",
+    "fraudulent",
+    "order_change",
+    "product_unsatisfactory",
+    "other",
+    "requested_by_customer",
+    "dispute_lost",
+)
+MAX_MEMO = 2000
 
 
 class CreditNoteTooLarge(ValidationError):
@@ -103,9 +114,8 @@ async def create_credit_note(
             raise ValidationError(f"reason must be one of {', '.join(REASONS)}", field="reason")
         customer = await Customer.get(id=invoice.customer_id)
         now = await customer_now(customer)
-        return await issue_credit_note(
-            invoice, amount, reason, (data.get("memo") or "")[:2000], now
-        )
+        memo = validation.text(data.get("memo"), field="memo", max_length=MAX_MEMO)
+        return await issue_credit_note(invoice, amount, reason, memo, now)
 
     return await run_once(
         tenant_id=principal.tenant_id,

@@ -221,6 +221,8 @@ REASONS: dict[str, dict[str, str]] = {
         "order_change": "Order change",
         "product_unsatisfactory": "Product unsatisfactory",
         "other": "Other",
+        "requested_by_customer": "Requested by the customer",
+        "dispute_lost": "Dispute lost",
     },
     "fr": {
         "duplicate": "Doublon",
@@ -228,6 +230,8 @@ REASONS: dict[str, dict[str, str]] = {
         "order_change": "Modification de commande",
         "product_unsatisfactory": "Produit non satisfaisant",
         "other": "Autre",
+        "requested_by_customer": "À la demande du client",
+        "dispute_lost": "Litige perdu",
     },
     "de": {
         "duplicate": "Duplikat",
@@ -235,6 +239,8 @@ REASONS: dict[str, dict[str, str]] = {
         "order_change": "Bestelländerung",
         "product_unsatisfactory": "Produkt nicht zufriedenstellend",
         "other": "Sonstiges",
+        "requested_by_customer": "Auf Wunsch des Kunden",
+        "dispute_lost": "Zahlungsstreit verloren",
     },
     "es": {
         "duplicate": "Duplicado",
@@ -242,6 +248,8 @@ REASONS: dict[str, dict[str, str]] = {
         "order_change": "Cambio de pedido",
         "product_unsatisfactory": "Producto insatisfactorio",
         "other": "Otro",
+        "requested_by_customer": "A petición del cliente",
+        "dispute_lost": "Disputa perdida",
     },
     "ar": {
         "duplicate": "مكرر",
@@ -249,6 +257,8 @@ REASONS: dict[str, dict[str, str]] = {
         "order_change": "تغيير الطلب",
         "product_unsatisfactory": "منتج غير مرض",
         "other": "أخرى",
+        "requested_by_customer": "بناء على طلب العميل",
+        "dispute_lost": "نزاع خاسر",
     },
 }
 

@@ -15,6 +15,7 @@ from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
 from db.models import Customer, Tenant, TestClock
 from db.payment_models import Payment
 from domain import clock
+from domain.bounds import amount, instant, total
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -86,6 +87,7 @@ def item_lines(items: list[dict[str, Any]], currency: str) -> list[DraftLine]:
                 field=f"{where}.unitPrice.currency",
                 code="CURRENCY_MISMATCH",
             )
+        amount(unit.amount_minor * qty, field=where, what="the line's amount")
         behavior = (item.get("tax_behavior") or "exclusive").lower()
         if behavior not in ("exclusive", "inclusive"):
             raise ValidationError(
@@ -102,6 +104,7 @@ def item_lines(items: list[dict[str, Any]], currency: str) -> list[DraftLine]:
                 True,
             )
         )
+    total((line.amount_minor for line in lines), field="items", what="the invoice")
     return lines
 
 
@@ -345,7 +348,7 @@ async def list_invoices(
         late = await _past_due(principal.tenant_id)
         query = query.filter(late) if overdue else query.exclude(late)
     if period_from is not None:
-        query = query.filter(period_start__gte=period_from)
+        query = query.filter(period_start__gte=instant(period_from, field="periodFrom"))
     if period_to is not None:
-        query = query.filter(period_start__lt=period_to)
+        query = query.filter(period_start__lt=instant(period_to, field="periodTo"))
     return await paginate(query, page)

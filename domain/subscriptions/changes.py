@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, ParamSpec
 
 from db.models import PendingItem, Plan, Subscription
+from domain import bounds
 from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
 from domain.credits.schedule import follow_subscription
 from domain.errors import ValidationError
@@ -33,6 +34,7 @@ from domain.subscriptions.common import (
     customer_now,
     load_plan,
     load_subscription,
+    period_total,
     plan_price,
     quantity,
 )
@@ -141,6 +143,7 @@ async def _new_terms(sub: Subscription, data: dict[str, Any]) -> tuple[Plan, dic
             else sub.add_ons
         ),
     }
+    period_total(change["unit_amount_minor"], change["quantity"], change["add_ons"])
     if (
         change["plan_id"] == sub.plan_id
         and change["unit_amount_minor"] == sub.unit_amount_minor
@@ -304,6 +307,7 @@ async def pause_subscription(
         {"b": behavior}, "b", BEHAVIORS[::2], "create_prorations", "prorationBehavior"
     )
     now = await customer_now(await _customer(sub))
+    resume_at = bounds.optional_instant(resume_at, field="resumeAt")
     if resume_at is not None and resume_at <= now:
         raise ValidationError("resumeAt must be in the future", field="resumeAt")
     if behavior != "none":

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from db.models import AddOn, AddOnPrice, Customer, Plan, PlanPrice, Subscription, TestClock
-from domain import clock
+from domain import bounds, clock
 from domain.customers.service import owned_customer
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id
@@ -118,3 +118,18 @@ async def add_on_items(
             }
         )
     return items
+
+
+def period_total(unit: int, seats: int, add_ons: list[dict[str, Any]]) -> int:
+    """What one period bills (the plan's seats and every add-on), checked against the
+    amount ceiling before anything is stored."""
+    amounts = [bounds.amount(unit * seats, field="quantity", what="the plan's seats")]
+    for i, item in enumerate(add_ons):
+        amounts.append(
+            bounds.amount(
+                item["unit_amount_minor"] * item["quantity"],
+                field=f"addOns[{i}].quantity",
+                what=f"add-on {item['code']}",
+            )
+        )
+    return bounds.total(amounts, field="addOns" if add_ons else "quantity")

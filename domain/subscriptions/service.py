@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.expressions import F
 
 from db.models import Coupon, CouponAmount, Subscription
+from domain import bounds
 from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
 from domain.credits.schedule import follow_subscription
 from domain.errors import NotFoundError, ValidationError
@@ -25,6 +26,7 @@ from domain.subscriptions.common import (
     load_customer,
     load_plan,
     load_subscription,
+    period_total,
     plan_price,
     quantity,
     scope,
@@ -35,6 +37,9 @@ from domain.webhooks import announce
 
 STATUSES = ("incomplete", "trialing", "active", "past_due", "unpaid", "paused", "canceled")
 MAX_TRIAL_DAYS = 730
+# How far back a subscription may start: every period gone by is billed (and charged)
+# in the request that creates it, so the span is bounded, as the billing anchor is.
+MAX_BACKDATE_MONTHS = 12
 
 
 class CouponNotRedeemable(ValidationError):
@@ -99,10 +104,17 @@ async def create_subscription(
         unit = await plan_price(plan, currency)
         seats = quantity(data.get("quantity", 1))
         add_ons = await add_on_items(principal.tenant_id, data.get("add_ons") or [], currency)
+        period_total(unit, seats, add_ons)
         now = await customer_now(customer)
-        start = data.get("start_date") or now
+        start = bounds.optional_instant(data.get("start_date"), field="startDate") or now
         if start > now:
             raise ValidationError("startDate cannot be in the future", field="startDate")
+        if start < add_months(now, -MAX_BACKDATE_MONTHS):
+            raise ValidationError(
+                f"startDate may be at most {MAX_BACKDATE_MONTHS} months back",
+                field="startDate",
+                code="START_DATE_TOO_EARLY",
+            )
         trial_days = data.get("trial_days")
         if trial_days is None:
             trial_days = plan.trial_days
@@ -110,7 +122,10 @@ async def create_subscription(
             raise ValidationError(f"trialDays must be 0-{MAX_TRIAL_DAYS}", field="trialDays")
         trial_end = start + timedelta(days=trial_days) if trial_days else None
         first_start = trial_end or start
-        anchor = data.get("billing_anchor") or first_start
+        anchor = (
+            bounds.optional_instant(data.get("billing_anchor"), field="billingAnchor")
+            or first_start
+        )
         if anchor < first_start or anchor >= add_months(first_start, plan.interval_months):
             raise ValidationError(
                 "billingAnchor must fall within the first billing interval",
