@@ -8,6 +8,10 @@ class BillingError(Exception):
     code = "BILLING_ERROR"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        # A message that quotes the caller's input is cut, so a megabyte sent is never
+        # a megabyte echoed back or logged (domain.money.shown cuts the quote itself).
+        if len(message) > 500:
+            message = message[:499] + "…"
         super().__init__(message)
         self.message = message
         self.field = field

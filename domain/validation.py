@@ -14,6 +14,7 @@ import orjson
 from babel import Locale
 
 from domain.errors import ValidationError
+from domain.money import shown
 
 SUPPORTED_LOCALES = ("en", "fr", "de", "es", "ar")
 _NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ"}
@@ -32,7 +33,9 @@ def countries() -> frozenset[str]:
 def country(value: str, *, field: str = "country") -> str:
     code = (value or "").strip().upper()
     if code not in countries():
-        raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code", field=field)
+        raise ValidationError(
+            f"{shown(value)} is not an ISO 3166-1 alpha-2 country code", field=field
+        )
     return code
 
 
@@ -50,7 +53,7 @@ def _zones() -> frozenset[str]:
 
 def timezone(value: str, *, field: str = "timezone") -> str:
     if value not in _zones():
-        raise ValidationError(f"{value!r} is not an IANA time zone", field=field)
+        raise ValidationError(f"{shown(value)} is not an IANA time zone", field=field)
     return value
 
 
@@ -59,7 +62,7 @@ def email(value: str | None, *, field: str = "email") -> str | None:
         return None
     value = value.strip()
     if len(value) > 254 or not _EMAIL.match(value):
-        raise ValidationError(f"{value!r} is not an e-mail address", field=field)
+        raise ValidationError(f"{shown(value)} is not an e-mail address", field=field)
     return value
 
 
@@ -69,6 +72,8 @@ def text(value: str | None, *, field: str, max_length: int, required: bool = Fal
         raise ValidationError(f"{field} is required", field=field)
     if len(value) > max_length:
         raise ValidationError(f"{field} is longer than {max_length} characters", field=field)
+    if "\x00" in value:  # PostgreSQL cannot store it; the API gate refuses it first
+        raise ValidationError(f"{field} must not contain NUL characters", field=field)
     return value
 
 
@@ -86,7 +91,7 @@ def feature_codes(values: list[str], *, field: str = "features") -> list[str]:
     for value in values:
         if not _FEATURE.match(value or ""):
             raise ValidationError(
-                f"{value!r} is not a feature code (lower-case letters, digits, _ . : -)",
+                f"{shown(value)} is not a feature code (lower-case letters, digits, _ . : -)",
                 field=field,
             )
         if value not in seen:
@@ -113,7 +118,13 @@ def metadata(value: Any, *, field: str = "metadata") -> dict[str, Any]:
     for key in value:
         if not isinstance(key, str) or not key or len(key) > 40:
             raise ValidationError("metadata keys are 1-40 characters", field=field)
-    if len(orjson.dumps(value)) > 8192:
+    try:
+        size = len(orjson.dumps(value))
+    except (orjson.JSONEncodeError, TypeError):
+        # Nested past orjson's limit, integers past 64 bits, lone surrogates: nothing
+        # that can be stored and given back as JSON.
+        raise ValidationError("metadata is not storable JSON", field=field) from None
+    if size > 8192:
         raise ValidationError("metadata is larger than 8 KiB", field=field)
     return value
 

@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from domain.catalog.coupons import bp_to_percent
 from domain.catalog.plans import interval_name
-from schema.common import BigInt, Money, MoneyInput
+from schema.common import BigInt, Money, MoneyInput, not_null_when_given
 
 
 class CatalogStatus(enum.StrEnum):
@@ -159,8 +159,8 @@ class CreatePlanInput:
     prices: list[MoneyInput]
     interval_months: int | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
-    trial_days: int | None = strawberry.UNSET
-    monthly_credits: BigInt | None = strawberry.UNSET
+    trial_days: int | None = not_null_when_given()
+    monthly_credits: BigInt | None = not_null_when_given()
     daily_credit_limit: BigInt | None = strawberry.field(
         default=strawberry.UNSET, description="null or absent: unlimited"
     )
@@ -175,8 +175,8 @@ class UpdatePlanInput:
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     prices: list[MoneyInput] | None = strawberry.UNSET
-    trial_days: int | None = strawberry.UNSET
-    monthly_credits: BigInt | None = strawberry.UNSET
+    trial_days: int | None = not_null_when_given()
+    monthly_credits: BigInt | None = not_null_when_given()
     daily_credit_limit: BigInt | None = strawberry.UNSET
     features: list[str] | None = strawberry.UNSET
     rollover_cap: BigInt | None = strawberry.UNSET

@@ -2,29 +2,59 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, NewType, TypeVar
 
 import strawberry
+from graphql import FloatValueNode, GraphQLError, IntValueNode, StringValueNode, ValueNode
 
 from domain.money import format_money
 
 T = TypeVar("T")
 
 
+def _bigint_error(message: str) -> GraphQLError:
+    # A GraphQLError (not a ValueError), so the reason reaches the client instead of
+    # being masked as an unexpected error; the value itself is never echoed whole.
+    return GraphQLError(message, extensions={"code": "INVALID_BIGINT"})
+
+
 def _parse_bigint(value: Any) -> int:
     # Accept an integer, or a string of digits for clients whose JSON numbers are doubles.
     if isinstance(value, bool | float):  # ok: floats are refused
-        raise ValueError("BigInt must be an integer (or a string of digits), never a float")
+        raise _bigint_error("BigInt must be an integer (or a string of digits), never a float")
     if isinstance(value, int):
         result = value
-    elif isinstance(value, str) and value.lstrip("-").isdigit():
-        result = int(value)
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        result = _int_of_digits(value)
     else:
-        raise ValueError(f"BigInt cannot represent {value!r}")
+        raise _bigint_error("BigInt must be an integer or a string of ASCII digits")
     if not -(2**63) <= result < 2**63:
-        raise ValueError("BigInt is out of the 64-bit range")
+        raise _bigint_error("BigInt is out of the 64-bit range")
     return result
+
+
+def _parse_bigint_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> int:
+    """The same rules for a value written in the document (`quantity: 3`)."""
+    if isinstance(node, IntValueNode):
+        return _parse_bigint(_int_of_digits(node.value))
+    if isinstance(node, StringValueNode):
+        return _parse_bigint(node.value)
+    if isinstance(node, FloatValueNode):
+        return _parse_bigint(1.0)  # refused with the float message
+    raise _bigint_error("BigInt must be an integer or a string of ASCII digits")
+
+
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def _int_of_digits(digits: str) -> int:
+    # More than 19 significant digits is out of range whatever they are; checking the
+    # length first also spares int() a megabyte of digits.
+    if len(digits.lstrip("-").lstrip("0")) > 19:
+        raise _bigint_error("BigInt is out of the 64-bit range")
+    return int(digits)
 
 
 BigInt = NewType("BigInt", int)
@@ -35,7 +65,23 @@ BIGINT_SCALAR = strawberry.scalar(
     "Serialised as a JSON number; accepted as a number or a string of digits.",
     serialize=int,
     parse_value=_parse_bigint,
+    parse_literal=_parse_bigint_literal,
 )
+
+# Metadata key marking an optional input field whose explicit null means nothing:
+# leave the field out to keep (or default) its value; `null` is refused by the input
+# gate (schema/input_guard.py) with NULL_NOT_ALLOWED instead of reaching the domain.
+NOT_NULL = "tally.not_null"
+
+
+def not_null_when_given(*, description: str | None = None) -> Any:
+    """An optional input field that takes a value or is left out, never `null`."""
+    note = "Leave out to keep the current value; null is refused."
+    return strawberry.field(
+        default=strawberry.UNSET,
+        description=f"{description} {note}" if description else note,
+        metadata={NOT_NULL: True},
+    )
 
 
 @strawberry.type(description="An amount of money: integer minor units and an ISO 4217 code.")

@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from schema.billing import Invoice
 from schema.catalog import ModuleCost, ModuleCostInput
-from schema.common import BigInt, result_union
+from schema.common import BigInt, not_null_when_given, result_union
 
 
 @strawberry.enum(description="Why a consumption cannot proceed.")
@@ -201,10 +201,10 @@ class CreditUnitPriceInput:
 
 @strawberry.input
 class CreditSettingsInput:
-    costs: list[ModuleCostInput] | None = strawberry.UNSET
+    costs: list[ModuleCostInput] | None = not_null_when_given()
     low_threshold: BigInt | None = strawberry.UNSET
     auto_block: bool | None = strawberry.UNSET
-    unit_prices: list[CreditUnitPriceInput] | None = strawberry.UNSET
+    unit_prices: list[CreditUnitPriceInput] | None = not_null_when_given()
     customers_may_change_timezone: bool | None = strawberry.UNSET
 
 

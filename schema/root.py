@@ -21,6 +21,7 @@ from schema import payments as pt
 from schema.caches import ValidationByText
 from schema.common import BIGINT_SCALAR, BigInt
 from schema.execution import FastExecutionContext
+from schema.input_guard import InputGuard
 from schema.limits import limits
 
 MAX_DEPTH = 10
@@ -247,5 +248,6 @@ def build_schema(*, max_depth: int = MAX_DEPTH, fast: bool = True) -> strawberry
             lambda: MaskErrors(should_mask_error=should_mask_error),
             lambda: ParserCache(maxsize=256),
             ValidationByText,
+            InputGuard,
         ],
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from schema.common import not_null_when_given
 from schema.customers import Address, AddressInput, Customer, address_of
 
 
@@ -89,7 +90,7 @@ class UpdateTenantInput:
     default_currency: str | None = strawberry.UNSET
     default_locale: str | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
-    payment_terms_days: int | None = strawberry.UNSET
+    payment_terms_days: int | None = not_null_when_given()
     invoice_prefix: str | None = strawberry.UNSET
     credit_note_prefix: str | None = strawberry.UNSET
     number_digits: int | None = strawberry.UNSET

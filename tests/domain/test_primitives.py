@@ -131,3 +131,25 @@ def test_clock_can_be_replaced_and_never_goes_back() -> None:
         with pytest.raises(ValueError):
             fixed.advance(timedelta(seconds=-1))
     assert clock.now().year >= 2026
+
+
+def _nested(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("bad", [_nested(300), {"n": 2**70}, {"k": "\ud800"}])
+def test_metadata_that_cannot_be_stored_is_a_validation_error(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validation.metadata(bad)
+    assert caught.value.field == "metadata"
+
+
+def test_text_with_nul_is_refused_and_long_values_are_not_echoed() -> None:
+    with pytest.raises(ValidationError):
+        validation.text("Ada\x00", field="name", max_length=200)
+    with pytest.raises(ValidationError) as caught:
+        validation.country("x" * 100_000)
+    assert len(caught.value.message) < 200
