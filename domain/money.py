@@ -8,10 +8,11 @@ Splits use largest-remainder allocation so no minor unit is ever lost.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -32,13 +33,45 @@ MAX_MINOR = 2**63 - 1
 MAX_AMOUNT_MINOR = 10**15
 
 
+# A plain decimal as people write amounts and rates: ASCII digits, an optional sign and
+# one optional fraction. Decimal() also takes "1e3", "1_000", "Infinity" and other
+# scripts' digits ("١٢"), none of which a billing input should mean.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A caller's value for an error message: repr'd, and cut so that a megabyte of
+    input is never echoed back (in the answer or in logs)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_decimal(value: object, *, field: str, what: str = "a decimal amount") -> Decimal:
+    """A decimal string ("29.99", "-5", "5.5") parsed strictly; anything else is a
+    ValidationError naming `field`."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValidationError(f"{field} must be a finite number", field=field)
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if not isinstance(value, str) or not _PLAIN_DECIMAL.fullmatch(value.strip()):
+        raise ValidationError(
+            f"{shown(value)} is not {what}: write ASCII digits with an optional '.' "
+            "(no exponent, '_' or other scripts' digits)",
+            field=field,
+            code="INVALID_DECIMAL",
+        )
+    return Decimal(value.strip())
+
+
 def exponent(currency: str) -> int:
     """ISO 4217 minor-unit exponent; raises ValidationError for an unknown code."""
     try:
         return EXPONENTS[currency]
     except KeyError:
         raise ValidationError(
-            f"{currency!r} is not an ISO 4217 currency code", code="UNKNOWN_CURRENCY"
+            f"{shown(currency)} is not an ISO 4217 currency code", code="UNKNOWN_CURRENCY"
         ) from None
 
 
@@ -48,7 +81,7 @@ def normalise_currency(code: object, *, field: str = "currency") -> str:
     upper = code.strip().upper()
     if upper not in EXPONENTS:
         raise ValidationError(
-            f"{code!r} is not an ISO 4217 currency code", field=field, code="UNKNOWN_CURRENCY"
+            f"{shown(code)} is not an ISO 4217 currency code", field=field, code="UNKNOWN_CURRENCY"
         )
     return upper
 
@@ -104,17 +137,12 @@ class Money:
         """Parse a major-unit amount ("29.99"); more decimals than the currency has is an error."""
         if isinstance(amount, float):  # ok: floats are refused, never converted
             raise ValidationError("amounts are never floats; send a decimal string", field=field)
-        try:
-            value = Decimal(amount) if not isinstance(amount, Decimal) else amount
-        except (InvalidOperation, ValueError):
-            raise ValidationError(f"{amount!r} is not a decimal amount", field=field) from None
-        if not value.is_finite():
-            raise ValidationError("amount must be a finite number", field=field)
+        value = parse_decimal(amount, field=field)
         exp = exponent(currency)
         scaled = value.scaleb(exp)
         if scaled != scaled.to_integral_value():
             raise ValidationError(
-                f"{currency} has {exp} decimal place{'s' if exp != 1 else ''}; {amount} has more",
+                f"{currency} has {exp} decimal place{'s' if exp != 1 else ''}; {shown(amount)} has more",
                 field=field,
                 code="TOO_MANY_DECIMALS",
             )

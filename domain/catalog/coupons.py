@@ -5,7 +5,7 @@ creation, as at Stripe; a different discount is a new coupon."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -15,6 +15,7 @@ from domain import bounds, clock, validation
 from domain.catalog.common import CatalogItems, amounts_from_input, get_owned
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id
+from domain.money import parse_decimal
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
 
@@ -24,11 +25,8 @@ _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
 
 def percent_to_bp(value: str | Decimal, *, field: str = "percentOff") -> int:
     """ "12.5" → 1250 hundredths of a percent; above 0, at most 100, two decimals."""
-    try:
-        percent = Decimal(str(value))
-    except InvalidOperation:
-        raise ValidationError(f"{value!r} is not a percentage", field=field) from None
-    if not percent.is_finite() or percent <= 0 or percent > 100:
+    percent = parse_decimal(value, field=field, what="a percentage")
+    if percent <= 0 or percent > 100:
         raise ValidationError(
             "percentOff must be above 0 and at most 100", field=field, code="INVALID_PERCENT"
         )

@@ -14,7 +14,7 @@ from tortoise.expressions import Q
 from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
 from db.models import Customer, Tenant, TestClock
 from db.payment_models import Payment
-from domain import clock
+from domain import clock, validation
 from domain.bounds import amount, instant, total
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
@@ -138,7 +138,7 @@ async def create_invoice(
             billing_reason=billing_reason,
             currency=currency,
             locale=customer.locale,
-            memo=(data.get("memo") or "")[:2000],
+            memo=validation.text(data.get("memo"), field="memo", max_length=2000),
             created_at=now,
             updated_at=now,
         )
@@ -168,7 +168,7 @@ async def update_draft(principal: Principal, public_id: str, data: dict[str, Any
         raise InvoiceStatusError(f"invoice {invoice.public_id} is {invoice.status}, not a draft")
     now = await customer_now(await Customer.get(id=invoice.customer_id))
     if "memo" in data:
-        invoice.memo = (data.get("memo") or "")[:2000]
+        invoice.memo = validation.text(data.get("memo"), field="memo", max_length=2000)
     if data.get("items") is not None:
         if invoice.subscription_id is not None:
             raise InvoiceStatusError("a subscription invoice's lines follow the subscription")

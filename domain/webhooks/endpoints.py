@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from tortoise.transactions import in_transaction
 
 from db.payment_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from domain import clock
+from domain import clock, validation
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id, new_id
 from domain.pagination import Page, PageRequest, paginate
@@ -64,7 +64,9 @@ async def create_endpoint(
             public_id=new_id("webhook_endpoint"),
             tenant_id=principal.tenant_id,
             url=url,
-            description=(data.get("description") or "")[:200],
+            description=validation.text(
+                data.get("description"), field="description", max_length=200
+            ),
             event_types=types,
             secret=seal_secret(principal.tenant_id, secret),
             created_at=now,
@@ -93,7 +95,9 @@ async def update_endpoint(
     if "event_types" in data:
         endpoint.event_types = _types(data["event_types"] or [])
     if "description" in data:
-        endpoint.description = (data["description"] or "")[:200]
+        endpoint.description = validation.text(
+            data["description"], field="description", max_length=200
+        )
     if data.get("enabled") is True:
         endpoint.status, endpoint.disabled_reason, endpoint.failing_since = "enabled", None, None
     elif data.get("enabled") is False:

@@ -8,7 +8,16 @@ from hypothesis import strategies as st
 
 from domain.currencies import EXPONENTS
 from domain.errors import CurrencyMismatchError, ValidationError
-from domain.money import Money, allocate, exponent, format_money, money_from_input, round_minor
+from domain.money import (
+    Money,
+    allocate,
+    exponent,
+    format_money,
+    money_from_input,
+    parse_decimal,
+    round_minor,
+    shown,
+)
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 
@@ -195,3 +204,28 @@ def test_addition_and_subtraction_are_exact(a: int, b: int, currency: str) -> No
     assert (x + y) - y == x
     assert (x + y).amount_minor == a + b
     assert -x + x == Money(0, currency)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["1e3", "1E3", "1_000", "١٢", "\uff11\uff12", "Infinity", "NaN", ".5", "5.", "+-1", "0x10", ""],
+)
+def test_decimal_strings_are_plain_ascii_digits(bad: str) -> None:
+    # Decimal() accepts most of these; a billing amount or a rate must not.
+    with pytest.raises(ValidationError) as caught:
+        Money.from_decimal(bad, "EUR", field="price.amount")
+    assert (caught.value.code, caught.value.field) == ("INVALID_DECIMAL", "price.amount")
+    with pytest.raises(ValidationError):
+        parse_decimal(bad, field="rate", what="a percentage")
+
+
+@pytest.mark.parametrize(("text", "value"), [("29.99", "29.99"), ("-5", "-5"), (" 7 ", "7")])
+def test_plain_decimals_parse(text: str, value: str) -> None:
+    assert parse_decimal(text, field="amount") == Decimal(value)
+
+
+def test_a_long_bad_amount_is_not_echoed() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Money.from_decimal("9" * 100_000 + "x", "EUR")
+    assert len(caught.value.message) < 200
+    assert shown("x" * 1_000) == "'" + "x" * 38 + "…"
