@@ -230,6 +230,11 @@ class RecordPaymentInput:
         default=strawberry.UNSET, description="The whole amount due if omitted."
     )
     received_at: datetime | None = strawberry.UNSET
+    allow_overpayment: bool = strawberry.field(
+        default=False,
+        description="Accept an amount above what is due; the excess becomes customer"
+        " credit for the next invoices. Without it such an amount is an OVERPAYMENT error.",
+    )
 
 
 @strawberry.input

@@ -50,6 +50,7 @@ class FakeStripe:
         self.charges: Counter[str] = Counter()  # idempotency key → real charges made
         self.intents: dict[str, dict[str, Any]] = {}
         self.refunds: list[dict[str, Any]] = []
+        self.canceled: list[str] = []  # PaymentIntents canceled, in order
         self.fail_next: int = 0  # answer 500 to the next N requests (a Stripe outage)
         self.intent_delay = 0.0  # seconds a PaymentIntent takes to answer
         self.in_flight: Counter[str] = Counter()  # Stripe customer → intents being answered
@@ -61,6 +62,7 @@ class FakeStripe:
                 Route("/v1/payment_methods/{pm}/attach", self.attach, methods=["POST"]),
                 Route("/v1/payment_intents", self.payment_intents, methods=["POST"]),
                 Route("/v1/refunds", self.create_refund, methods=["POST"]),
+                Route("/v1/payment_intents/{pi}/cancel", self.cancel_intent, methods=["POST"]),
             ]
         )
         self.port = _free_port()
@@ -181,6 +183,39 @@ class FakeStripe:
             intent["status"] = "requires_payment_method"
             intent["last_payment_error"] = error
             return 402, {"error": {**error, "payment_intent": intent}}
+
+        return await self._handle(request, work)
+
+    def complete_authentication(self, intent_id: str) -> bool:
+        """The customer finishes 3-D Secure in the browser: the intent succeeds (and
+        charges) unless it was canceled first. The caller sends the webhook."""
+        intent = self.intents[intent_id]
+        if intent["status"] not in ("requires_action", "requires_payment_method"):
+            return False
+        intent["status"], intent["last_payment_error"] = "succeeded", None
+        self.charges[intent_id] += 1
+        return True
+
+    async def cancel_intent(self, request: Request) -> JSONResponse:
+        pi = request.path_params["pi"]
+
+        def work(params: dict[str, Any], request: Request, key: str | None) -> tuple[int, dict]:
+            intent = self.intents.get(pi)
+            if intent is None:
+                return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing"}}
+            if intent["status"] in ("succeeded", "canceled", "processing"):
+                return 400, {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "payment_intent_unexpected_state",
+                        "message": f"You cannot cancel this PaymentIntent because it has a"
+                        f" status of {intent['status']}.",
+                        "payment_intent": intent,
+                    }
+                }
+            intent["status"] = "canceled"
+            self.canceled.append(pi)
+            return 200, intent
 
         return await self._handle(request, work)
 

@@ -4,8 +4,9 @@ applying what comes back (from the call, or later from a webhook).
 Each outcome is applied under the invoice's row lock, once: a payment that
 succeeded never goes back to failed (a late or replayed failure is ignored), a
 success after a failure is applied (the customer finished 3-D Secure or paid
-with another card), and money received beyond what is due becomes customer
-credit, used by the next invoice.
+with another card). Money a provider payment brings beyond what is due (a second
+attempt succeeding after the invoice was paid) is refunded; a manual payment's
+excess, when allowed, becomes customer credit used by the next invoice.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from db import raw
 from db.bulk import update_many
 from db.invoice_models import BalanceEntry, Invoice
 from db.models import Customer, Tenant, TestClock
-from db.payment_models import Payment, PaymentMethod
+from db.payment_models import Payment, PaymentMethod, Refund
 from domain import clock
+from domain.ids import new_id
 from domain.payments import dunning
 from domain.payments.providers.base import ChargeRequest, ChargeResult, ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for
@@ -36,10 +38,39 @@ from domain.webhooks import announce
 log = logging.getLogger("tally.payments")
 
 OPEN_TO_PAYMENT = ("open", "uncollectible")
+# Attempts that may still take the customer's money.
+OPEN_ATTEMPTS = ("pending", "requires_action", "processing")
+# A refund of money a payment brought beyond what its invoice was owed (a second
+# attempt that succeeded after the invoice was paid): no credit note, since the
+# invoice itself is not credited.
+UNAPPLIED = "unapplied_payment"
 SEND_CONCURRENCY = 8  # provider calls in flight at once (different customers)
 NO_METHOD = ChargeResult(
     "failed", "", None, "no_payment_method", "The customer has no default payment method."
 )
+
+
+async def refund_excess(payment: Payment, amount: int, now: datetime) -> None:
+    """A provider payment beyond what was due is paid back (as Stripe recommends for
+    a duplicate charge), not kept as balance the customer never chose to leave; the
+    refund row is sent to the provider after commit (aftermath.py)."""
+    await Refund.create(
+        public_id=new_id("refund"),
+        tenant_id=payment.tenant_id,
+        payment_id=payment.id,
+        amount_minor=amount,
+        currency=payment.currency,
+        reason=UNAPPLIED,
+        status="pending",
+        created_at=now,
+        updated_at=now,
+    )
+    log.warning(
+        "payment %s brought %s %s beyond what its invoice owed: refunding it",
+        payment.public_id,
+        amount,
+        payment.currency,
+    )
 
 
 async def credit_excess(payment: Payment, amount: int, now: datetime) -> None:
@@ -155,7 +186,10 @@ _SETTLED = (
 
 
 async def settle(locked: Locked, now: datetime) -> None:
-    """Apply a received payment to its (locked) invoice; any excess is credit."""
+    """Apply a received payment to its (locked) invoice. Any excess of a manual
+    payment (only accepted when the caller allowed it) is customer credit; a provider
+    payment's excess, such as a second attempt that succeeded after the invoice was
+    paid, is refunded."""
     payment, invoice = locked.payment, locked.invoice
     applied = 0
     if invoice.status in OPEN_TO_PAYMENT:
@@ -163,7 +197,10 @@ async def settle(locked: Locked, now: datetime) -> None:
         invoice.amount_paid_minor += applied
         invoice.amount_due_minor -= applied
     if payment.amount_minor > applied:
-        await credit_excess(payment, payment.amount_minor - applied, now)
+        if payment.provider == "manual":
+            await credit_excess(payment, payment.amount_minor - applied, now)
+        else:
+            await refund_excess(payment, payment.amount_minor - applied, now)
     paid = invoice.status in OPEN_TO_PAYMENT and invoice.amount_due_minor == 0
     if paid:
         invoice.status = "paid"
@@ -273,7 +310,12 @@ async def process_payment(payment_id: int) -> Payment:
             # Unreachable or misconfigured: the attempt stays pending for the next sweep.
             log.warning("payment %s not sent: %s", payment.public_id, exc.message)
             return payment
-    return await apply_result(payment.id, result, await customer_now(customer))
+    payment = await apply_result(payment.id, result, await customer_now(customer))
+    if payment.status == "succeeded":
+        from domain.payments.aftermath import after_success
+
+        await after_success(payment.invoice_id)
+    return payment
 
 
 def charge_request(payment: Payment, invoice: Invoice, customer: Any, method: Any) -> ChargeRequest:

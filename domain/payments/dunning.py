@@ -124,14 +124,16 @@ async def final_action(invoice: Invoice, tenant: Any, policy: DunningPolicy, now
 async def on_paid(
     invoice: Invoice, now: datetime, *, subscription_status: str | None = None
 ) -> None:
-    """The invoice has nothing left to pay: stop dunning, cancel attempts not yet
-    sent, and bring a past-due subscription back to active. `subscription_status`,
+    """The invoice has nothing left to pay: stop dunning, cancel the attempts still
+    open, and bring a past-due subscription back to active. `subscription_status`,
     when the caller read it under the invoice's lock, saves locking a subscription
     that is not past due (only this invoice's dunning could make it so, and that
     waits on the same lock)."""
     invoice.next_payment_attempt_at = None
     invoice.next_dunning_at = None
-    await Payment.filter(invoice_id=invoice.id, status="pending").update(
+    # An attempt awaiting 3-D Secure is canceled too, here and (after commit, by
+    # aftermath.after_success) at the provider: finishing it later would charge twice.
+    await Payment.filter(invoice_id=invoice.id, status__in=("pending", "requires_action")).update(
         status="canceled", updated_at=now
     )
     if invoice.subscription_id is None or subscription_status not in (None, "past_due", "unpaid"):

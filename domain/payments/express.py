@@ -16,7 +16,8 @@ own, so the event costs one round trip:
   delivery, then rechecks), so it matches nothing; an id stored before with the
   payment still pending fails the unique index, and the statement writes nothing.
 - then, exactly as `collection.settle` and `dunning.on_paid` do: the payment
-  succeeds, other pending attempts of the invoice are canceled, the invoice is
+  succeeds, other open attempts of the invoice (pending, awaiting 3-D Secure) are
+  canceled (the caller cancels those the provider knows, after commit), the invoice is
   paid and leaves dunning, and the `invoice.paid` outbox row is written with the
   payload `outbox.invoice_object` builds (a test compares the two).
 
@@ -86,8 +87,10 @@ WITH named AS MATERIALIZED (  -- by the unique index first, whatever the statist
 ), others AS (
   UPDATE payment SET status = 'canceled', updated_at = $9
   FROM target
-  WHERE payment.invoice_id = target.invoice_id AND payment.status = 'pending'
+  WHERE payment.invoice_id = target.invoice_id
+    AND payment.status IN ('pending', 'requires_action')
     AND payment.id <> target.payment_id
+  RETURNING payment.provider_ref
 ), invoice_paid AS (
   UPDATE invoice SET amount_paid_minor = invoice.amount_paid_minor + target.amount_minor,
     amount_due_minor = 0, status = 'paid', paid_at = $9, next_payment_attempt_at = NULL,
@@ -109,7 +112,9 @@ WITH named AS MATERIALIZED (  -- by the unique index first, whatever the statist
     false, $9, $9
   FROM target t
 )
-SELECT id FROM event
+SELECT id, (SELECT invoice_id FROM target) AS invoice_id,
+  EXISTS (SELECT 1 FROM others WHERE COALESCE(provider_ref, '') <> '') AS cancel_at_provider
+FROM event
 """
 
 
@@ -127,16 +132,23 @@ def eligible(event: ProviderEventData) -> str | None:
 
 
 async def settle_in_one_statement(
-    tenant_id: int, provider: str, payment: str, event: ProviderEventData
+    tenant_id: int,
+    provider: str,
+    payment: str,
+    event: ProviderEventData,
+    cancel_at_provider: list[int] | None = None,
 ) -> bool:
     """True when the event was stored and applied; False when the caller must
-    take the general path."""
+    take the general path. The invoice is added to `cancel_at_provider` when it
+    canceled attempts the provider knows of."""
     if not raw.is_postgres(ProviderEvent._meta.db):
         return False
     try:
         rows = await raw.fetch(ProviderEvent, _SQL, _params(tenant_id, provider, payment, event))
     except IntegrityError:  # the event id is taken: the general path says "duplicate"
         return False
+    if rows and rows[0]["cancel_at_provider"] and cancel_at_provider is not None:
+        cancel_at_provider.append(rows[0]["invoice_id"])
     return bool(rows)
 
 

@@ -25,12 +25,12 @@ from tortoise.transactions import in_transaction
 from db import raw
 from db.bulk import insert_many
 from db.models import Tenant
-from db.payment_models import ProviderEvent, Refund
+from db.payment_models import Payment, ProviderEvent, Refund
 from domain import clock
 from domain.errors import ValidationError
 from domain.ids import new_id
 from domain.invoicing.credit_notes import issue_credit_note
-from domain.payments import express
+from domain.payments import aftermath, express
 from domain.payments.collection import Locked, find_and_lock, transition
 from domain.payments.operations import record_refunded
 from domain.payments.providers.base import (
@@ -138,9 +138,12 @@ async def receive(
         tenant, _ = await _tenant(tenant_public_id, fresh=True)  # rotated elsewhere?
         event = _parse(provider, tenant, payload, signature)
     payment = express.eligible(event)
+    to_cancel: list[int] = []
     if payment is not None and await express.settle_in_one_statement(
-        tenant.id, provider, payment, event
+        tenant.id, provider, payment, event, to_cancel
     ):
+        for invoice_id in to_cancel:
+            await aftermath.cancel_at_provider(invoice_id)
         return Receipt(event.id, "processed", "")
     try:
         async with in_transaction():
@@ -171,7 +174,25 @@ async def receive(
         return Receipt(event.id, "duplicate", "already received")
     if outcome == "flagged":
         log.warning("provider event %s flagged: %s", event.id, note)
+    if outcome == "processed" and event.type == "payment_intent.succeeded":
+        invoice_id = await _invoice_of(tenant.id, provider, event.object)
+        if invoice_id is not None:
+            await aftermath.after_success(invoice_id)
     return Receipt(event.id, outcome, note)
+
+
+async def _invoice_of(tenant_id: int, provider: str, obj: dict[str, Any]) -> int | None:
+    metadata = obj.get("metadata") or {}
+    public_id = metadata.get("tally_payment") if isinstance(metadata, dict) else None
+    query = Payment.filter(tenant_id=tenant_id, provider=provider)
+    if public_id:
+        query = query.filter(public_id=str(public_id))
+    elif obj.get("id"):
+        query = query.filter(provider_ref=str(obj["id"]))
+    else:
+        return None
+    found = await query.first().values_list("invoice_id", flat=True)
+    return found if isinstance(found, int) else None
 
 
 async def _find(tenant: Any, provider: str, obj: dict[str, Any], ref: Any) -> Locked | None:

@@ -105,6 +105,11 @@ class Provider(Protocol):
         idempotency_key: str,
     ) -> RefundResult: ...
 
+    async def cancel(self, credentials: Credentials, payment_ref: str) -> bool:
+        """Cancel an open payment (one awaiting 3-D Secure, say) so it can no longer
+        succeed. False when it cannot be canceled any more (it has succeeded)."""
+        ...
+
     def parse_webhook(
         self, credentials: Credentials, payload: bytes, signature: str | None, now: int
     ) -> ProviderEventData: ...

@@ -47,6 +47,9 @@ class ManualProvider:
     ) -> RefundResult:
         return RefundResult(f"manual:{idempotency_key}", "succeeded")
 
+    async def cancel(self, credentials: Credentials, payment_ref: str) -> bool:
+        return True  # nothing was started at a provider
+
     def parse_webhook(
         self, credentials: Credentials, payload: bytes, signature: str | None, now: int
     ) -> ProviderEventData:

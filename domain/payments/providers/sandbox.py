@@ -199,6 +199,12 @@ class SandboxProvider:
     ) -> RefundResult:
         return RefundResult(_ref("re", idempotency_key), "succeeded")
 
+    async def cancel(self, credentials: Credentials, payment_ref: str) -> bool:
+        # Stateless: a sandbox payment completes only through Tally's
+        # completeSandboxAction, which refuses a payment that is no longer awaiting
+        # action, so a canceled attempt can never succeed.
+        return True
+
     def parse_webhook(
         self, credentials: Credentials, payload: bytes, signature: str | None, now: int
     ) -> ProviderEventData:

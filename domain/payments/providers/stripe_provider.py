@@ -31,6 +31,7 @@ _REFUND_REASONS = {
     "duplicate": "duplicate",
     "fraudulent": "fraudulent",
     "requested_by_customer": "requested_by_customer",
+    "unapplied_payment": "duplicate",  # a second charge of an invoice already paid
 }
 
 
@@ -201,6 +202,21 @@ class StripeProvider:
             if status == "succeeded"
             else ("failed" if status == "failed" else "pending"),
         )
+
+    async def cancel(self, credentials: Credentials, payment_ref: str) -> bool:
+        try:
+            await client().v1.payment_intents.cancel_async(
+                payment_ref,
+                options=_options(credentials, f"tally-cancel-{payment_ref}"),  # type: ignore[arg-type]
+            )
+        except stripe.InvalidRequestError as exc:
+            # Already canceled is what was asked; any other state (succeeded,
+            # processing) means it can no longer be stopped.
+            intent = ((exc.json_body or {}).get("error") or {}).get("payment_intent") or {}
+            return intent.get("status") == "canceled"
+        except stripe.StripeError as exc:
+            raise ProviderError(f"Stripe did not answer: {exc}") from exc
+        return True
 
     def parse_webhook(
         self, credentials: Credentials, payload: bytes, signature: str | None, now: int

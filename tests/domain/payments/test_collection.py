@@ -11,7 +11,13 @@ from db.payment_models import Payment
 from domain.errors import NotFoundError, ValidationError
 from domain.invoicing.service import InvoiceStatusError, void_invoice
 from domain.payments import collection
-from domain.payments.operations import RefundTooLarge, pay_invoice, record_payment, refund_payment
+from domain.payments.operations import (
+    Overpayment,
+    RefundTooLarge,
+    pay_invoice,
+    record_payment,
+    refund_payment,
+)
 from tests.domain.payments.conftest import customer_with, open_invoice
 from tests.factories import admin_of
 
@@ -116,7 +122,7 @@ async def test_partial_manual_payments_then_overpayment_becomes_credit(stripe_te
     invoice = await open_invoice(stripe_tenant, customer, 10_000)
     admin = admin_of(stripe_tenant)
 
-    async def pay(amount: int, ref: str, target: Invoice = invoice):
+    async def pay(amount: int, ref: str, target: Invoice = invoice, **extra: bool):
         return await record_payment(
             admin,
             {
@@ -124,6 +130,7 @@ async def test_partial_manual_payments_then_overpayment_becomes_credit(stripe_te
                 "method": "bank_transfer",
                 "reference": ref,
                 "amount": {"currency": "EUR", "amount_minor": amount},
+                **extra,
             },
         )
 
@@ -138,9 +145,14 @@ async def test_partial_manual_payments_then_overpayment_becomes_credit(stripe_te
     assert (await Invoice.get(id=invoice.id)).status == "paid"
     with pytest.raises(InvoiceStatusError):  # nothing left to pay
         await pay(1, "T3")
-    # Money beyond what is due becomes customer credit for the next invoice.
+    # Money beyond what is due is refused unless explicitly allowed; then it
+    # becomes customer credit for the next invoice.
     other = await open_invoice(stripe_tenant, customer, 500)
-    await pay(800, "T4", other)
+    with pytest.raises(Overpayment) as refused:
+        await pay(800, "T4", other)
+    assert (refused.value.code, refused.value.field) == ("OVERPAYMENT", "amount")
+    assert not await Payment.filter(invoice_id=other.id, provider="manual").exists()
+    await pay(800, "T4", other, allow_overpayment=True)
     assert (await Invoice.get(id=other.id)).status == "paid"
     credit = await BalanceEntry.filter(customer_id=customer.id, source="overpayment")
     assert [e.amount_minor for e in credit] == [300]
