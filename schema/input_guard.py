@@ -168,8 +168,12 @@ class _Checker:
             )
 
     def number(self, value: float, path: str) -> None:
-        if not math.isfinite(value):
-            raise InputRejected("NUMBER_OUT_OF_RANGE", path, "numbers must be finite", self.node)
+        # Past 2^63 a JSON decoder may hand over a float for an integer the client sent
+        # (orjson does): the same refusal, so the value is never stored rounded.
+        if not math.isfinite(value) or not INT64_MIN <= value <= INT64_MAX:
+            raise InputRejected(
+                "NUMBER_OUT_OF_RANGE", path, "numbers are limited to the 64-bit range", self.node
+            )
 
     def too_deep(self, path: str) -> InputRejected:
         return InputRejected(

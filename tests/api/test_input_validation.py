@@ -131,7 +131,11 @@ async def test_lone_surrogates_are_refused(
         },
     )
     error = rejected(response)
-    assert error["extensions"] == {"code": "INVALID_TEXT", "field": "input.name"}
+    # Refused by the input gate, or already by a JSON decoder that refuses the escape.
+    assert error["extensions"] in (
+        {"code": "INVALID_TEXT", "field": "input.name"},
+        {"code": "BAD_REQUEST"},
+    )
     assert await Customer.filter(tenant_id=tenant.id).count() == 0
 
 
