@@ -23,6 +23,7 @@ class CreditRefusal(enum.StrEnum):
     MODULE_NOT_IN_PLAN = "MODULE_NOT_IN_PLAN"
     CUSTOMER_BLOCKED = "CUSTOMER_BLOCKED"
     PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
 
 
 @strawberry.enum
@@ -101,7 +102,12 @@ class CreditWallet:
     next_reset_at: datetime = strawberry.field(description="The customer's next local midnight.")
     blocked: bool
     blocked_reason: str | None = strawberry.field(description="An admin's reason, if given.")
-    payment_overdue: bool
+    payment_overdue: bool = strawberry.field(
+        description="Blocked because an invoice is past its due date (or written off)."
+    )
+    payment_failed: bool = strawberry.field(
+        description="Blocked because a payment failed; no invoice is past due yet."
+    )
     modules: list[str] = strawberry.field(description="What the customer's plans allow.")
     lots: list[CreditLot] = strawberry.field(
         description="The balance by kind and expiry, in the order it is spent."

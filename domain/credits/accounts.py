@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from tortoise.expressions import Q
 
 from db import raw
 from db.credit_models import CreditWallet
+from db.invoice_models import Invoice
 from domain import clock
 from domain.credits import rules
 from domain.errors import NotFoundError, ValidationError
@@ -41,6 +43,8 @@ class Account:
     test_clock_id: int | None
     blocks_delinquent: bool = True
     plans: list[rules.PlanTerms] = field(default_factory=list)
+    # What a payment block is called (read only for delinquent customers).
+    standing: rules.Refusal = rules.Refusal.PAYMENT_OVERDUE
 
     _day: tuple[datetime, str] | None = None
 
@@ -121,6 +125,8 @@ async def load_accounts(tenant_id: int, refs: Sequence[str]) -> dict[str, Accoun
             )
     for account in accounts.values():
         account.ent = rules.entitlements(account.settings, account.plans)
+        if account.payment_overdue:
+            account.standing = await _standing(account)
     found = {ref: by_ref[ref] for ref in wanted if ref in by_ref}
     _remember(tenant_id, found)
     return found
@@ -162,6 +168,17 @@ async def load_account(tenant_id: int, ref: str) -> Account:
     if found is None:
         raise NotFoundError(f"no customer {ref}", field="customerId")
     return found
+
+
+async def _standing(account: Account) -> rules.Refusal:
+    """Delinquent: because an invoice is past due (or written off), or only because
+    a payment failed on an invoice not yet due? The refusal says which, as the
+    invoices' `overdue` does."""
+    overdue = await Invoice.filter(
+        Q(status="uncollectible") | Q(status="open", due_at__lt=account.now),
+        customer_id=account.customer_id,
+    ).exists()
+    return rules.Refusal.PAYMENT_OVERDUE if overdue else rules.Refusal.PAYMENT_FAILED
 
 
 def _account(tenant_id: int, row: dict[str, Any]) -> Account:

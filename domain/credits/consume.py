@@ -110,6 +110,7 @@ async def check_credits(principal: Principal, customer: str, module: str, qty: i
         qty,
         account.day,
         payment_overdue=account.payment_overdue,
+        standing=account.standing,
     )
     return CheckResult(account.customer_public_id, module, decision, account.ent.daily_limit)
 
@@ -138,6 +139,7 @@ async def consume_credits(
         req.quantity,
         account.day,
         payment_overdue=account.payment_overdue,
+        standing=account.standing,
     )
     if decision.allowed and account.wallet_id is not None and not account.due() and postgres:
         done = await express.try_one_statement(account, req, account.now)
@@ -334,6 +336,7 @@ def _apply(
             req.quantity,
             day,
             payment_overdue=account.payment_overdue,
+            standing=account.standing,
         )
     except BillingError as exc:
         return exc

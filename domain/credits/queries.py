@@ -38,7 +38,8 @@ class WalletView:
     next_reset_at: datetime
     blocked: bool
     blocked_reason: str | None
-    payment_overdue: bool
+    payment_overdue: bool  # blocked because an invoice is past due (or written off)
+    payment_failed: bool  # blocked because a payment failed, no invoice past due yet
     modules: list[str]
     lots: list[LotView]
 
@@ -90,7 +91,9 @@ async def wallet_view(principal: Principal, customer: str | None) -> WalletView:
         next_reset_at=rules.next_reset(account.now, account.timezone, state.usage_day),
         blocked=state.blocked or state.auto_blocked,
         blocked_reason=reason,
-        payment_overdue=account.payment_overdue,
+        payment_overdue=account.payment_overdue
+        and account.standing is rules.Refusal.PAYMENT_OVERDUE,
+        payment_failed=account.payment_overdue and account.standing is rules.Refusal.PAYMENT_FAILED,
         modules=sorted(account.ent.modules),
         lots=lots,
     )

@@ -113,6 +113,7 @@ async def reserve_credits(
                 qty,
                 day,
                 payment_overdue=account.payment_overdue,
+                standing=account.standing,
             )
             if not decision.allowed:
                 await book.flush()

@@ -29,7 +29,8 @@ class Refusal(enum.StrEnum):
     DAILY_LIMIT_REACHED = "DAILY_LIMIT_REACHED"
     MODULE_NOT_IN_PLAN = "MODULE_NOT_IN_PLAN"
     CUSTOMER_BLOCKED = "CUSTOMER_BLOCKED"
-    PAYMENT_OVERDUE = "PAYMENT_OVERDUE"
+    PAYMENT_OVERDUE = "PAYMENT_OVERDUE"  # an invoice is past its due date (or written off)
+    PAYMENT_FAILED = "PAYMENT_FAILED"  # a payment failed; the invoice is not yet overdue
 
 
 class UnknownModule(ValidationError):
@@ -158,9 +159,13 @@ def decide(
     day: str,
     *,
     payment_overdue: bool,
+    standing: Refusal = Refusal.PAYMENT_OVERDUE,
 ) -> Decision:
     """May this consumption proceed? The first refusal that applies, in the order
-    a support agent would explain it: plan, block, payment, daily cap, balance."""
+    a support agent would explain it: plan, block, payment, daily cap, balance.
+    `payment_overdue` is the customer's delinquency (when the tenant blocks for it);
+    `standing` names it as the customer's invoices do (PAYMENT_OVERDUE only when one
+    is past due, PAYMENT_FAILED when a payment failed before that)."""
     cost = cost_of(ent, module, qty)
     used = wallet.used_on(day)
     remaining = None if ent.daily_limit is None else ent.daily_limit - used
@@ -170,7 +175,7 @@ def decide(
     elif wallet.blocked or wallet.auto_blocked:
         refusal = Refusal.CUSTOMER_BLOCKED
     elif payment_overdue:
-        refusal = Refusal.PAYMENT_OVERDUE
+        refusal = standing
     elif remaining is not None and cost > remaining:
         refusal = Refusal.DAILY_LIMIT_REACHED
     elif cost > wallet.available:

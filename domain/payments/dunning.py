@@ -30,6 +30,7 @@ from domain.payments.providers.registry import provider_name
 from domain.webhooks import announce
 
 log = logging.getLogger("tally.dunning")
+NO_METHOD_CODE = "no_payment_method"  # collection.NO_METHOD's failure code
 
 
 async def refresh_delinquency(customer_ids: Sequence[int]) -> None:
@@ -57,9 +58,16 @@ async def on_failure(payment: Payment, invoice: Invoice, now: datetime) -> None:
     tenant = await Tenant.get(id=invoice.tenant_id)
     customer = await Customer.get(id=invoice.customer_id)
     policy = DunningPolicy.of(tenant)
+    if _awaits_a_method(payment, invoice, now):
+        await _await_method(payment, invoice, customer, tenant, policy, now)
+        return
     if invoice.first_failed_at is None:
         invoice.first_failed_at = now
-    failures = await Payment.filter(invoice_id=invoice.id, status="failed").count()
+    # Failures since dunning began (a charge tried before the customer had a card
+    # and before the due date does not count: see _awaits_a_method).
+    failures = await Payment.filter(
+        invoice_id=invoice.id, status="failed", failed_at__gte=invoice.first_failed_at
+    ).count()
     retry_at = None
     if invoice.status == "open" and invoice.next_payment_attempt_at is None:
         # Failures 1..n map to the schedule's entries; past its end, the final action.
@@ -92,6 +100,45 @@ async def on_failure(payment: Payment, invoice: Invoice, now: datetime) -> None:
     )
     await announce.invoices("invoice.payment_failed", [invoice])
     await refresh_delinquency([invoice.customer_id])
+
+
+def _awaits_a_method(payment: Payment, invoice: Invoice, now: datetime) -> bool:
+    """A charge that failed only because the customer has no card yet (a tenant that
+    just moved from manual collection to a provider, say), before the invoice is due,
+    is not a missed payment: the customer still has until the due date."""
+    return (
+        payment.failure_code == NO_METHOD_CODE
+        and invoice.first_failed_at is None
+        and invoice.due_at is not None
+        and invoice.due_at > now
+    )
+
+
+async def _await_method(
+    payment: Payment,
+    invoice: Invoice,
+    customer: Customer,
+    tenant: Any,
+    policy: DunningPolicy,
+    now: datetime,
+) -> None:
+    """No subscription goes past due and the customer is not delinquent: the
+    invoice waits for a card (the customer is told) and is charged again on its
+    due date, when ordinary dunning starts if there is still none."""
+    invoice.next_payment_attempt_at = invoice.due_at
+    invoice.next_dunning_at = next_dunning_at(invoice, policy)
+    invoice.updated_at = now
+    await invoice.save()
+    await mails.queue(
+        "payment_failed",
+        invoice,
+        customer,
+        tenant,
+        f"{payment.public_id}:failed",
+        reason=payment.failure_message or payment.failure_code or "",
+        retry_at=invoice.due_at,
+    )
+    await announce.invoices("invoice.payment_failed", [invoice])
 
 
 async def final_action(invoice: Invoice, tenant: Any, policy: DunningPolicy, now: datetime) -> None:

@@ -177,7 +177,8 @@ async def test_blocking_overdue_auto_block_and_low_balance(db: str) -> None:
     ).refusal is Refusal.CUSTOMER_BLOCKED
     await admin.set_blocked(c.admin, c.customer.public_id, False)
     await Customer.filter(id=c.customer.id).update(delinquent=True)
-    assert (await consume.consume_credits(c.service, c.req("a"))).refusal is Refusal.PAYMENT_OVERDUE
+    # Delinquent with no invoice past its due date: a failed payment, not "overdue".
+    assert (await consume.consume_credits(c.service, c.req("a"))).refusal is Refusal.PAYMENT_FAILED
     await Customer.filter(id=c.customer.id).update(delinquent=False)
     # 10 → 4 crosses the threshold of 5: one `credits.low` event, in the same transaction.
     assert (await consume.consume_credits(c.service, c.req("a", "legal", 2))).balance == 4
