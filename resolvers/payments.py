@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from db.models import Tenant
 from domain.pagination import page_request
-from domain.payments import methods, operations, queries, settings
+from domain.payments import methods, operations, paying, queries, settings
 from domain.payments.providers import sandbox
 from domain.subscriptions.common import load_customer
 from domain.webhooks import delivery, endpoints
@@ -174,7 +174,7 @@ async def pay_invoice(
 ) -> t.PaymentResult:
     return await mutate(
         info,
-        lambda: operations.pay_invoice(info.context.caller, invoice_id, payment_method_id),
+        lambda: paying.pay_invoice(info.context.caller, invoice_id, payment_method_id),
         lambda row: t.PaymentSuccess(payment=row),
     )
 

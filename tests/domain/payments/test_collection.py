@@ -14,10 +14,10 @@ from domain.payments import collection
 from domain.payments.operations import (
     Overpayment,
     RefundTooLarge,
-    pay_invoice,
     record_payment,
     refund_payment,
 )
+from domain.payments.paying import pay_invoice
 from tests.domain.payments.conftest import customer_with, open_invoice
 from tests.factories import admin_of
 

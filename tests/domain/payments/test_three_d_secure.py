@@ -11,7 +11,8 @@ from db.invoice_models import BalanceEntry, CreditNote, Invoice
 from db.payment_models import Payment, Refund
 from domain.payments import collection
 from domain.payments.methods import attach_payment_method
-from domain.payments.operations import pay_invoice, record_payment
+from domain.payments.operations import record_payment
+from domain.payments.paying import pay_invoice
 from tests.domain.payments.conftest import (
     customer_with,
     intent_event,
