@@ -9,6 +9,7 @@ import pytest
 
 from db.invoice_models import BalanceEntry, CreditNote, Invoice
 from db.payment_models import Payment, Refund
+from domain.ids import new_id
 from domain.payments import collection
 from domain.payments.methods import attach_payment_method
 from domain.payments.operations import record_payment
@@ -103,3 +104,30 @@ async def test_a_success_for_an_invoice_already_paid_is_refunded(
     again = await post_webhook(client, stripe_tenant, *signed(late))
     assert again.json()["outcome"] == "duplicate"
     assert sum(r["payment_intent"] == first.provider_ref for r in fake_stripe.refunds) == 1
+
+
+async def test_a_webhook_paying_the_invoice_cancels_the_3ds_attempt_at_stripe(
+    client, stripe_tenant, fake_stripe
+) -> None:
+    """On PostgreSQL the success is applied by the one-statement path, elsewhere by
+    the general one: either way the attempt awaiting 3-D Secure is canceled, here
+    and at Stripe."""
+    _, invoice, first = await _waiting_for_3ds(stripe_tenant)
+    second = await Payment.create(
+        **{
+            **{k: getattr(first, k) for k in Payment._meta.db_fields if k != "id"},
+            "public_id": new_id("payment"),
+            "idempotency_key": f"{first.idempotency_key}:second",
+            "attempt": 2,
+            "status": "pending",
+            "provider_ref": None,
+            "client_secret": None,
+        }
+    )
+    paid = intent_event("evt_second_paid", "payment_intent.succeeded", second, "pi_second")
+    response = await post_webhook(client, stripe_tenant, *signed(paid))
+    assert response.json()["outcome"] == "processed"
+    assert (await Invoice.get(id=invoice.id)).status == "paid"
+    assert (await Payment.get(id=first.id)).status == "canceled"
+    assert first.provider_ref in fake_stripe.canceled
+    assert fake_stripe.complete_authentication(first.provider_ref or "") is False
