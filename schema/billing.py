@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.catalog.coupons import bp_to_percent
+from domain.invoicing.builder import shown_line
 from domain.invoicing.i18n import line_label
 from domain.invoicing.service import is_overdue
 from domain.money import Money as MoneyValue
@@ -42,7 +43,8 @@ class InvoiceLine:
     quantity: int
     unit_amount: Money
     amount: Money = strawberry.field(
-        description="quantity times unit amount (negative for credits)."
+        description="quantity times unit amount (negative for credits). A prorated line "
+        "is quantity 1, the seat count in its description and its dates."
     )
     discount: Money
     tax_inclusive: bool
@@ -52,12 +54,15 @@ class InvoiceLine:
 
 
 def line_view(row: Any, currency: str, locale: str, rate_bp: int | None = None) -> InvoiceLine:
-    """A stored line or a draft line, as the API shows it."""
+    """A stored line or a draft line, as the API shows it (multiplying out)."""
+    description, quantity, unit = shown_line(
+        row.description, row.quantity, row.unit_amount_minor, row.amount_minor
+    )
     return InvoiceLine(
         kind=LineKind(row.kind),
-        description=line_label(row.kind, row.description, locale),
-        quantity=row.quantity,
-        unit_amount=_money(row.unit_amount_minor, currency),
+        description=line_label(row.kind, description, locale),
+        quantity=quantity,
+        unit_amount=_money(unit, currency),
         amount=_money(row.amount_minor, currency),
         discount=_money(getattr(row, "discount_minor", 0), currency),
         tax_inclusive=row.tax_inclusive,

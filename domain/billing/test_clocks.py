@@ -117,8 +117,7 @@ async def advance_test_clock(principal: Principal, public_id: str, to: datetime)
         )
     if to > add_months(test_clock.frozen_time, MAX_JUMP_MONTHS):
         raise ValidationError(
-            f"a test clock moves at most {MAX_JUMP_MONTHS} months per advance; "
-            "advance in steps",
+            f"a test clock moves at most {MAX_JUMP_MONTHS} months per advance; advance in steps",
             field="to",
             code="CLOCK_JUMP_TOO_LARGE",
         )

@@ -24,6 +24,49 @@ class DraftLine:
     period_end: datetime | None = None
 
 
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def seats_label(name: str, quantity: int) -> str:
+    """Three seats of Seat as "3", the multiplication sign and "Seat", as Stripe words
+    proration lines."""
+    return name if quantity == 1 else f"{quantity} {TIMES} {name}"
+
+
+def prorated_line(
+    kind: str,
+    name: str,
+    quantity: int,
+    amount_minor: int,
+    tax_inclusive: bool,
+    period_start: datetime | None,
+    period_end: datetime | None,
+) -> DraftLine:
+    """A line for part of a period. A prorated amount rarely divides by the seats
+    (20.00 for 3 seats), so the line is quantity 1 at its amount with the seats in
+    the description (`seats_label`) and the part of the period in its dates: every
+    line then shows quantity times unit price = amount, on the API and the PDF."""
+    return DraftLine(
+        kind,
+        seats_label(name, quantity),
+        1,
+        amount_minor,
+        amount_minor,
+        tax_inclusive,
+        True,
+        period_start,
+        period_end,
+    )
+
+
+def shown_line(description: str, quantity: int, unit_minor: int, amount_minor: int) -> tuple:
+    """(description, quantity, unit) as a stored line is shown: as stored when it
+    multiplies out, else folded like `prorated_line` (lines stored before it)."""
+    if quantity * unit_minor == amount_minor:
+        return description, quantity, unit_minor
+    return seats_label(description, quantity), 1, amount_minor
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     currency: str

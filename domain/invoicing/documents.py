@@ -11,6 +11,7 @@ from typing import Any
 
 from db.invoice_models import CreditNote, Invoice, InvoiceLine
 from db.models import Customer, Tenant
+from domain.invoicing.builder import shown_line
 from domain.invoicing.credit_notes import load_credit_note
 from domain.invoicing.pdf import Document, render_html, render_pdf
 from domain.invoicing.service import load_invoice
@@ -34,7 +35,7 @@ def _tax_groups(breakdown: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def invoice_document(invoice: Invoice) -> Document:
     seller, customer = await _parties(invoice)
-    lines = (
+    rows = (
         await InvoiceLine.filter(invoice_id=invoice.id)
         .order_by("position")
         .values(
@@ -47,6 +48,14 @@ async def invoice_document(invoice: Invoice) -> Document:
             "period_end",
         )
     )
+    lines = []
+    for row in rows:
+        description, quantity, unit = shown_line(
+            row["description"], row["quantity"], row["unit_amount_minor"], row["amount_minor"]
+        )
+        lines.append(
+            {**row, "description": description, "quantity": quantity, "unit_amount_minor": unit}
+        )
     totals: list[tuple[str, int]] = [("subtotal", invoice.subtotal_minor)]
     if invoice.discount_minor:
         totals.append(("discount", -invoice.discount_minor))
@@ -71,7 +80,7 @@ async def invoice_document(invoice: Invoice) -> Document:
         period_end=invoice.period_end,
         seller=seller,
         customer=customer,
-        lines=list(lines),
+        lines=lines,
         totals=totals,
         taxes=_tax_groups(invoice.tax_breakdown),
         reverse_charge=invoice.reverse_charge,

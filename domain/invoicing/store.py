@@ -18,7 +18,7 @@ from db.bulk import insert_many
 from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
 from db.models import Customer, PendingItem
 from domain.ids import new_id
-from domain.invoicing.builder import Draft, DraftLine
+from domain.invoicing.builder import Draft, DraftLine, prorated_line
 from domain.invoicing.numbering import take_numbers
 from domain.payments import attempts
 from domain.subscriptions.periods import Period
@@ -166,15 +166,15 @@ async def insert_lines(rows: Sequence[tuple[Any, ...]]) -> None:
 
 
 def pending_lines(items: Sequence[PendingItem]) -> list[DraftLine]:
+    """Prorations kept for the next invoice; the coupon that discounts that invoice
+    discounts them too (a percent coupon, the credits as well as the charges)."""
     return [
-        DraftLine(
+        prorated_line(
             item.kind,
             item.description,
-            item.quantity,
-            item.amount_minor // item.quantity if item.quantity else item.amount_minor,
+            item.quantity or 1,
             item.amount_minor,
             item.tax_inclusive,
-            False,  # coupons discount recurring fees, not prorations
             item.period_start,
             item.period_end,
         )

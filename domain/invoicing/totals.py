@@ -1,6 +1,7 @@
 """Invoice totals: pure maths over integer minor units.
 
-One discount is spread over the discountable lines by largest remainder; tax is
+One discount is spread over the discountable lines by largest remainder (a percent
+discount over charges and, negatively, over credits, each rounded once); tax is
 computed once per (rate, inclusive) group on the group's discounted amount and
 rounded half-up once, as DESIGN.md asks, then shown per rate.
 
@@ -68,17 +69,30 @@ def tax_of(taxable_minor: int, rate_bp: int, *, inclusive: bool) -> int:
     return div_half_up(taxable_minor * rate_bp, BP)
 
 
+def _spread(
+    line_discounts: list[int], lines: Sequence[LineInput], indexes: list[int], total: int
+) -> None:
+    if total:
+        weights = [abs(lines[i].amount_minor) for i in indexes]
+        for i, share in zip(indexes, allocate(total, weights), strict=True):
+            line_discounts[i] = share
+
+
 def compute_totals(
     lines: Sequence[LineInput], discount: DiscountInput | None, rate_bp: int
 ) -> Totals:
-    eligible = [i for i, line in enumerate(lines) if line.discountable and line.amount_minor > 0]
-    base = sum(lines[i].amount_minor for i in eligible)
-    discount_total = discount_amount(base, discount)
     line_discounts = [0] * len(lines)
-    if discount_total:
-        shares = allocate(discount_total, [lines[i].amount_minor for i in eligible])
-        for i, share in zip(eligible, shares, strict=True):
-            line_discounts[i] = share
+    charges = [i for i, line in enumerate(lines) if line.discountable and line.amount_minor > 0]
+    base = sum(lines[i].amount_minor for i in charges)
+    _spread(line_discounts, lines, charges, discount_amount(base, discount))
+    if discount is not None and discount.percent_bp is not None:
+        # A percent coupon also reduces a credit for time it discounted (a proration's
+        # unused time), as Stripe does: the credit gives back what was paid, not more.
+        # A fixed amount is taken off what is charged only.
+        credits = [i for i, line in enumerate(lines) if line.discountable and line.amount_minor < 0]
+        credited = -sum(lines[i].amount_minor for i in credits)
+        _spread(line_discounts, lines, credits, -discount_amount(credited, discount))
+    discount_total = sum(line_discounts)
     taxable: dict[bool, int] = {}
     for line, line_discount in zip(lines, line_discounts, strict=True):
         taxable[line.tax_inclusive] = (

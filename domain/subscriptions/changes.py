@@ -31,11 +31,14 @@ from domain.subscriptions.common import (
     InvalidStatus,
     SubscriptionNotActive,
     add_on_items,
+    coupon_on_prorations,
     customer_now,
     load_plan,
     load_subscription,
+    pending_rows,
     period_total,
     plan_price,
+    proration_draft_lines,
     quantity,
 )
 from domain.subscriptions.periods import Period
@@ -76,43 +79,6 @@ async def _customer(sub: Subscription) -> Any:
 
 async def _plan(plan_id: int) -> Plan:
     return await Plan.get(id=plan_id)
-
-
-def proration_draft_lines(lines: list[ProrationLine], inclusive: bool) -> list[DraftLine]:
-    return [
-        DraftLine(
-            line.kind,
-            line.item_name,
-            line.quantity,
-            line.amount_minor,
-            line.amount_minor,
-            inclusive,
-            False,
-            line.period.start,
-            line.period.end,
-        )
-        for line in lines
-    ]
-
-
-def pending_rows(sub: Subscription, lines: list[DraftLine], now: datetime) -> list[PendingItem]:
-    return [
-        PendingItem(
-            tenant_id=sub.tenant_id,
-            customer_id=sub.customer_id,
-            subscription_id=sub.id,
-            kind=line.kind,
-            description=line.description,
-            currency=sub.currency,
-            quantity=line.quantity,
-            amount_minor=line.amount_minor,
-            tax_inclusive=line.tax_inclusive,
-            period_start=line.period_start,
-            period_end=line.period_end,
-            created_at=now,
-        )
-        for line in lines
-    ]
 
 
 async def _drafts(specs: list[engine.InvoiceSpec], pending: dict[int, list[PendingItem]]) -> list:
@@ -241,6 +207,7 @@ async def _change(
         lines = []
     spec = engine.InvoiceSpec(sub, "subscription_update", None, None, lines)
     if behavior == "always_invoice" and lines:
+        spec.apply_coupon = await coupon_on_prorations(sub)
         return await _bill_now(sub, [spec], preview, now)
     drafts = await _drafts([spec], {})
     if not preview:
@@ -350,8 +317,10 @@ async def cancel_subscription(
         await sub.save()
         return sub
     credit: list[DraftLine] = []
+    discounted = False
     if prorate and sub.status in ("active", "past_due"):
         credit = _credit_unused(sub, await _plan(sub.plan_id), now)
+        discounted = await coupon_on_prorations(sub)
     sub.status = "canceled"
     sub.ended_at = now
     sub.pending_change = None
@@ -363,6 +332,7 @@ async def cancel_subscription(
         f"{sub.public_id}:final",
         None,
         credit,
+        apply_coupon=discounted,
         only_if_pending=not credit,
     )
     await store_invoices(await _drafts([spec], {sub.id: await _pending(sub)}), now)

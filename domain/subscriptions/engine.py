@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.invoicing.builder import DraftLine
+from domain.invoicing.builder import DraftLine, prorated_line
 from domain.subscriptions.periods import Period, add_months, index_at, period_at
 from domain.subscriptions.proration import PricedItem, unused_part
 
@@ -70,16 +70,28 @@ def period_lines(sub: Any, plan: Any, start: datetime, *, first: bool) -> tuple[
     inclusive = plan.tax_behavior == "inclusive"
     lines: list[DraftLine] = []
     for item in priced_items(sub, plan):
-        amount = item.amount_minor
+        kind = "plan" if item.key == "plan" else "add_on"
         if period.start != whole.start:
-            amount = unused_part(amount, whole, start)
+            amount = unused_part(item.amount_minor, whole, start)
+            lines.append(
+                prorated_line(
+                    kind,
+                    item.description,
+                    item.quantity,
+                    amount,
+                    inclusive,
+                    period.start,
+                    period.end,
+                )
+            )
+            continue
         lines.append(
             DraftLine(
-                "plan" if item.key == "plan" else "add_on",
+                kind,
                 item.description,
                 item.quantity,
                 item.unit_amount_minor,
-                amount,
+                item.amount_minor,
                 inclusive,
                 True,
                 period.start,

@@ -11,6 +11,7 @@ import pytest
 
 from db.querylog import count_statements
 from domain.catalog.add_ons import create_add_on
+from domain.invoicing.builder import TIMES
 from domain.tenancy.access import Role
 from domain.tenancy.api_keys import forget_keys
 from tests.api.helpers import data, gql
@@ -125,7 +126,7 @@ async def test_a_subscription_from_creation_to_credit_note(
     ]
     assert [line["kind"] for line in preview["lines"]] == ["PRORATION_CREDIT", "PRORATION_CHARGE"]
     assert (
-        preview["lines"][0]["description"] == "Nicht genutzte Zeit für Seat"
+        preview["lines"][0]["description"] == f"Nicht genutzte Zeit für 3 {TIMES} Seat"
     )  # the invoice's language
     changed = data(await gql(client, key, CHANGE, {"id": sub["id"], "i": change}))[
         "changeSubscription"

@@ -124,9 +124,13 @@ def test_total_is_lines_minus_discounts_plus_tax(lines, discount, rate) -> None:
         g.tax_minor for g in totals.tax_groups if not g.inclusive
     )
     eligible = sum(x.amount_minor for x in lines if x.discountable and x.amount_minor > 0)
-    assert 0 <= totals.discount_minor <= max(eligible, 0)
+    charged = sum(d for d in totals.line_discounts if d > 0)
+    assert 0 <= charged <= max(eligible, 0)
     for line, share in zip(lines, totals.line_discounts, strict=True):
-        assert share == 0 or (line.discountable and 0 < share <= line.amount_minor)
+        # A percent discount also reduces credits (negatively); a fixed one does not.
+        assert share == 0 or (line.discountable and 0 < share / line.amount_minor <= 1)
+        if share < 0:
+            assert discount is not None and discount.percent_bp is not None
     assert sum(g.taxable_minor for g in totals.tax_groups) == (
         totals.subtotal_minor - totals.discount_minor
     )
