@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from db.availability import database_unavailable
 from domain.errors import AuthenticationError, BillingError, NotFoundError, ValidationError
 from domain.invoicing.documents import credit_note_pdf, invoice_pdf
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import authenticate
 from resolvers.http import bearer_token
+from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE
 
 Render = Callable[[Principal, str], Awaitable[tuple[str, bytes]]]
 
@@ -35,6 +37,12 @@ async def _serve(request: Request, render: Render) -> Response:
         return _problem(404, "NOT_FOUND", exc.message)
     except BillingError as exc:
         return _problem(403, exc.code, exc.message)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        response = _problem(503, DATABASE_UNAVAILABLE, DATABASE_MESSAGE)
+        response.headers["Retry-After"] = "5"
+        return response
     return Response(
         body,
         media_type="application/pdf",

@@ -3,6 +3,7 @@ and the GraphQL-over-HTTP media types and status codes on top of Strawberry's vi
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -15,19 +16,28 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 
+from db.availability import database_unavailable
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
 from domain.tenancy.api_keys import authenticate
 from resolvers.context import Context
+from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, shorten
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+MAX_BODY = 2**20  # 1 MB: far above any real document with its variables
+log = logging.getLogger("tally.http")
 
 
 def negotiate(accept: str | None) -> str | None:
-    """GraphQL-over-HTTP media type for an Accept header; None when neither is acceptable."""
+    """GraphQL-over-HTTP media type for an Accept header; None when neither is acceptable.
+
+    A client that names no type (no Accept, `*/*` as curl sends, `application/*`) gets
+    `application/json`, as the specification says it SHOULD: such a client may not
+    know the newer type, and with it a validation error is a 200 it can read rather
+    than a 400. `application/graphql-response+json` is for clients that ask for it."""
     if not accept:
-        return GRAPHQL_RESPONSE
+        return JSON
     ranges: list[tuple[float, int, str]] = []
     for index, part in enumerate(accept.split(",")):
         media, *params = (p.strip() for p in part.split(";"))
@@ -42,9 +52,9 @@ def negotiate(accept: str | None) -> str | None:
     for neg_q, _, media in sorted(ranges):
         if neg_q == 0:
             break
-        if media == GRAPHQL_RESPONSE or media in ("*/*", "application/*"):
+        if media == GRAPHQL_RESPONSE:
             return GRAPHQL_RESPONSE
-        if media == JSON:
+        if media in (JSON, "*/*", "application/*"):
             return JSON
     return None
 
@@ -91,11 +101,40 @@ class TallyGraphQL(GraphQL):
                 scope, receive, send
             )
             return
+        if request.method == "POST" and not await _read_body(request):
+            await _error(413, f"The request body is over {MAX_BODY // 2**20} MB", media or JSON)(
+                scope, receive, send
+            )
+            return
         try:
             response = await self.run(request)
         except HTTPException as exc:
             response = _http_error(exc, media or JSON)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database unavailable: %s", shorten(repr(exc)))
+            response = _error(503, DATABASE_MESSAGE, media or JSON, {"Retry-After": "5"})
         await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses nesting past 1,024 levels with a JSONDecodeError (a 400);
+        # the standard library recursed until RecursionError, a plain-text 500.
+        return orjson.loads(data)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """A POSTed JSON body must be one request object; Strawberry assumed it and
+        answered `null`, `42`, `"x"` or `true` with a 500."""
+        if request.method == "POST" and "json" in (request.content_type or ""):
+            data = self.parse_json(await request.get_body())
+            if not isinstance(data, dict):
+                raise HTTPException(
+                    400, "The request body must be a JSON object with a `query` string"
+                )
+            operation = data.get("operationName")
+            if not isinstance(operation, str | None):
+                raise HTTPException(400, "`operationName` must be a string or null")
+        return await super().parse_http_body(request)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         ctx = Context(request=request, response=response, bus=self.bus)
@@ -134,12 +173,16 @@ class TallyGraphQL(GraphQL):
 
     async def process_result(self, request: Request, result: Any) -> Any:  # type: ignore[override]
         data = await super().process_result(request, result)
-        request_error = result.data is None and any(e.path is None for e in result.errors or ())
+        errors = result.errors or ()
+        request_error = result.data is None and any(e.path is None for e in errors)
+        sub = request.state.sub_response
         if request_error:
             data.pop("data", None)  # a request error carries no data entry at all
-            sub = request.state.sub_response
             if sub.tally_media == GRAPHQL_RESPONSE:
                 sub.status_code = 400
+        if any((e.extensions or {}).get("code") == DATABASE_UNAVAILABLE for e in errors):
+            sub.status_code = 503
+            sub.headers["Retry-After"] = "5"
         return data
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:  # type: ignore[override]
@@ -156,19 +199,40 @@ def _wants_ide(request: Request) -> bool:
     )
 
 
+async def _read_body(request: Request) -> bool:
+    """Reads the body up to MAX_BODY (kept for Strawberry); False when it is larger,
+    whether Content-Length says so or a chunked body runs past the limit."""
+    try:
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return False
+    except ValueError:
+        return False
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return False
+        chunks.append(chunk)
+    request._body = b"".join(chunks)
+    return True
+
+
 _CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    503: DATABASE_UNAVAILABLE,
 }
 
 
 def _error(
     status: int, message: str, media: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": _CODES.get(status, "ERROR")}}]}
+    code = _CODES.get(status, "ERROR")
+    body = {"errors": [{"message": shorten(message), "extensions": {"code": code}}]}
     return Response(orjson.dumps(body), status_code=status, media_type=media, headers=headers)
 
 

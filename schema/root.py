@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
 )
@@ -20,6 +19,7 @@ from schema import payloads as p
 from schema import payments as pt
 from schema.caches import ValidationByText
 from schema.common import BIGINT_SCALAR, BigInt
+from schema.error_policy import ErrorPolicy
 from schema.execution import FastExecutionContext
 from schema.input_guard import InputGuard
 from schema.limits import limits
@@ -245,7 +245,7 @@ def build_schema(*, max_depth: int = MAX_DEPTH, fast: bool = True) -> strawberry
         extensions=[
             limits(max_depth, MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: MaskErrors(should_mask_error=should_mask_error),
+            lambda: ErrorPolicy(should_mask_error=should_mask_error),
             lambda: ParserCache(maxsize=256),
             ValidationByText,
             InputGuard,

@@ -200,3 +200,97 @@ async def test_cors_only_for_configured_origins(settings: Any) -> None:
     assert ok.status_code == 200
     assert ok.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/*"])
+async def test_clients_naming_no_type_get_application_json(
+    client: httpx.AsyncClient, key: str, accept: str | None
+) -> None:
+    # curl sends */*: a validation error must reach it as a readable 200, not a 400.
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    if accept is not None:
+        headers["accept"] = accept
+    request = client.build_request("POST", "/graphql", json={"query": "{ nope }"}, headers=headers)
+    if accept is None:
+        del request.headers["accept"]
+    response = await client.send(request)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"null", b"42", b'"x"', b"true", b"[]", b'{"query": "{ viewer { role } }", "variables": 3}'],
+)
+async def test_a_body_that_is_not_a_request_object_is_400(
+    client: httpx.AsyncClient, key: str, body: bytes
+) -> None:
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("depth", [2_000, 100_000])
+async def test_deeply_nested_variables_are_400(
+    client: httpx.AsyncClient, key: str, depth: int
+) -> None:
+    nested = b"[" * depth + b"]" * depth
+    body = b'{"query": "{ viewer { role } }", "variables": {"x": ' + nested + b"}}"
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_request_bodies_over_a_megabyte_are_413(client: httpx.AsyncClient, key: str) -> None:
+    padding = " " * (1024 * 1024)
+    response = await post(client, key, "{ viewer { role } }" + padding)
+    assert response.status_code == 413
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert "1 MB" in error["message"]
+
+    # Chunked, with no Content-Length: still stopped at the limit.
+    async def chunks() -> Any:
+        for _ in range(3):
+            yield b" " * (512 * 1024)
+
+    response = await client.post(
+        "/graphql",
+        content=chunks(),
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+async def test_errors_do_not_echo_a_long_input_back(client: httpx.AsyncClient, key: str) -> None:
+    huge = "A" * 100_000
+    response = await post(client, key, f'{{ plans(first: "{huge}") {{ nodes {{ id }} }} }}')
+    assert response.status_code == 400
+    message = response.json()["errors"][0]["message"]
+    assert len(message) < 1000 and "…" in message
+
+
+async def test_a_database_lost_during_execution_is_503_not_masked(
+    client: httpx.AsyncClient, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domain.tenancy import tenants
+
+    async def gone(principal: Any) -> Any:
+        raise ConnectionRefusedError(111, "Connect call failed ('10.0.0.9', 5432)")
+
+    monkeypatch.setattr(tenants, "get_tenant", gone)
+    response = await post(client, key, "{ tenant { id } }")
+    assert response.status_code == 503
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "DATABASE_UNAVAILABLE"}
+    assert "10.0.0.9" not in response.text
