@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Annotated, Any, Generic, NewType, TypeVar
 
 import strawberry
@@ -58,6 +59,44 @@ def _int_of_digits(digits: str) -> int:
 
 
 BigInt = NewType("BigInt", int)
+
+
+# -- Decimal ---------------------------------------------------------------------------
+# Strawberry's own Decimal scalar is Decimal(str(value)), which takes "1e3", "1_000",
+# "Infinity" and other scripts' digits; percentages and rates are plain decimals here.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+def _decimal_error() -> GraphQLError:
+    return GraphQLError(
+        "Decimal must be written with ASCII digits and an optional '.' "
+        "(no exponent, '_' or other scripts' digits)",
+        extensions={"code": "INVALID_DECIMAL"},
+    )
+
+
+def _parse_decimal(value: Any) -> Decimal:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    text = repr(value) if isinstance(value, float) else value
+    if not isinstance(text, str) or not _PLAIN_DECIMAL.fullmatch(text.strip()):
+        raise _decimal_error()
+    return Decimal(text.strip())
+
+
+def _parse_decimal_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> Decimal:
+    if isinstance(node, IntValueNode | FloatValueNode | StringValueNode):
+        return _parse_decimal(node.value)
+    raise _decimal_error()
+
+
+DECIMAL_SCALAR = strawberry.scalar(
+    name="Decimal",
+    description='A decimal number as a string of ASCII digits ("12.5").',
+    serialize=str,
+    parse_value=_parse_decimal,
+    parse_literal=_parse_decimal_literal,
+)
 
 BIGINT_SCALAR = strawberry.scalar(
     name="BigInt",

@@ -136,7 +136,7 @@ def _join(path: str, key: str) -> str:
 class _Checker:
     def __init__(self, variables: dict[str, Any]) -> None:
         self.variables = variables
-        self.seen: set[str] = set()
+        self.seen: set[tuple[str, str | None, str]] = set()
         self.node: Node | None = None
 
     # -- leaves ------------------------------------------------------------------------
@@ -214,9 +214,12 @@ class _Checker:
     # -- values written in the document ------------------------------------------------
     def literal(self, node: ValueNode, type_: Any, path: str, depth: int, name: str | None) -> None:
         if isinstance(node, VariableNode):
+            # A variable is checked once per kind of use: the same value may be a page
+            # cursor in one place and a lookup key with a tighter limit in another.
             variable = node.name.value
-            if variable in self.variables and variable not in self.seen:
-                self.seen.add(variable)
+            use = (variable, name, str(type_))
+            if variable in self.variables and use not in self.seen:
+                self.seen.add(use)
                 self.raw(self.variables[variable], type_, path, depth, name)
         elif isinstance(node, StringValueNode):
             self.text(node.value, type_, path, name)

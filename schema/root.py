@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -18,7 +20,7 @@ from schema import credits as ct
 from schema import payloads as p
 from schema import payments as pt
 from schema.caches import ValidationByText
-from schema.common import BIGINT_SCALAR, BigInt
+from schema.common import BIGINT_SCALAR, DECIMAL_SCALAR, BigInt
 from schema.error_policy import ErrorPolicy
 from schema.execution import FastExecutionContext
 from schema.input_guard import InputGuard
@@ -240,7 +242,7 @@ def build_schema(*, max_depth: int = MAX_DEPTH, fast: bool = True) -> strawberry
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map={BigInt: BIGINT_SCALAR}),
+        config=StrawberryConfig(scalar_map={BigInt: BIGINT_SCALAR, Decimal: DECIMAL_SCALAR}),
         execution_context_class=FastExecutionContext if fast else None,
         extensions=[
             limits(max_depth, MAX_ALIASES),
