@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from db.invoice_models import Invoice
 from db.models import Customer, Tenant
 from db.payment_models import Payment, PaymentMethod, Refund
-from domain import clock
+from domain import bounds, clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -66,7 +66,9 @@ def _amount(value: dict[str, Any] | None, currency: str, field: str) -> int | No
         )
     if money.amount_minor <= 0:
         raise ValidationError("amount must be above zero", field=field)
-    return money.amount_minor
+    # The ceiling of a line and an invoice holds for a payment too: an allowed
+    # overpayment's excess becomes customer credit, and 9·10^18 of it was taken.
+    return bounds.amount(money.amount_minor, field=field)
 
 
 async def record_payment(

@@ -130,3 +130,29 @@ async def test_a_manual_payment_above_the_amount_due_needs_allow_overpayment(
     assert done["recordPayment"]["payment"]["status"] == "SUCCEEDED"
     credit = await BalanceEntry.filter(customer_id=customer.id, source="overpayment")
     assert [e.amount_minor for e in credit] == [2000]
+
+
+async def test_an_allowed_overpayment_stays_under_the_amount_ceiling(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    """allowOverpayment keeps the excess as customer credit, but 9·10^18 was taken
+    onto the balance: the 10^15 minor-unit ceiling of a line and an invoice holds
+    for what a payment records too."""
+    key = await make_key(tenant=tenant)
+    customer = await make_customer(tenant=tenant, country="US")
+    invoice = data(await gql(client, key, INVOICE, {"c": customer.public_id}))["createInvoice"]
+    target = invoice["invoice"]["id"]
+    huge = 9 * 10**18
+    refused = data(await gql(client, key, RECORD, {"id": target, "amount": huge, "allow": True}))
+    assert refused["recordPayment"] == {
+        "__typename": "ValidationError",
+        "code": "AMOUNT_TOO_LARGE",
+        "field": "amount",
+    }
+    assert data(await gql(client, key, STATE, {"id": target}))["invoice"]["payments"] == []
+    assert not await BalanceEntry.filter(customer_id=customer.id).exists()
+    ceiling = 10**15
+    done = data(await gql(client, key, RECORD, {"id": target, "amount": ceiling, "allow": True}))
+    assert done["recordPayment"]["payment"]["status"] == "SUCCEEDED"
+    credit = await BalanceEntry.filter(customer_id=customer.id, source="overpayment")
+    assert [e.amount_minor for e in credit] == [ceiling - 5000]
