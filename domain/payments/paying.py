@@ -46,11 +46,19 @@ async def pay_invoice(
             open_attempts = await Payment.filter(
                 invoice_id=invoice.id, status__in=OPEN_ATTEMPTS
             ).order_by("-id")
-            elsewhere = [p for p in open_attempts if p.payment_method_id != method.id]
+            # An attempt on another method, or for an amount no longer due (a
+            # partial payment came in meanwhile), is canceled before paying: handed
+            # back, the latter would charge the old amount and refund the excess.
+            elsewhere = [
+                p
+                for p in open_attempts
+                if p.payment_method_id != method.id or p.amount_minor != invoice.amount_due_minor
+            ]
             if not elsewhere:
-                # An attempt already open on this method is the payment: one that
-                # awaits 3-D Secure is handed back (its client secret finishes it)
-                # rather than doubled by a second attempt that could also succeed.
+                # An attempt already open on this method for what is due is the
+                # payment: one that awaits 3-D Secure is handed back (its client
+                # secret finishes it) rather than doubled by a second attempt that
+                # could also succeed.
                 payment = open_attempts[0] if open_attempts else None
                 if payment is None:
                     customer = await Customer.get(id=invoice.customer_id)
@@ -66,8 +74,8 @@ async def pay_invoice(
 
 
 async def _cancel_attempts(invoice: Invoice, attempts: list[Payment]) -> None:
-    """Stop open attempts before another method is charged: at the provider first,
-    so the customer cannot finish one of them afterwards and pay twice."""
+    """Stop open attempts before another one is made: at the provider first, so
+    the customer cannot finish one of them afterwards and pay twice."""
     if any(p.status == "processing" for p in attempts):
         raise PaymentInProgress(
             "a payment of this invoice is being processed by the provider", field="invoiceId"

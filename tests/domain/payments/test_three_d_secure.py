@@ -131,3 +131,30 @@ async def test_a_webhook_paying_the_invoice_cancels_the_3ds_attempt_at_stripe(
     assert (await Payment.get(id=first.id)).status == "canceled"
     assert first.provider_ref in fake_stripe.canceled
     assert fake_stripe.complete_authentication(first.provider_ref or "") is False
+
+
+async def test_paying_again_after_a_partial_payment_replaces_the_3ds_attempt(
+    client, stripe_tenant, fake_stripe
+) -> None:
+    """The open attempt asks for what was due when it was made: after a partial
+    bank transfer, handing it back would charge the old amount and refund the
+    excess. It is canceled (at Stripe too) and one for what is due now is opened."""
+    _, invoice, first = await _waiting_for_3ds(stripe_tenant)
+    await record_payment(
+        admin_of(stripe_tenant),
+        {
+            "invoice_id": invoice.public_id,
+            "method": "bank_transfer",
+            "reference": "T-2",
+            "amount": {"currency": "EUR", "amount_minor": 4_000},
+        },
+    )
+    again = await pay_invoice(admin_of(stripe_tenant), invoice.public_id)
+    assert again.id != first.id
+    assert (again.attempt, again.amount_minor, again.status) == (2, 6_000, "requires_action")
+    assert (await Payment.get(id=first.id)).status == "canceled"
+    assert first.provider_ref in fake_stripe.canceled
+    assert fake_stripe.complete_authentication(first.provider_ref or "") is False
+    # Asking once more hands back the new attempt: its amount is still what is due.
+    same = await pay_invoice(admin_of(stripe_tenant), invoice.public_id)
+    assert (same.id, same.client_secret) == (again.id, again.client_secret)
