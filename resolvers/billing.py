@@ -23,6 +23,7 @@ from domain.payments import collection
 from domain.subscriptions import changes
 from domain.subscriptions import service as subscriptions
 from domain.tenancy.access import Permission, Role
+from resolvers import live
 from resolvers.common import connection, mutate, query, to_data
 from schema import billing as t
 from schema import billing_enums as e
@@ -422,14 +423,16 @@ async def invoice_events(
     """Invoice status changes as they commit, for the tenant or one customer. A
     customer token follows only its own invoices."""
     principal = info.context.caller
-    principal.require(Permission.INVOICES_READ)
+    live.permit(info, Permission.INVOICES_READ)
     own = principal.customer_id if principal.role is Role.CUSTOMER else None
-    async for event in info.context.bus.subscribe(tenant_channel(principal.tenant_id)):
+    followed = await live.followed_customer(info, customer_id)
+    wanted = followed[1] if followed else None
+    async for event in live.events(info, tenant_channel(principal.tenant_id)):
         if not event["type"].startswith("invoice.") or "status" not in event:
             continue
         if own is not None and event.get("customer_id") != own:
             continue
-        if customer_id is not None and event.get("customer") != customer_id:
+        if wanted is not None and event.get("customer") != wanted:
             continue
         yield t.InvoiceEvent(
             type=event["type"],

@@ -15,6 +15,7 @@ from domain.credits.live import credits_channel
 from domain.errors import BillingError
 from domain.pagination import page_request
 from domain.tenancy.access import Permission, Role
+from resolvers import live
 from resolvers.common import connection, mutate, query, to_data, to_error
 from schema import credits as t
 from schema.common import Connection
@@ -342,25 +343,19 @@ async def update_credit_settings(
 
 
 # -- live ------------------------------------------------------------------------------
-def _follow(info: Info, customer_id: str | None) -> tuple[int, str | None]:
-    """(tenant, customer to follow); a customer token follows only its own."""
-    principal = info.context.caller
-    principal.require(Permission.CREDITS_READ)
-    if principal.role is Role.CUSTOMER:
-        return principal.tenant_id, None  # filtered on the internal id below
-    return principal.tenant_id, customer_id
-
-
 async def _changes(info: Info, customer_id: str | None) -> AsyncGenerator[dict[str, Any], None]:
-    tenant_id, wanted = _follow(info, customer_id)
+    """Wallet changes in the caller's tenant, for one customer (by id or external id)
+    or all; a customer token only its own (naming another is NOT_FOUND)."""
     principal = info.context.caller
-    own = principal.customer_id if principal.role is Role.CUSTOMER else None
-    async for message in info.context.bus.subscribe(credits_channel(tenant_id)):
+    live.permit(info, Permission.CREDITS_READ)
+    followed = await live.followed_customer(info, customer_id)
+    wanted = followed[0] if followed else None
+    if principal.role is Role.CUSTOMER:
+        wanted = principal.customer_id
+    async for message in live.events(info, credits_channel(principal.tenant_id)):
         at = datetime.fromtimestamp(message["committed_at"], UTC)
         for change in message["changes"]:
-            if own is not None and change["customer_id"] != own:
-                continue
-            if wanted is not None and change["customer"] != wanted:
+            if wanted is not None and change["customer_id"] != wanted:
                 continue
             yield {**change, "committed_at": at}
 
@@ -370,7 +365,9 @@ async def credit_balance(
 ) -> AsyncGenerator[t.CreditBalanceEvent, None]:
     """The wallet after every change (consumption, grant, hold, reset, block)."""
     if customer_id is None and info.context.caller.role is not Role.CUSTOMER:
-        raise BillingError("give customerId", field="customerId", code="VALIDATION_ERROR")
+        raise live.live_error(
+            BillingError("give customerId", field="customerId", code="VALIDATION_ERROR")
+        )
     async for change in _changes(info, customer_id):
         w = change["wallet"]
         yield t.CreditBalanceEvent(

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -15,13 +16,18 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from db.availability import database_unavailable
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
 from domain.tenancy.api_keys import authenticate
 from resolvers.context import Context
-from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, shorten
+from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, short_error, shorten
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -77,11 +83,50 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with every failure before the first result sent as an
+    `error` message for that operation: Strawberry closed the whole socket (4400) on
+    a syntax error, and sent an error raised as a subscription starts (an unknown
+    customer, live events unavailable) as a `next` that clients take for data."""
+
+    async def _handle_pre_execution_error(self, operation: Any, result: Any) -> None:
+        await operation.send_initial_errors(result.errors)
+
+    async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
+        first = True
+        results = aiter(result_source)
+        while True:
+            try:
+                result = await anext(results)
+            except StopAsyncIteration:
+                return
+            except GraphQLError as error:
+                # Parsing happens in extensions (ParserCache, the token limit), whose
+                # errors escape Strawberry's stream instead of becoming a result.
+                if not first:
+                    raise
+                await operation.send_initial_errors([short_error(error)])
+                return
+            if (
+                first
+                and result.errors
+                and (isinstance(result, PreExecutionError) or result.data is None)
+            ):
+                await operation.send_initial_errors(result.errors)
+                return
+            if not isinstance(result, ExecutionResult):
+                await self._reject_incremental_delivery(operation)
+                return
+            await operation.send_next(result)
+            first = False
+
+
 class TallyGraphQL(GraphQL):
     """Strawberry's ASGI view with API-key authentication and the GraphQL-over-HTTP
     media type and status codes (400 for requests that never execute)."""
 
     websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = TransportWSHandler  # type: ignore[assignment]
 
     def __init__(self, *args: Any, bus: EventBus, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from domain.events.bus import tenant_channel
 from domain.tenancy import api_keys, tenants
 from domain.tenancy.access import Permission, Role
+from resolvers import live
 from resolvers.common import mutate, query, to_data
 from schema import payloads as p
 from schema import tenancy as t
@@ -76,9 +77,9 @@ async def tenant_events(
     """Every change in the caller's tenant as it commits; a customer token only
     sees events about its own customer."""
     principal = info.context.caller
-    principal.require(Permission.TENANT_READ)
+    live.permit(info, Permission.TENANT_READ)
     own = principal.customer_id if principal.role is Role.CUSTOMER else None
-    async for event in info.context.bus.subscribe(tenant_channel(principal.tenant_id)):
+    async for event in live.events(info, tenant_channel(principal.tenant_id)):
         if types and event["type"] not in types:
             continue
         if own is not None and event.get("customer_id") != own:

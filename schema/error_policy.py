@@ -47,7 +47,9 @@ class ErrorPolicy(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         out: list[GraphQLError] = []
         for error in errors:
-            if database_unavailable(error.original_error):
+            if not self.should_mask_error(error):
+                out.append(short_error(error))  # a GraphQL or domain error says what it is
+            elif database_unavailable(error.original_error):
                 out.append(
                     GraphQLError(
                         DATABASE_MESSAGE,
@@ -56,10 +58,8 @@ class ErrorPolicy(MaskErrors):
                         extensions={"code": DATABASE_UNAVAILABLE},
                     )
                 )
-            elif self.should_mask_error(error):
-                out.append(self.anonymise_error(error))
             else:
-                out.append(short_error(error))
+                out.append(self.anonymise_error(error))
         return out
 
 

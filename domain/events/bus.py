@@ -16,9 +16,18 @@ from typing import Any, Protocol
 
 import orjson
 
+from domain.errors import BillingError
+
 log = logging.getLogger("tally.events")
 QUEUE_SIZE = 1000
 OUTBOX_SIZE = 10_000
+
+
+class LiveEventsUnavailable(BillingError):
+    """The bus cannot subscribe (Redis unreachable): live events are unavailable,
+    while queries and mutations go on working."""
+
+    code = "LIVE_EVENTS_UNAVAILABLE"
 
 
 class EventBus(Protocol):
@@ -51,9 +60,11 @@ class _FanOut:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         first = not self.queues.get(channel)
         self.queues[channel].add(queue)
-        if first and on_first is not None:
-            await on_first(channel)
         try:
+            # Inside the try: a failed first subscribe must not leave this queue behind,
+            # or the next subscriber would think the channel already subscribed.
+            if first and on_first is not None:
+                await on_first(channel)
             while True:
                 yield await queue.get()
         finally:
@@ -105,9 +116,12 @@ class RedisBus:
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
+        # The tasks start first: with Redis down at boot they wait and retry, so live
+        # events come back once Redis does (the ping still tells the caller).
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name="tally-redis-bus")
+            self._writer = asyncio.create_task(self._write(), name="tally-redis-publish")
         await self._redis.ping()
-        self._reader = asyncio.create_task(self._read(), name="tally-redis-bus")
-        self._writer = asyncio.create_task(self._write(), name="tally-redis-publish")
 
     async def close(self) -> None:
         await self._flush()
@@ -148,7 +162,14 @@ class RedisBus:
         return self._fan.listen(channel, self._on_first, self._on_last)
 
     async def _on_first(self, channel: str) -> None:
-        await self._pubsub.subscribe(channel)
+        try:
+            await self._pubsub.subscribe(channel)
+        except Exception as exc:
+            log.warning("redis subscribe to %s failed: %r", channel, exc)
+            raise LiveEventsUnavailable(
+                "Live events are unavailable right now (the event bus cannot be reached); "
+                "queries and mutations still work. Retry the subscription shortly."
+            ) from exc
         self._ready.set()
 
     async def _on_last(self, channel: str) -> None:

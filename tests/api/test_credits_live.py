@@ -97,8 +97,16 @@ async def test_balance_and_usage_feeds(app: Any, tenant: Any) -> None:
 async def test_a_customer_token_follows_only_itself(app: Any, tenant: Any) -> None:
     admin, _, me, other = await _world(tenant)
     token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=me)
+    async with serve(app) as host, subscriber(host, token) as refused:
+        # Asking for another customer is refused, as over HTTP (it used to get itself).
+        assert (await refused.receive())["type"] == "connection_ack"
+        payload = {"query": USAGE, "variables": {"c": other.public_id}}
+        await refused.send({"id": "1", "type": "subscribe", "payload": payload})
+        error = await refused.receive()
+        assert error["type"] == "error"
+        assert error["payload"][0]["extensions"]["code"] == "NOT_FOUND"
     async with serve(app) as host, subscriber(host, token) as feed:
-        await _start(feed, USAGE, {"c": other.public_id})  # asks for another: gets itself
+        await _start(feed, USAGE, {})  # no customerId: its own
         await _post(host, admin, GRANT, {"c": other.public_id})
         await _post(host, admin, GRANT, {"c": me.public_id})
         event = await _next(feed, "usageEvents")

@@ -1,0 +1,47 @@
+"""Shared plumbing of the live subscriptions: the caller's customer by reference, the
+bus's events, and domain errors as GraphQL errors with a code (sent to the client as
+a graphql-transport-ws `error` message when they happen before the first event)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from domain.customers.lookup import customer_by_ref
+from domain.errors import BillingError
+from domain.tenancy.access import Permission
+
+
+def live_error(exc: BillingError) -> GraphQLError:
+    return GraphQLError(exc.message, extensions={"code": exc.code, "field": exc.field})
+
+
+def permit(info: Info, permission: Permission) -> None:
+    try:
+        info.context.caller.require(permission)
+    except BillingError as exc:
+        raise live_error(exc) from exc
+
+
+async def followed_customer(info: Info, ref: str | None) -> tuple[int, str] | None:
+    """(internal id, public id) of the customer a feed follows, or None for the whole
+    tenant; an unknown, foreign or (for a customer token) other customer is an error
+    before the stream opens, not a stream that stays silent."""
+    if ref is None:
+        return None
+    try:
+        customer = await customer_by_ref(info.context.caller, ref)
+    except BillingError as exc:
+        raise live_error(exc) from exc
+    return customer.id, customer.public_id
+
+
+async def events(info: Info, channel: str) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for event in info.context.bus.subscribe(channel):
+            yield event
+    except BillingError as exc:  # the bus cannot subscribe (Redis unreachable)
+        raise live_error(exc) from exc
