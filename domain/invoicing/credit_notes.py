@@ -21,7 +21,7 @@ from domain.invoicing.numbering import take_numbers
 from domain.invoicing.service import InvoiceStatusError, load_invoice
 from domain.money import allocate, money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments import dunning
+from domain.payments import aftermath, dunning
 from domain.subscriptions.common import customer_now, scope
 from domain.subscriptions.proration import div_half_up
 from domain.tenancy.access import Permission, Principal
@@ -117,7 +117,7 @@ async def create_credit_note(
         memo = validation.text(data.get("memo"), field="memo", max_length=MAX_MEMO)
         return await issue_credit_note(invoice, amount, reason, memo, now)
 
-    return await run_once(
+    note = await run_once(
         tenant_id=principal.tenant_id,
         key=idempotency_key,
         operation="createCreditNote",
@@ -125,6 +125,11 @@ async def create_credit_note(
         create=create,
         load=lambda pk: CreditNote.get(id=pk),
     )
+    # A note that settled the invoice canceled its open attempts in Tally
+    # (dunning.on_paid); one awaiting 3-D Secure is stopped at the provider after
+    # commit, or the customer finishing it would pay twice.
+    await aftermath.cancel_at_provider(note.invoice_id)
+    return note
 
 
 async def issue_credit_note(

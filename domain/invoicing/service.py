@@ -30,7 +30,7 @@ from domain.invoicing.store import (
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments import attempts, dunning
+from domain.payments import aftermath, attempts, dunning
 from domain.subscriptions.common import customer_now, load_customer, scope
 from domain.tenancy.access import Permission, Principal
 from domain.transactions import atomic
@@ -233,8 +233,16 @@ async def finalize_invoice(principal: Principal, public_id: str) -> Invoice:
     return await _finalize(invoice, now)
 
 
-@atomic
 async def void_invoice(principal: Principal, public_id: str) -> Invoice:
+    invoice = await _void(principal, public_id)
+    # After commit: an attempt awaiting 3-D Secure is stopped at the provider too, or
+    # the customer finishing it would pay a void invoice (then refunded as excess).
+    await aftermath.cancel_at_provider(invoice.id)
+    return invoice
+
+
+@atomic
+async def _void(principal: Principal, public_id: str) -> Invoice:
     invoice = await load_invoice(principal, public_id, lock=True)
     if invoice.status not in ("draft", "open", "uncollectible"):
         raise InvoiceStatusError(f"a {invoice.status} invoice cannot be voided")
@@ -246,16 +254,20 @@ async def void_invoice(principal: Principal, public_id: str) -> Invoice:
         await Customer.get(id=invoice.customer_id)
     )
     invoice.amount_due_minor = 0
-    await _stop_collecting(invoice)
+    await _stop_collecting(invoice, awaiting_customer=True)
     await invoice.save()
     await dunning.refresh_delinquency([invoice.customer_id])
     return invoice
 
 
-async def _stop_collecting(invoice: Invoice) -> None:
-    """No more retries or reminders; attempts not yet sent are canceled."""
+async def _stop_collecting(invoice: Invoice, *, awaiting_customer: bool = False) -> None:
+    """No more retries or reminders; attempts not yet sent are canceled, and with
+    `awaiting_customer` (a void invoice is owed nothing) those awaiting 3-D Secure
+    too: the caller cancels them at the provider after commit. An uncollectible
+    invoice is still owed, so a customer finishing 3-D Secure may still pay it."""
     invoice.next_dunning_at = invoice.next_payment_attempt_at = None
-    await Payment.filter(invoice_id=invoice.id, status="pending").update(
+    stopped = ("pending", "requires_action") if awaiting_customer else ("pending",)
+    await Payment.filter(invoice_id=invoice.id, status__in=stopped).update(
         status="canceled", updated_at=invoice.updated_at
     )
 

@@ -10,6 +10,8 @@ import pytest
 from db.invoice_models import BalanceEntry, CreditNote, Invoice
 from db.payment_models import Payment, Refund
 from domain.ids import new_id
+from domain.invoicing.credit_notes import create_credit_note
+from domain.invoicing.service import void_invoice
 from domain.payments import collection
 from domain.payments.methods import attach_payment_method
 from domain.payments.operations import record_payment
@@ -158,3 +160,28 @@ async def test_paying_again_after_a_partial_payment_replaces_the_3ds_attempt(
     # Asking once more hands back the new attempt: its amount is still what is due.
     same = await pay_invoice(admin_of(stripe_tenant), invoice.public_id)
     assert (same.id, same.client_secret) == (again.id, again.client_secret)
+
+
+async def test_voiding_the_invoice_cancels_its_3ds_attempt_at_stripe(
+    stripe_tenant, fake_stripe
+) -> None:
+    _, invoice, first = await _waiting_for_3ds(stripe_tenant)
+    voided = await void_invoice(admin_of(stripe_tenant), invoice.public_id)
+    assert voided.status == "void"
+    assert (await Payment.get(id=first.id)).status == "canceled"
+    assert first.provider_ref in fake_stripe.canceled
+    # Finishing 3-D Secure now fails at Stripe: a void invoice is never charged.
+    assert fake_stripe.complete_authentication(first.provider_ref or "") is False
+
+
+async def test_a_credit_note_settling_the_invoice_cancels_its_3ds_attempt_at_stripe(
+    stripe_tenant, fake_stripe
+) -> None:
+    _, invoice, first = await _waiting_for_3ds(stripe_tenant)
+    await create_credit_note(
+        admin_of(stripe_tenant), {"invoice_id": invoice.public_id, "reason": "order_change"}
+    )
+    assert (await Invoice.get(id=invoice.id)).status == "paid"
+    assert (await Payment.get(id=first.id)).status == "canceled"
+    assert first.provider_ref in fake_stripe.canceled
+    assert fake_stripe.complete_authentication(first.provider_ref or "") is False
