@@ -20,7 +20,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise
@@ -34,7 +35,7 @@ from domain.payments.providers import sandbox, stripe_provider
 from domain.settings import Settings
 from domain.webhooks.delivery import deliver_due
 from resolvers import documents
-from resolvers.http import TallyGraphQL
+from resolvers.http import GRAPHIQL_ASSETS, TallyGraphQL
 from resolvers.provider_webhooks import provider_webhook
 from schema import build_schema
 
@@ -171,6 +172,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/credit-notes/{id}.pdf", documents.credit_note_document),
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
+            # GraphiQL's scripts and styles, served here rather than from a CDN.
+            Mount("/graphiql-assets", StaticFiles(directory=GRAPHIQL_ASSETS)),
         ],
         middleware=[
             Middleware(MetricsMiddleware, metrics=metrics),

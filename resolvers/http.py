@@ -4,13 +4,15 @@ and the GraphQL-over-HTTP media types and status codes on top of Strawberry's vi
 from __future__ import annotations
 
 import logging
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
@@ -31,6 +33,7 @@ from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, short_er
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+GRAPHIQL_ASSETS = Path(__file__).parent / "static" / "graphiql"
 MAX_BODY = 2**20  # 1 MB: far above any real document with its variables
 log = logging.getLogger("tally.http")
 
@@ -181,6 +184,9 @@ class TallyGraphQL(GraphQL):
                 raise HTTPException(400, "`operationName` must be a string or null")
         return await super().parse_http_body(request)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(_graphiql_page())
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         ctx = Context(request=request, response=response, bus=self.bus)
         if isinstance(request, WebSocket) or _wants_ide(request):
@@ -234,6 +240,12 @@ class TallyGraphQL(GraphQL):
         response = super().create_response(response_data, sub_response)
         response.headers["content-type"] = getattr(sub_response, "tally_media", JSON)
         return response
+
+
+@cache
+def _graphiql_page() -> str:
+    # Strawberry's page with its assets served by Tally (see static/graphiql/NOTICE.md).
+    return (GRAPHIQL_ASSETS / "index.html").read_text(encoding="utf-8")
 
 
 def _wants_ide(request: Request) -> bool:
