@@ -22,7 +22,7 @@ from tortoise.exceptions import OperationalError
 from db.config import tortoise_config
 from domain import secrets_box
 from domain.errors import BillingError
-from domain.payments import mails
+from domain.payments import aftermath, mails
 from domain.settings import ConfigError, Settings
 from domain.webhooks.delivery import deliver_due
 
@@ -195,6 +195,7 @@ async def _bill(settings: Settings, batch_size: int) -> int:
     async with httpx.AsyncClient(timeout=15) as http:
         await deliver_due(http)
     await mails.send_pending(settings.smtp_url, settings.mail_from)
+    await aftermath.send_due_refunds()  # refunds the provider has not taken yet
     return failures
 
 

@@ -30,7 +30,7 @@ from tortoise.connection import get_connection
 from db.config import connection_name, tortoise_config
 from domain import secrets_box
 from domain.events.bus import EventBus, build_bus
-from domain.payments import mails
+from domain.payments import aftermath, mails
 from domain.payments.providers import sandbox, stripe_provider
 from domain.settings import Settings
 from domain.webhooks.delivery import deliver_due
@@ -206,6 +206,8 @@ async def worker_loop(http: httpx.AsyncClient, settings: Settings, bus: EventBus
             await schedule.run_due(bus=bus, find_missing=scan)
             await deliver_due(http)
             await mails.send_pending(settings.smtp_url, settings.mail_from)
+            if scan:  # about once a minute: refunds the provider has not taken yet
+                await aftermath.send_due_refunds()
         except Exception:
             log.exception("worker pass failed; retrying")
         await asyncio.sleep(settings.worker_interval)

@@ -50,6 +50,8 @@ class FakeStripe:
         self.charges: Counter[str] = Counter()  # idempotency key → real charges made
         self.intents: dict[str, dict[str, Any]] = {}
         self.refunds: list[dict[str, Any]] = []
+        # Every refund request received, by idempotency key (replays and failures too).
+        self.refund_requests: Counter[str] = Counter()
         self.canceled: list[str] = []  # PaymentIntents canceled, in order
         self.fail_next: int = 0  # answer 500 to the next N requests (a Stripe outage)
         self.intent_delay = 0.0  # seconds a PaymentIntent takes to answer
@@ -220,6 +222,8 @@ class FakeStripe:
         return await self._handle(request, work)
 
     async def create_refund(self, request: Request) -> JSONResponse:
+        self.refund_requests[request.headers.get("idempotency-key", "")] += 1
+
         def work(params: dict[str, Any], request: Request, key: str | None) -> tuple[int, dict]:
             intent = self.intents.get(params.get("payment_intent", ""))
             if intent is None or intent["status"] != "succeeded":

@@ -11,21 +11,32 @@ pending refund (`collection.refund_excess`). Provider calls wait for the commit
   refunded, as Stripe recommends for a duplicate charge, instead of silently
   becoming customer balance.
 
-Both are idempotent: a crash in between leaves rows the next success of the
-invoice, or a retried webhook, picks up again.
+A refund the provider did not take (unreachable, or a crash before the call)
+stays pending; the worker's sweep, `send_due_refunds` (also run by `bill`), sends
+it again once the failed attempt's claim has expired. A replayed webhook does not
+(it is a duplicate). Each send carries the refund's own idempotency key.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+
+from tortoise.expressions import Q
 
 from db.models import Tenant
 from db.payment_models import Payment, Refund
+from domain import clock
 from domain.payments.collection import UNAPPLIED
 from domain.payments.providers.base import ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for
 
 log = logging.getLogger("tally.payments")
+
+# How long a refund's send may take before another worker may take it again: far
+# above a provider call's timeout (the SDK's 30 s with two retries), and the delay
+# before a refund the provider did not take is tried again.
+REFUND_LEASE = timedelta(minutes=5)
 
 
 async def cancel_at_provider(invoice_id: int) -> None:
@@ -67,3 +78,30 @@ async def after_success(invoice_id: int) -> None:
     """What a successful payment of `invoice_id` leaves to do at the provider."""
     await refund_unapplied(invoice_id)
     await cancel_at_provider(invoice_id)
+
+
+async def send_due_refunds(*, limit: int = 100) -> int:
+    """Send the pending refunds nobody is sending (their last claim has expired);
+    returns how many the provider answered. Several workers may run it at once: each
+    refund is claimed before it is sent (operations.process_refund)."""
+    from domain.payments.operations import process_refund
+
+    now = clock.real_now()
+    # A stamp far in the future is a test clock's (the row was made at its time),
+    # never a claim, which is stamped with the real time.
+    due = Q(updated_at__lt=now - REFUND_LEASE) | Q(updated_at__gt=now + REFUND_LEASE)
+    ids = (
+        await Refund.filter(due, status="pending")
+        .order_by("id")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
+    sent = 0
+    for refund_id in ids:
+        try:
+            refund = await process_refund(int(refund_id))  # type: ignore[arg-type]
+        except Exception:  # one broken refund (say, revoked credentials) stops no other
+            log.exception("refund %s could not be sent; it stays pending", refund_id)
+            continue
+        sent += refund.status != "pending"
+    return sent

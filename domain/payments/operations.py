@@ -214,8 +214,12 @@ async def refund_payment(
 
 
 async def process_refund(refund_id: int) -> Refund:
+    """Send a pending refund to the provider and record the answer. The sender
+    claims it first, so two callers (the request, the worker's sweep) never send
+    it at the same time; the provider's idempotency key makes a later retry of a
+    send whose answer was lost a replay, not a second refund."""
     refund = await Refund.get(id=refund_id)
-    if refund.status != "pending":
+    if refund.status != "pending" or not await _claim(refund):
         return refund
     payment = await Payment.get(id=refund.payment_id)
     tenant = await Tenant.get(id=refund.tenant_id)
@@ -229,7 +233,9 @@ async def process_refund(refund_id: int) -> Refund:
             f"tally:{refund.public_id}",
         )
     except ProviderError:
-        return refund  # still pending: retried by the next call
+        # Still pending: the worker's sweep (aftermath.send_due_refunds) sends it
+        # again once this claim has expired.
+        return refund
     async with in_transaction():
         # Invoice and payment first, as the webhook that may report this refund does.
         locked = await lock_payment(payment.id)
@@ -245,6 +251,17 @@ async def process_refund(refund_id: int) -> Refund:
         refund.updated_at = clock.now()
         await refund.save()
     return refund
+
+
+async def _claim(refund: Refund) -> bool:
+    """Take a pending refund for sending: its `updated_at` moves to now, on the
+    condition that it still holds the value read, so of several callers exactly one
+    wins. A claim older than aftermath.REFUND_LEASE is a send that failed (or a
+    worker that died) and is taken again."""
+    claimed = await Refund.filter(
+        id=refund.id, status="pending", updated_at=refund.updated_at
+    ).update(updated_at=clock.real_now())
+    return bool(claimed)
 
 
 async def record_refunded(refund: Refund, locked: Locked, amount: int) -> Any:
