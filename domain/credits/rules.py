@@ -199,11 +199,10 @@ def local_day(now: datetime, tz: str) -> str:
 
 # Why the counter's date never goes back: a customer moving to a time zone where it
 # is still yesterday (Pacific/Kiritimati -> Pacific/Pago_Pago is 25 hours) would
-# otherwise open a fresh day, and switching back and forth spent the daily limit
-# four times in a minute. So usage stays counted under the latest date it was
-# counted on until the customer's current zone reaches a later date: each calendar
-# date gets at most the limit, whatever zones the customer moves between (a move
-# west costs the customer the hours until its new zone catches up, never the tenant).
+# otherwise open a fresh day. A move itself carries the usage over to the new zone's
+# date (wallets.carry_day_over); this rule keeps a consumption that still reads the
+# old zone after a move east (in flight, or another process's terms cached for
+# TERMS_SECONDS) counting under the carried date rather than restarting an earlier one.
 # ISO dates ('YYYY-MM-DD') compare as strings; '' (never used) is below every date.
 
 

@@ -16,6 +16,7 @@ from db.models import Customer, Tenant, TestClock
 from domain import clock, validation, vat_numbers
 from domain.credits.accounts import forget_terms
 from domain.credits.rules import CreditSettings
+from domain.credits.wallets import carry_day_over
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -209,6 +210,10 @@ async def update_customer(
             .exists()
         ):
             raise _duplicate(external_id)
+        if "timezone" in fields and fields["timezone"] != customer.timezone:
+            # The daily credit limit resets at local midnight: a move must not
+            # open a fresh day (issue 13, item 3).
+            await carry_day_over(customer, customer.timezone, fields["timezone"])
         customer.update_from_dict({**fields, "updated_at": clock.now()})
         customer.search_text = _search_text(customer)
         try:

@@ -1,6 +1,9 @@
 """The daily credit limit against time-zone switching (issue 13, item 3): moving a
 customer between Pacific/Kiritimati (UTC+14) and Pacific/Pago_Pago (UTC-11) used
-to open a fresh "today" at each switch (40 credits in a minute against 10)."""
+to open a fresh "today" at each switch (40 credits in a minute against 10), and,
+found in review, a move east still did (10 in Pago Pago, then 10 more a minute
+later in Kiritimati, where it is already tomorrow). A move now carries today's
+usage over: it counts until the new zone's next local midnight, either way."""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from db.credit_models import CreditEntry, CreditWallet
+from domain import clock
 from domain.credits import consume, rules
 from domain.customers.service import update_customer
 from domain.tenancy.access import Role
@@ -35,13 +40,13 @@ WALLET = (
 ZONES = ("Pacific/Pago_Pago", "Pacific/Kiritimati")
 
 
-async def _setup(tenant: Any) -> tuple[str, str, Any]:
+async def _setup(tenant: Any, timezone: str = "Pacific/Kiritimati") -> tuple[str, str, Any]:
     admin = await make_key(tenant=tenant)
     service = await make_key(tenant=tenant, role=Role.SERVICE)
     plan = await make_plan(
         tenant=tenant, features=["rag"], monthly_credits=1_000, daily_credit_limit=10
     )
-    customer = await make_customer(tenant=tenant, timezone="Pacific/Kiritimati")
+    customer = await make_customer(tenant=tenant, timezone=timezone)
     await make_subscription(tenant=tenant, customer=customer, plan=plan)
     return admin, service, customer
 
@@ -85,6 +90,26 @@ async def test_switching_time_zones_never_opens_a_fresh_day(
     assert spent == 10
 
 
+@pytest.mark.parametrize(("start", "move"), [ZONES, tuple(reversed(ZONES))])
+async def test_a_move_carries_todays_usage_to_the_new_zones_midnight(
+    client: httpx.AsyncClient, tenant: Any, start: str, move: str
+) -> None:
+    admin, service, customer = await _setup(tenant, start)
+    assert await _spend(client, service, customer.public_id, "before") == 10
+    moved = data(await gql(client, admin, MOVE, {"id": customer.public_id, "tz": move}))
+    assert moved["updateCustomer"]["customer"]["timezone"] == move
+    # A minute later in the new zone (east: already tomorrow there): nothing more.
+    assert await _spend(client, service, customer.public_id, "after") == 0
+    wallet = data(await gql(client, admin, WALLET, {"c": customer.public_id}))["creditWallet"]
+    assert (wallet["usedToday"], wallet["remainingToday"]) == (10, 0)
+    # The counter starts again at the new zone's next midnight (west: not the one
+    # after it, as when the date only never went back).
+    reset = datetime.fromisoformat(wallet["nextResetAt"])
+    assert reset == rules.next_local_midnight(clock.now(), move)
+    row = await CreditWallet.get(customer_id=customer.id)
+    assert row.usage_day == rules.local_day(clock.now(), move)
+
+
 async def test_the_day_counts_under_the_latest_date() -> None:
     west, east = "Pacific/Pago_Pago", "Pacific/Kiritimati"
     now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -116,5 +141,8 @@ async def test_racing_consumers_around_a_switch_stay_within_the_limit(db: str) -
     assert {r.refusal.value for r in second if not r.consumed} == {"DAILY_LIMIT_REACHED"}
     wallet = await CreditWallet.get(customer_id=c.customer.id)
     assert wallet.used_today == 20
+    # What was used before the move was carried over to the new zone's date.
+    assert wallet.usage_day == rules.local_day(clock.now(), ZONES[0])
     entries = await CreditEntry.filter(wallet_id=wallet.id, kind="consumption")
-    assert {e.local_day for e in entries} == {wallet.usage_day}
+    after = [e for e in entries if e.request_id.startswith("b")]
+    assert {e.local_day for e in after} == {wallet.usage_day}
