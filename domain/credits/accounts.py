@@ -125,8 +125,7 @@ async def load_accounts(tenant_id: int, refs: Sequence[str]) -> dict[str, Accoun
             )
     for account in accounts.values():
         account.ent = rules.entitlements(account.settings, account.plans)
-        if account.payment_overdue:
-            account.standing = await _standing(account)
+    await _set_standing([a for a in accounts.values() if a.payment_overdue])
     found = {ref: by_ref[ref] for ref in wanted if ref in by_ref}
     _remember(tenant_id, found)
     return found
@@ -170,15 +169,26 @@ async def load_account(tenant_id: int, ref: str) -> Account:
     return found
 
 
-async def _standing(account: Account) -> rules.Refusal:
+async def _set_standing(delinquent: list[Account]) -> None:
     """Delinquent: because an invoice is past due (or written off), or only because
     a payment failed on an invoice not yet due? The refusal says which, as the
-    invoices' `overdue` does."""
-    overdue = await Invoice.filter(
-        Q(status="uncollectible") | Q(status="open", due_at__lt=account.now),
-        customer_id=account.customer_id,
-    ).exists()
-    return rules.Refusal.PAYMENT_OVERDUE if overdue else rules.Refusal.PAYMENT_FAILED
+    invoices' `overdue` does. One query for the whole batch; each account compares
+    due dates with its own now (a test clock's)."""
+    if not delinquent:
+        return
+    rows = await Invoice.filter(
+        Q(status="uncollectible") | Q(status="open", due_at__isnull=False),
+        customer_id__in=[a.customer_id for a in delinquent],
+    ).values_list("customer_id", "status", "due_at")
+    for account in delinquent:
+        overdue = any(
+            customer == account.customer_id
+            and (status == "uncollectible" or _aware(due_at) < account.now)
+            for customer, status, due_at in rows
+        )
+        account.standing = (
+            rules.Refusal.PAYMENT_OVERDUE if overdue else rules.Refusal.PAYMENT_FAILED
+        )
 
 
 def _account(tenant_id: int, row: dict[str, Any]) -> Account:
