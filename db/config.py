@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from db import availability  # noqa: F401  (SQLite's lock released when connecting fails)
+
 DEFAULT_DATABASE_URL = "sqlite://tally.sqlite3"
 
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from db.availability import database_unavailable
+from domain.availability import database_unavailable
 from domain.errors import AuthenticationError, BillingError, NotFoundError, ValidationError
 from domain.invoicing.documents import credit_note_pdf, invoice_pdf
 from domain.tenancy.access import Principal

@@ -24,7 +24,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from db.availability import database_unavailable
+from domain.availability import database_unavailable
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
 from domain.tenancy.api_keys import authenticate

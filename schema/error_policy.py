@@ -15,7 +15,7 @@ from collections.abc import Callable
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from db.availability import database_unavailable
+from domain.availability import database_unavailable
 
 MAX_MESSAGE = 300
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
