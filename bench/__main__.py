@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import billing_run, credits, invoice_pdf, plans_list, provider_webhooks
+from bench import billing_run, credits, invoice_pdf, plans_list, provider_webhooks, query_limits
 
 BENCHMARKS = {
     "plans": plans_list.run,
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "pdf": invoice_pdf.run,
     "webhooks": provider_webhooks.run,
     "credits": credits.run,
+    "limits": query_limits.run,
 }
 
 
