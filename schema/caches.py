@@ -15,8 +15,16 @@ from typing import Any
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from schema.limits import repeated_fields
+
 MAX_ENTRIES = 512
 _validated: dict[tuple[Any, str, tuple[Any, ...]], list[Any]] = {}
+
+
+def _validate(schema: Any, document: Any, rules: Any) -> list[Any]:
+    # A document that would make validation itself quadratic is refused first.
+    refused = repeated_fields(document)
+    return [refused] if refused is not None else validate_document(schema, document, rules)
 
 
 class ValidationByText(SchemaExtension):
@@ -24,15 +32,13 @@ class ValidationByText(SchemaExtension):
         ctx = self.execution_context
         schema = ctx.schema._schema
         if ctx.query is None:  # a pre-parsed document: nothing to key on
-            ctx.pre_execution_errors = validate_document(
-                schema, ctx.graphql_document, ctx.validation_rules
-            )
+            ctx.pre_execution_errors = _validate(schema, ctx.graphql_document, ctx.validation_rules)
             yield
             return
         key = (schema, ctx.query, tuple(ctx.validation_rules))
         errors = _validated.get(key)
         if errors is None:
-            errors = validate_document(schema, ctx.graphql_document, ctx.validation_rules)
+            errors = _validate(schema, ctx.graphql_document, ctx.validation_rules)
             if len(_validated) >= MAX_ENTRIES:
                 _validated.clear()
             _validated[key] = errors

@@ -97,3 +97,24 @@ def test_fragment_cycles_and_long_chains_are_measured_without_recursion_errors()
     assert measured.operations["anonymous"].fields == 1
     cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A __typename }"
     assert measure(parse(cycle)).operations["anonymous"].fields == 1
+
+
+async def test_a_field_repeated_past_the_limit_is_refused_before_validation(
+    client: httpx.AsyncClient, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # graphql-core compares every pair of same-named fields in a selection set: 1,200
+    # copies of `viewer { role }` took over a second. The document must not reach it.
+    from schema import caches
+
+    validated: list[Any] = []
+    real = caches.validate_document
+    monkeypatch.setattr(caches, "validate_document", lambda *a: validated.append(a) or real(*a))
+    response = await post(client, key, "{" + " viewer { role }" * 1200 + " }")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_LARGE"
+    assert validated == []
+    # Twenty of them are an ordinary (if odd) document.
+    ok = await gql(client, key, "{" + " viewer { role }" * 20 + " }")
+    assert data(ok)["viewer"]["role"] == "ADMIN"
+    assert len(validated) == 1
