@@ -149,7 +149,12 @@ class TallyGraphQL(GraphQL):
                 scope, receive, send
             )
             return
-        if request.method == "POST" and not await _read_body(request):
+        if len(scope.get("query_string", b"")) > MAX_BODY:  # a GET carries its document there
+            await _error(414, f"The query string is over {MAX_BODY // 2**20} MB", media or JSON)(
+                scope, receive, send
+            )
+            return
+        if request.method == "POST" and not await read_body_within(request, MAX_BODY):
             await _error(413, f"The request body is over {MAX_BODY // 2**20} MB", media or JSON)(
                 scope, receive, send
             )
@@ -256,18 +261,19 @@ def _wants_ide(request: Request) -> bool:
     )
 
 
-async def _read_body(request: Request) -> bool:
-    """Reads the body up to MAX_BODY (kept for Strawberry); False when it is larger,
-    whether Content-Length says so or a chunked body runs past the limit."""
+async def read_body_within(request: Request, limit: int) -> bool:
+    """Reads the body up to `limit` bytes (kept for `request.body()`); False when it
+    is larger, whether Content-Length says so or a chunked body runs past it, without
+    reading the rest."""
     try:
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        if int(request.headers.get("content-length") or 0) > limit:
             return False
     except ValueError:
         return False
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return False
         chunks.append(chunk)
     request._body = b"".join(chunks)
@@ -280,6 +286,7 @@ _CODES = {
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
     415: "UNSUPPORTED_MEDIA_TYPE",
     503: DATABASE_UNAVAILABLE,
 }

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 
 from domain.payments.provider_webhooks import receive
 from domain.payments.providers.base import SignatureError
+from resolvers.http import read_body_within
 
 log = logging.getLogger("tally.provider_webhooks")
 MAX_BODY = 512 * 1024
@@ -22,9 +23,9 @@ MAX_BODY = 512 * 1024
 async def provider_webhook(request: Request) -> JSONResponse:
     provider = request.path_params["provider"]
     tenant = request.path_params["tenant"]
-    body = await request.body()
-    if len(body) > MAX_BODY:
+    if not await read_body_within(request, MAX_BODY):  # stops reading past the limit
         return JSONResponse({"error": "payload too large"}, status_code=413)
+    body = await request.body()
     try:
         receipt = await receive(provider, tenant, body, request.headers.get("stripe-signature"))
     except SignatureError as exc:

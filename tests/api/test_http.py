@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.api.helpers import data, gql, post
@@ -251,7 +252,9 @@ async def test_deeply_nested_variables_are_400(
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
-async def test_request_bodies_over_a_megabyte_are_413(client: httpx.AsyncClient, key: str) -> None:
+async def test_request_bodies_over_a_megabyte_are_413(
+    client: httpx.AsyncClient, key: str, app: Any
+) -> None:
     padding = " " * (1024 * 1024)
     response = await post(client, key, "{ viewer { role } }" + padding)
     assert response.status_code == 413
@@ -269,6 +272,38 @@ async def test_request_bodies_over_a_megabyte_are_413(client: httpx.AsyncClient,
         content=chunks(),
         headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
     )
+    assert response.status_code == 413
+
+    # A GET carries its document in the query string: the same limit, 414. (httpx
+    # refuses to send such a URL, so the request goes to the ASGI app directly.)
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "root_path": "",
+        "query_string": b"query=" + b"%20" * (1024 * 1024),
+        "headers": [(b"authorization", f"Bearer {key}".encode()), (b"accept", b"*/*")],
+        "client": ("127.0.0.1", 1),
+        "server": ("tally.test", 80),
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 414
+    assert orjson.loads(sent[1]["body"])["errors"][0]["extensions"]["code"] == "URI_TOO_LONG"
+
+    # The provider webhook route stops reading a chunked body at its own limit too.
+    response = await client.post("/webhooks/sandbox/ten_nope", content=chunks())
     assert response.status_code == 413
 
 
