@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 from tortoise import Tortoise
 from tortoise.exceptions import OperationalError
@@ -280,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: {exc.message}" + (f" ({flag})" if flag else ""))
     except OperationalError as exc:
         sys.exit(f"error: the database refused the command ({exc}); has `migrate` run?")
+    except asyncpg.PostgresError as exc:  # wrong user, password or database name
+        sys.exit(f"error: the database at {_where(settings.database_url)} refused: {exc}")
     except (OSError, TimeoutError) as exc:  # a lazily opened connection that failed
         sys.exit(f"error: the database at {_where(settings.database_url)} is unreachable: {exc}")
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from db.config import backend_of, database_url
 
@@ -53,8 +54,12 @@ class Settings:
         url = database_url()
         try:
             backend_of(url)
+            urlsplit(url).port  # noqa: B018  (raises on a port that is not a number)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            message = str(exc)
+            raise ConfigError(
+                message if message.startswith("DATABASE_URL") else f"DATABASE_URL: {message}"
+            ) from None
         return cls(
             database_url=url,
             redis_url=os.environ.get("REDIS_URL") or None,

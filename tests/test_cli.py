@@ -41,6 +41,8 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         ({"WORKER_INTERVAL_SECONDS": "soon"}, "WORKER_INTERVAL_SECONDS"),
         ({"DATABASE_URL": "mysql://root@127.0.0.1/tally"}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgres://postgres@127.0.0.1:1/tally"}, "127.0.0.1:1/tally"),
+        ({"DATABASE_URL": "postgres://postgres@127.0.0.1:notaport/x"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://nosuchuser:x@127.0.0.1:5432/x"}, "127.0.0.1:5432/x"),
     ],
 )
 def test_bad_configuration_is_one_line(tmp_path: Path, env: dict[str, str], names: str) -> None:
