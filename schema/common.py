@@ -10,7 +10,8 @@ from typing import Annotated, Any, Generic, NewType, TypeVar
 import strawberry
 from graphql import FloatValueNode, GraphQLError, IntValueNode, StringValueNode, ValueNode
 
-from domain.money import format_money
+from domain.errors import ValidationError as DomainValidationError
+from domain.money import format_money, parse_decimal
 
 T = TypeVar("T")
 
@@ -63,31 +64,23 @@ BigInt = NewType("BigInt", int)
 
 # -- Decimal ---------------------------------------------------------------------------
 # Strawberry's own Decimal scalar is Decimal(str(value)), which takes "1e3", "1_000",
-# "Infinity" and other scripts' digits; percentages and rates are plain decimals here.
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
-
-
-def _decimal_error() -> GraphQLError:
-    return GraphQLError(
-        "Decimal must be written with ASCII digits and an optional '.' "
-        "(no exponent, '_' or other scripts' digits)",
-        extensions={"code": "INVALID_DECIMAL"},
-    )
-
-
+# "Infinity" and other scripts' digits; percentages and rates are plain decimals here,
+# by the domain's one parser.
 def _parse_decimal(value: Any) -> Decimal:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    text = repr(value) if isinstance(value, float) else value
-    if not isinstance(text, str) or not _PLAIN_DECIMAL.fullmatch(text.strip()):
-        raise _decimal_error()
-    return Decimal(text.strip())
+    if isinstance(value, float):  # a JSON number: its shortest text ("1e-07" is refused)
+        value = repr(value)
+    try:
+        return parse_decimal(value, field="value")
+    except DomainValidationError:
+        raise GraphQLError(
+            "Decimal must be written with ASCII digits and an optional '.' "
+            "(no exponent, '_' or other scripts' digits)",
+            extensions={"code": "INVALID_DECIMAL"},
+        ) from None
 
 
 def _parse_decimal_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> Decimal:
-    if isinstance(node, IntValueNode | FloatValueNode | StringValueNode):
-        return _parse_decimal(node.value)
-    raise _decimal_error()
+    return _parse_decimal(getattr(node, "value", None))
 
 
 DECIMAL_SCALAR = strawberry.scalar(
