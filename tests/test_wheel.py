@@ -49,6 +49,11 @@ def test_the_installed_wheel_renders_invoices_in_dejavu(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for font in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt"):
         assert f"domain/invoicing/fonts/{font}" in names
+    # GraphiQL's assets, served from the package (no CDN), with their licences.
+    assets = ROOT / "resolvers" / "static" / "graphiql"
+    for path in assets.rglob("*"):
+        if path.is_file():
+            assert path.relative_to(ROOT).as_posix() in names
 
     subprocess.run(
         [*pip, "install", "--no-deps", "--target", str(site), str(wheel)],

@@ -47,7 +47,12 @@ async def _run(node: str, script: str, env: dict[str, str]) -> Any:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    finally:
+        if process.returncode is None:  # timed out: leave no node process behind
+            process.kill()
+            await process.wait()
     assert process.returncode == 0, err.decode()
     return json.loads(out)
 

@@ -5,6 +5,7 @@ uvicorn server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
@@ -65,6 +66,8 @@ async def test_gql_receives_a_live_event(app: Any, tenant: Any) -> None:
                     pytest.fail("no event reached the gql subscriber")
         finally:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         assert event["tenantEvents"]["type"] == "customer.created"
         assert event["tenantEvents"]["objectId"].startswith("cus_")
 
