@@ -218,6 +218,14 @@ class TallyGraphQL(GraphQL):
             auth = await authenticate(token)
         except AuthenticationError:
             raise ConnectionRejectionError({"message": "invalid API key"}) from None
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database unavailable: %s", shorten(repr(exc)))
+            # Rejected with a reason a client can act on, not an abnormal close.
+            raise ConnectionRejectionError(
+                {"message": DATABASE_MESSAGE, "code": DATABASE_UNAVAILABLE}
+            ) from None
         context.sign_in(auth, context.request.headers.get("accept-language"))
         return None
 

@@ -6,6 +6,7 @@ open."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.api.helpers import post
 
@@ -91,6 +93,15 @@ async def test_graphql_and_pdf_routes_answer_503(down_url: str, tmp_path: Path) 
             response = await http.get(path, headers={"authorization": f"Bearer {KEY}"})
             assert response.status_code == 503, response.text
             assert response.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+        # A WebSocket is refused as graphql-transport-ws refuses (4403), not an abnormal
+        # close from an unhandled error.
+        ws_url = base.replace("http://", "ws://") + "/graphql"
+        async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {KEY}"}}
+            await ws.send(json.dumps(init))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
         # Still answering after the failures (a lock left held used to hang every request).
         for _ in range(3):
             health = await http.get("/health", timeout=5)
