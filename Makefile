@@ -7,27 +7,33 @@ RESULTS := .test-results
 
 .PHONY: run test test-sqlite test-postgres bench lint format clean lock
 
-UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 RUN_LOCK := requirements/run.txt
 TEST_LOCK := requirements/test.txt
+# NO_UV=1 installs with pip alone (the fallback, also taken when uv cannot be had).
+NO_UV ?=
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# uv, itself a pinned wheel from PyPI, installs the lock in seconds; when it cannot be
-# had, pip installs the same lock. Either way --require-hashes takes exactly the locked
-# files. The project itself goes in editable and without dependencies: the lock has them.
+# uv, itself a hash-pinned wheel from PyPI (requirements/uv.txt), installs the lock in
+# seconds; when it cannot be had, pip installs the same lock. Either way
+# --require-hashes takes exactly the locked files, the build backend included, and
+# Tally itself is built with it (no build isolation: nothing unpinned is fetched) and
+# installed editable without dependencies: the lock has them.
 $(UV): | $(PY)
-	@$(PY) -m pip install -q "uv==$(UV_VERSION)" > $(VENV)/uv.log 2>&1 || echo "uv unavailable: installing with pip"
+	@if [ -z "$(NO_UV)" ]; then \
+		$(PY) -m pip install -q --require-hashes -r requirements/uv.txt > $(VENV)/uv.log 2>&1 \
+		|| echo "uv unavailable: installing with pip"; \
+	fi
 
 define install_lock
-	@if [ -x $(UV) ]; then \
+	@if [ -x $(UV) ] && [ -z "$(NO_UV)" ]; then \
 		$(UV) pip install -q --python $(PY) --require-hashes -r $(1) \
-		&& $(UV) pip install -q --python $(PY) --no-deps -e . ; \
+		&& $(UV) pip install -q --python $(PY) --no-deps --no-build-isolation -e . ; \
 	else \
 		$(PY) -m pip install --require-hashes -r $(1) \
-		&& $(PY) -m pip install --no-deps -e . ; \
+		&& $(PY) -m pip install --no-deps --no-build-isolation -e . ; \
 	fi > $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
 endef
 

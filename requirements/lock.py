@@ -5,7 +5,9 @@
 
 `test.txt` pins the whole tree the suite runs with (runtime and test tools); `run.txt`
 is resolved under `test.txt` as a constraint, so a package has the same version in
-both. Both are universal (every platform, Python 3.11+) and carry every file's sha256,
+both. Both hold the build backend (`build.in`), so installing Tally itself takes
+nothing unpinned, and `uv.txt` pins the uv the Makefile fetches (the one that made
+the locks: to move to a newer uv, upgrade it in .venv, then `make lock`). Both are universal (every platform, Python 3.11+) and carry every file's sha256,
 so an install with `--require-hashes` takes exactly what was locked or nothing.
 
 Each lock's first line records a digest of pyproject.toml's dependency lists: editing
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -29,16 +32,24 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 RUN_LOCK = ROOT / "requirements" / "run.txt"
 TEST_LOCK = ROOT / "requirements" / "test.txt"
+# What builds Tally itself (`pip install -e .` without build isolation, so the build
+# backend is locked and hashed too) and the installer the Makefile fetches first.
+BUILD_IN = ROOT / "requirements" / "build.in"
+UV_LOCK = ROOT / "requirements" / "uv.txt"
 DIGEST_PREFIX = "# pyproject-digest: "
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 
 
 def declared() -> dict[str, list[str]]:
-    """The dependency lists of pyproject.toml that the locks are made from."""
+    """The dependency lists the locks are made from: pyproject.toml's, the build
+    requirements and Python's range."""
     project = tomllib.loads(PYPROJECT.read_text())["project"]
+    build = [line.split("#")[0].strip() for line in BUILD_IN.read_text().splitlines()]
     return {
         "runtime": list(project.get("dependencies", [])),
         "test": list(project.get("optional-dependencies", {}).get("test", [])),
+        "build": [line for line in build if line],
+        "python": [f"python{project.get('requires-python', '')}"],
     }
 
 
@@ -61,12 +72,12 @@ def problems() -> list[str]:
     lists = declared()
     want = DIGEST_PREFIX + digest(lists)
     found: list[str] = []
-    for lock in (RUN_LOCK, TEST_LOCK):
+    for lock in (RUN_LOCK, TEST_LOCK, UV_LOCK):
         if not lock.exists():
             found.append(f"{lock.name} is missing: run `make lock`")
             continue
         text = lock.read_text()
-        if text.splitlines()[0] != want:
+        if lock is not UV_LOCK and text.splitlines()[0] != want:
             found.append(f"{lock.name} was made from other pyproject.toml dependencies")
         blocks = re.split(r"\n(?=[A-Za-z0-9])", text)
         for block in blocks:
@@ -75,7 +86,13 @@ def problems() -> list[str]:
     if found:
         return [*found, "run `make lock`, then `make test`, and commit both"]
     run, test = pins(RUN_LOCK), pins(TEST_LOCK)
-    scopes = (("runtime", run), ("runtime", test), ("test", test))
+    scopes = (
+        ("runtime", run),
+        ("build", run),
+        ("runtime", test),
+        ("build", test),
+        ("test", test),
+    )
     for scope, locked in scopes:
         for spec in lists[scope]:
             req = Requirement(spec)
@@ -92,13 +109,18 @@ def problems() -> list[str]:
 
 def _uv() -> str:
     beside = Path(sys.executable).parent / "uv"  # the one the Makefile put in .venv
-    return str(beside) if beside.exists() else "uv"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("uv")
+    if found is None:
+        sys.exit("lock: uv is needed to refresh the locks (`make lock` installs it)")
+    return found
 
 
-def _compile(out: Path, *extra: str) -> None:
+def _compile(out: Path, *extra: str, sources: tuple[Path, ...] = (PYPROJECT, BUILD_IN)) -> None:
     subprocess.run(
         [
-            *(_uv(), "pip", "compile", str(PYPROJECT), "--quiet", "--universal"),
+            *(_uv(), "pip", "compile", *map(str, sources), "--quiet", "--universal"),
             *("--python-version", "3.11", "--generate-hashes"),
             *("--custom-compile-command", "make lock", "-o", str(out), *extra),
         ],
@@ -114,6 +136,12 @@ def refresh() -> None:
         lock.unlink(missing_ok=True)
     _compile(TEST_LOCK, "--extra", "test")
     _compile(RUN_LOCK, "--constraint", str(TEST_LOCK))
+    version = subprocess.run([_uv(), "--version"], capture_output=True, text=True, check=True)
+    pin = ROOT / "requirements" / "uv.in"
+    pin.write_text(f"uv=={version.stdout.split()[1]}\n")
+    UV_LOCK.unlink(missing_ok=True)
+    _compile(UV_LOCK, sources=(pin,))
+    pin.unlink()
     header = DIGEST_PREFIX + digest(declared()) + "\n"
     for lock in (TEST_LOCK, RUN_LOCK):
         lock.write_text(header + lock.read_text())
