@@ -50,21 +50,28 @@ NO_METHOD = ChargeResult(
 )
 
 
-async def refund_excess(payment: Payment, amount: int, now: datetime) -> None:
-    """A provider payment beyond what was due is paid back (as Stripe recommends for
-    a duplicate charge), not kept as balance the customer never chose to leave; the
-    refund row is sent to the provider after commit (aftermath.py)."""
-    await Refund.create(
+async def new_refund(
+    payment: Payment, amount: int, *, reason: str, now: datetime, status: str = "pending"
+) -> Refund:
+    """A refund row of `payment`; a pending one is sent to the provider after commit."""
+    return await Refund.create(
         public_id=new_id("refund"),
         tenant_id=payment.tenant_id,
         payment_id=payment.id,
         amount_minor=amount,
         currency=payment.currency,
-        reason=UNAPPLIED,
-        status="pending",
+        reason=reason,
+        status=status,
         created_at=now,
         updated_at=now,
     )
+
+
+async def refund_excess(payment: Payment, amount: int, now: datetime) -> None:
+    """A provider payment beyond what was due is paid back (as Stripe recommends for
+    a duplicate charge), not kept as balance the customer never chose to leave; the
+    refund row is sent to the provider after commit (aftermath.py)."""
+    await new_refund(payment, amount, reason=UNAPPLIED, now=now)
     log.warning(
         "payment %s brought %s %s beyond what its invoice owed: refunding it",
         payment.public_id,

@@ -89,6 +89,14 @@ async def on_failure(payment: Payment, invoice: Invoice, now: datetime) -> None:
             sub.status, sub.updated_at = "past_due", now
             await sub.save(update_fields=["status", "updated_at"])
             await announce.subscription("subscription.updated", sub)
+    await _tell_payment_failed(payment, invoice, customer, tenant, retry_at)
+    await announce.invoices("invoice.payment_failed", [invoice])
+    await refresh_delinquency([invoice.customer_id])
+
+
+async def _tell_payment_failed(
+    payment: Payment, invoice: Invoice, customer: Customer, tenant: Any, retry_at: Any
+) -> None:
     await mails.queue(
         "payment_failed",
         invoice,
@@ -98,8 +106,6 @@ async def on_failure(payment: Payment, invoice: Invoice, now: datetime) -> None:
         reason=payment.failure_message or payment.failure_code or "",
         retry_at=retry_at,
     )
-    await announce.invoices("invoice.payment_failed", [invoice])
-    await refresh_delinquency([invoice.customer_id])
 
 
 def _awaits_a_method(payment: Payment, invoice: Invoice, now: datetime) -> bool:
@@ -129,15 +135,7 @@ async def _await_method(
     invoice.next_dunning_at = next_dunning_at(invoice, policy)
     invoice.updated_at = now
     await invoice.save()
-    await mails.queue(
-        "payment_failed",
-        invoice,
-        customer,
-        tenant,
-        f"{payment.public_id}:failed",
-        reason=payment.failure_message or payment.failure_code or "",
-        retry_at=invoice.due_at,
-    )
+    await _tell_payment_failed(payment, invoice, customer, tenant, invoice.due_at)
     await announce.invoices("invoice.payment_failed", [invoice])
 
 

@@ -26,6 +26,7 @@ from domain.payments.collection import (
     Locked,
     charge_request,
     lock_payment,
+    new_refund,
     settle,
 )
 from domain.payments.paying import payable
@@ -187,18 +188,7 @@ async def refund_payment(
         reason = (data.get("reason") or "requested_by_customer").lower()
         if reason not in REFUND_REASONS:
             raise ValidationError(f"reason is one of {', '.join(REFUND_REASONS)}", field="reason")
-        now = clock.now()
-        return await Refund.create(
-            public_id=new_id("refund"),
-            tenant_id=locked.tenant_id,
-            payment_id=locked.id,
-            amount_minor=amount,
-            currency=locked.currency,
-            reason=reason,
-            status="pending",
-            created_at=now,
-            updated_at=now,
-        )
+        return await new_refund(locked, amount, reason=reason, now=clock.now())
 
     refund = await run_once(
         tenant_id=principal.tenant_id,

@@ -28,10 +28,9 @@ from db.models import Tenant
 from db.payment_models import Payment, ProviderEvent, Refund
 from domain import clock
 from domain.errors import ValidationError
-from domain.ids import new_id
 from domain.invoicing.credit_notes import issue_credit_note
 from domain.payments import aftermath, express
-from domain.payments.collection import Locked, find_and_lock, transition
+from domain.payments.collection import Locked, find_and_lock, new_refund, transition
 from domain.payments.operations import record_refunded
 from domain.payments.providers.base import (
     ChargeResult,
@@ -256,17 +255,7 @@ async def _refunded(tenant: Any, provider: str, obj: dict[str, Any]) -> tuple[st
         await refund.save()
         delta -= refund.amount_minor
     if delta > 0:
-        refund = await Refund.create(
-            public_id=new_id("refund"),
-            tenant_id=tenant.id,
-            payment_id=payment.id,
-            amount_minor=delta,
-            currency=payment.currency,
-            reason="other",
-            status="succeeded",
-            created_at=now,
-            updated_at=now,
-        )
+        refund = await new_refund(payment, delta, reason="other", now=now, status="succeeded")
         await record_refunded(refund, locked, delta)
         await refund.save()
     await emit(
