@@ -84,7 +84,7 @@ async def send_due_refunds(*, limit: int = 100) -> int:
     """Send the pending refunds nobody is sending (their last claim has expired);
     returns how many the provider answered. Several workers may run it at once: each
     refund is claimed before it is sent (operations.process_refund)."""
-    from domain.payments.operations import process_refund
+    from domain.payments.operations import send_refund
 
     now = clock.real_now()
     # A stamp far in the future is a test clock's (the row was made at its time),
@@ -99,9 +99,11 @@ async def send_due_refunds(*, limit: int = 100) -> int:
     sent = 0
     for refund_id in ids:
         try:
-            refund = await process_refund(int(refund_id))  # type: ignore[arg-type]
+            refund = await send_refund(int(refund_id))  # type: ignore[arg-type]
         except Exception:  # one broken refund (say, revoked credentials) stops no other
             log.exception("refund %s could not be sent; it stays pending", refund_id)
             continue
-        sent += refund.status != "pending"
+        # Counted only by the worker that claimed it: another may have sent it since
+        # this one listed it.
+        sent += refund is not None and refund.status != "pending"
     return sent

@@ -208,9 +208,15 @@ async def process_refund(refund_id: int) -> Refund:
     claims it first, so two callers (the request, the worker's sweep) never send
     it at the same time; the provider's idempotency key makes a later retry of a
     send whose answer was lost a replay, not a second refund."""
+    sent = await send_refund(refund_id)
+    return sent if sent is not None else await Refund.get(id=refund_id)
+
+
+async def send_refund(refund_id: int) -> Refund | None:
+    """process_refund's work; None when another caller holds (or has finished) it."""
     refund = await Refund.get(id=refund_id)
     if refund.status != "pending" or not await _claim(refund):
-        return refund
+        return None
     payment = await Payment.get(id=refund.payment_id)
     tenant = await Tenant.get(id=refund.tenant_id)
     provider = provider_for(payment.provider, tenant)
