@@ -17,6 +17,7 @@ from tortoise import Tortoise
 
 from db.config import tortoise_config
 from domain import secrets_box
+from domain.payments.providers import sandbox
 from domain.settings import Settings
 from domain.tenancy.access import Principal, Role
 from tests.factories import make_tenant
@@ -113,6 +114,19 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tally.test") as c:
         yield c
+
+
+@pytest.fixture
+async def sandbox_to_app(client: httpx.AsyncClient) -> AsyncIterator[None]:
+    """The sandbox's webhooks reach the app through its real HTTP route."""
+
+    async def send(tenant: str, body: bytes, headers: dict[str, str]) -> None:
+        await client.post(f"/webhooks/sandbox/{tenant}", content=body, headers=headers)
+
+    sandbox.configure_sender(send)
+    yield
+    await sandbox.flush()
+    sandbox.configure_sender(None)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ amount due is refused unless allowed (item 7)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -40,17 +39,6 @@ RECORD = """mutation($id: ID!, $amount: BigInt!, $allow: Boolean!) {
   __typename ... on PaymentSuccess { payment { status } } ... on Error { code field } } }"""
 
 
-@pytest.fixture
-async def sandbox_webhooks(client: httpx.AsyncClient) -> AsyncIterator[None]:
-    async def send(tenant: str, body: bytes, headers: dict[str, str]) -> None:
-        await client.post(f"/webhooks/sandbox/{tenant}", content=body, headers=headers)
-
-    sandbox.configure_sender(send)
-    yield
-    await sandbox.flush()
-    sandbox.configure_sender(None)
-
-
 async def _late_success(client: httpx.AsyncClient, tenant: Any, payment_id: str) -> str:
     """The sandbox's webhook for a payment the customer finished before the cancel."""
     tenant = await Tenant.get(id=tenant.id)
@@ -75,7 +63,7 @@ async def _late_success(client: httpx.AsyncClient, tenant: Any, payment_id: str)
     return response.json()["outcome"]
 
 
-@pytest.mark.usefixtures("sandbox_webhooks")
+@pytest.mark.usefixtures("sandbox_to_app")
 async def test_a_3ds_attempt_is_reused_then_canceled_and_a_late_success_refunded(
     client: httpx.AsyncClient, tenant: Any
 ) -> None:

@@ -5,7 +5,7 @@ signed provider webhooks through the real HTTP route."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from db.models import Tenant
 from domain import clock
 from domain.invoicing.service import create_invoice, finalize_invoice
 from domain.payments.methods import attach_payment_method
-from domain.payments.providers import sandbox, stripe_provider
+from domain.payments.providers import stripe_provider
 from domain.payments.settings import update_payment_settings
 from tests.factories import admin_of, make_customer, make_tenant
 from tests.fake_stripe import FakeStripe
@@ -125,19 +125,6 @@ async def post_webhook(
     return await client.post(
         f"/webhooks/{provider}/{tenant.public_id}", content=body, headers=headers
     )
-
-
-@pytest.fixture
-async def sandbox_to_app(client: httpx.AsyncClient) -> AsyncIterator[None]:
-    """The sandbox's webhooks reach the app through its real HTTP route."""
-
-    async def send(tenant: str, body: bytes, headers: dict[str, str]) -> None:
-        await client.post(f"/webhooks/sandbox/{tenant}", content=body, headers=headers)
-
-    sandbox.configure_sender(send)
-    yield
-    await sandbox.flush()
-    sandbox.configure_sender(None)
 
 
 def days(n: float) -> timedelta:
