@@ -20,7 +20,7 @@ it again once the failed attempt's claim has expired. A replayed webhook does no
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
@@ -37,6 +37,14 @@ log = logging.getLogger("tally.payments")
 # above a provider call's timeout (the SDK's 30 s with two retries), and the delay
 # before a refund the provider did not take is tried again.
 REFUND_LEASE = timedelta(minutes=5)
+
+
+def lease_expired(stamp: datetime) -> bool:
+    """Whether a refund's claim stamped `stamp` no longer holds. A stamp far in the
+    future is a test clock's (the row was made at its time), never a claim, which is
+    stamped with the real time."""
+    now = clock.real_now()
+    return stamp < now - REFUND_LEASE or stamp > now + REFUND_LEASE
 
 
 async def cancel_at_provider(invoice_id: int) -> None:

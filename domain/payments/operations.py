@@ -20,7 +20,7 @@ from domain.invoicing.credit_notes import CreditNoteTooLarge, issue_credit_note
 from domain.invoicing.service import load_invoice
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments.aftermath import after_success
+from domain.payments.aftermath import after_success, lease_expired
 from domain.payments.collection import (
     UNAPPLIED,
     Locked,
@@ -252,8 +252,12 @@ async def send_refund(refund_id: int) -> Refund | None:
 async def _claim(refund: Refund) -> bool:
     """Take a pending refund for sending: its `updated_at` moves to now, on the
     condition that it still holds the value read, so of several callers exactly one
-    wins. A claim older than aftermath.REFUND_LEASE is a send that failed (or a
-    worker that died) and is taken again."""
+    wins. A refund is free when it was never claimed (`updated_at` is still its
+    creation stamp) or its claim is older than aftermath.REFUND_LEASE (a send that
+    failed, or a worker that died); a live claim is never taken over, whoever reads
+    it after it was made."""
+    if refund.updated_at != refund.created_at and not lease_expired(refund.updated_at):
+        return False
     claimed = await Refund.filter(
         id=refund.id, status="pending", updated_at=refund.updated_at
     ).update(updated_at=clock.real_now())

@@ -15,7 +15,7 @@ from db.invoice_models import BalanceEntry, Invoice
 from db.payment_models import Payment, Refund
 from domain import clock
 from domain.payments import aftermath, collection
-from domain.payments.operations import record_payment
+from domain.payments.operations import record_payment, send_refund
 from tests.domain.payments.conftest import (
     customer_with,
     intent_event,
@@ -61,6 +61,9 @@ async def test_a_refund_stripe_did_not_take_is_sent_by_the_sweep_once(
     ] == "duplicate"
     # The sweep leaves a refund alone while the attempt's claim holds ...
     assert await aftermath.send_due_refunds() == 0
+    # ... nor does a sender that reads the claimed row (a sweep that listed it just
+    # before the claim was made): a live claim is never taken over.
+    assert await send_refund(refund.id) is None
     assert fake_stripe.refund_requests[key] == 3
     # ... and once it has expired, of two workers sweeping at once one sends it.
     await _expire_claims(refund)
