@@ -6,6 +6,7 @@ WORKDIR /src
 COPY requirements/run.txt requirements/run.txt
 RUN pip install --no-cache-dir --require-hashes -r requirements/run.txt
 COPY pyproject.toml README.md LICENSE server.py cli.py ./
+COPY api ./api
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY domain ./domain

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,8 +22,11 @@ from tortoise import Tortoise
 from tortoise.exceptions import OperationalError
 
 from db.config import tortoise_config
-from domain import secrets_box
+from domain import clock, secrets_box
+from domain.billing.run import RunSummary, count_due, run_billing
 from domain.errors import BillingError
+from domain.events.bus import EventBus, build_bus
+from domain.money import format_money
 from domain.payments import aftermath, mails
 from domain.settings import ConfigError, Settings
 from domain.webhooks.delivery import deliver_due
@@ -187,7 +191,6 @@ async def _verify_ledger() -> int:
 
 
 async def _bill(settings: Settings, batch_size: int) -> int:
-    from domain.billing.report import bill_with_progress
     from domain.credits import schedule
 
     failures = await bill_with_progress(batch_size, settings.redis_url)
@@ -287,3 +290,61 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: the database at {_where(settings.database_url)} is unreachable: {exc}")
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+# -- `bill`: a progress bar on stderr, then a summary ----------------------------------
+BAR_WIDTH = 30
+
+
+def _bar(done: int, total: int, started: float) -> str:
+    share = 1.0 if total == 0 else min(done / total, 1.0)
+    filled = int(share * BAR_WIDTH)
+    rate = done / max(time.perf_counter() - started, 1e-9)
+    return f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} subscriptions  {rate:,.0f}/s"
+
+
+def summary_text(summary: RunSummary, seconds: float) -> str:
+    lines = [
+        f"Billing run at {summary.at.isoformat()} finished in {seconds:.2f} s",
+        f"  subscriptions billed: {summary.subscriptions}",
+        f"  invoices created:     {summary.invoices}",
+    ]
+    for currency, total in sorted(summary.totals.items()):
+        lines.append(f"  total {currency}:            {format_money(total, currency, 'en')}")
+    lines.append(f"  payments sent:        {summary.payments_sent}")
+    lines.append(f"  failures:             {len(summary.failures)}")
+    lines += [f"    {sub}: {error}" for sub, error in summary.failures]
+    return "\n".join(lines)
+
+
+async def bill_with_progress(batch_size: int, redis_url: str | None = None) -> int:
+    """With REDIS_URL set, the invoices are announced to the servers' subscribers."""
+    bus = build_bus(redis_url) if redis_url else None
+    if bus is not None:
+        await bus.start()
+    try:
+        return await _bill_run(batch_size, bus)
+    finally:
+        if bus is not None:
+            await bus.close()
+
+
+async def _bill_run(batch_size: int, bus: EventBus | None) -> int:
+    at = clock.now()
+    total = await count_due(at)
+    started = time.perf_counter()
+    interactive = sys.stderr.isatty()
+
+    def progress(summary: RunSummary) -> None:
+        done = summary.subscriptions + len(summary.failures)
+        if interactive:
+            sys.stderr.write(_bar(done, total, started))
+        else:
+            sys.stderr.write(_bar(done, total, started).lstrip("\r") + "\n")
+        sys.stderr.flush()
+
+    summary = await run_billing(at=at, batch_size=batch_size, progress=progress, bus=bus)
+    if interactive:
+        sys.stderr.write("\n")
+    print(summary_text(summary, time.perf_counter() - started))
+    return len(summary.failures)

@@ -27,6 +27,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise
 from tortoise.connection import get_connection
 
+from api import documents
+from api.graphql_app import GRAPHIQL_ASSETS, TallyGraphQL
+from api.provider_webhooks import provider_webhook
+from api.schema import build_schema
 from db.config import connection_name, tortoise_config
 from domain import secrets_box
 from domain.events.bus import EventBus, build_bus
@@ -34,10 +38,6 @@ from domain.payments import aftermath, mails
 from domain.payments.providers import sandbox, stripe_provider
 from domain.settings import Settings
 from domain.webhooks.delivery import deliver_due
-from resolvers import documents
-from resolvers.http import GRAPHIQL_ASSETS, TallyGraphQL
-from resolvers.provider_webhooks import provider_webhook
-from schema import build_schema
 
 log = logging.getLogger("tally")
 

@@ -15,9 +15,9 @@ from graphql import parse, specified_rules, validate
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
+from api.schema import MAX_ALIASES, MAX_DEPTH, build_schema
 from schema.caches import _validate
 from schema.limits import _rules
-from schema.root import MAX_ALIASES, MAX_DEPTH, build_schema
 
 
 def bomb(levels: int) -> str:

@@ -87,7 +87,7 @@ async def _billing(admin: Principal, plans: dict[str, Any], customers: dict[str,
     from datetime import date
 
     from db.models import AddOn
-    from domain.billing.test_clocks import create_test_clock
+    from domain.billing.simulated_clocks import create_test_clock
     from domain.credits.admin import update_credit_settings
     from domain.invoicing.tax.admin import set_tax_rate
     from domain.subscriptions.service import create_subscription

@@ -11,12 +11,12 @@ import strawberry
 from strawberry.types import Info
 
 from db.invoice_models import Invoice
-from domain.billing import test_clocks
+from domain.billing import simulated_clocks
 from domain.events.bus import tenant_channel
 from domain.invoicing import credit_notes, mail
 from domain.invoicing import service as invoices
 from domain.invoicing.events import publish_invoices
-from domain.invoicing.store import collect_invoices
+from domain.invoicing.issuing import collect_invoices
 from domain.invoicing.tax import admin as tax_admin
 from domain.pagination import page_request
 from domain.payments import collection
@@ -173,7 +173,7 @@ async def credit_note_list(
 
 
 async def test_clock(info: Info, id: strawberry.ID) -> t.TestClock | None:
-    return await query(lambda: test_clocks.get_test_clock(info.context.caller, id))
+    return await query(lambda: simulated_clocks.get_test_clock(info.context.caller, id))
 
 
 async def test_clock_list(
@@ -181,7 +181,7 @@ async def test_clock_list(
 ) -> Connection[t.TestClock]:
     async def run() -> Any:
         return connection(
-            await test_clocks.list_test_clocks(info.context.caller, page_request(first, after))
+            await simulated_clocks.list_test_clocks(info.context.caller, page_request(first, after))
         )
 
     return await query(run)
@@ -380,7 +380,7 @@ async def create_credit_note(
 async def create_test_clock(info: Info, name: str, frozen_time: datetime) -> p.TestClockResult:
     return await mutate(
         info,
-        lambda: test_clocks.create_test_clock(info.context.caller, name, frozen_time),
+        lambda: simulated_clocks.create_test_clock(info.context.caller, name, frozen_time),
         lambda row: p.TestClockSuccess(test_clock=row),
     )
 
@@ -390,7 +390,7 @@ async def advance_test_clock(info: Info, id: strawberry.ID, to: datetime) -> p.T
     with collect_invoices() as created:
         result = await mutate(
             info,
-            lambda: test_clocks.advance_test_clock(info.context.caller, id, to),
+            lambda: simulated_clocks.advance_test_clock(info.context.caller, id, to),
             lambda row: p.TestClockSuccess(test_clock=row),
         )
     if not isinstance(result, Error):

@@ -1,5 +1,2 @@
-"""Strawberry types, inputs, enums, scalars and errors; `build_schema` assembles them."""
-
-from schema.root import build_schema
-
-__all__ = ["build_schema"]
+"""Strawberry types, inputs, enums, scalars and errors. Deliberately empty: the
+schema is assembled in `api/schema.py`, the only module that binds resolvers."""

@@ -80,7 +80,7 @@ async def make_test_tenant(*, country: str = "FR", currency: str = "EUR", **extr
 
 
 async def make_test_clock(*, tenant: Tenant, at: Any, name: str = "clock") -> Any:
-    from domain.billing.test_clocks import create_test_clock
+    from domain.billing.simulated_clocks import create_test_clock
 
     return await create_test_clock(_admin(tenant), name, at)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_CODE = ["server.py", "cli.py", "domain", "db", "resolvers", "schema"]
-OWN = {"server", "cli", "domain", "db", "resolvers", "schema"}
+SERVER_CODE = ["server.py", "cli.py", "api", "domain", "db", "resolvers", "schema"]
+OWN = {"server", "cli", "api", "domain", "db", "resolvers", "schema"}
 
 
 def _name(requirement: Requirement | str) -> str:

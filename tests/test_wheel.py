@@ -50,7 +50,7 @@ def test_the_installed_wheel_renders_invoices_in_dejavu(tmp_path: Path) -> None:
     for font in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt"):
         assert f"domain/invoicing/fonts/{font}" in names
     # GraphiQL's assets, served from the package (no CDN), with their licences.
-    assets = ROOT / "resolvers" / "static" / "graphiql"
+    assets = ROOT / "api" / "static" / "graphiql"
     for path in assets.rglob("*"):
         if path.is_file():
             assert path.relative_to(ROOT).as_posix() in names

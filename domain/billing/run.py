@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 from db.invoice_models import Invoice
 from db.models import Subscription
 from domain import clock
-from domain.billing.cycle import bill_subscriptions
+from domain.billing.subscription_billing import bill_subscriptions
 from domain.events.bus import EventBus
 from domain.invoicing.events import publish_invoices
 from domain.payments.collection import process_pending

@@ -6,7 +6,7 @@ from typing import Any
 
 from db.models import AddOn, AddOnPrice
 from domain import validation
-from domain.catalog.common import CatalogItems, amounts_from_input
+from domain.catalog.repository import CatalogItems, amounts_from_input
 from domain.errors import ValidationError
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal

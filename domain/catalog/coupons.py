@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from db.models import Coupon, CouponAmount, Plan
 from domain import bounds, clock, validation
-from domain.catalog.common import CatalogItems, amounts_from_input, get_owned
+from domain.catalog.repository import CatalogItems, amounts_from_input, get_owned
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id
 from domain.money import parse_decimal

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from db.models import Plan, PlanPrice
 from domain import validation
-from domain.catalog.common import CatalogItems, amounts_from_input
+from domain.catalog.repository import CatalogItems, amounts_from_input
 from domain.credits.accounts import forget_terms
 from domain.credits.rules import module_costs
 from domain.errors import ValidationError

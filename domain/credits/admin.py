@@ -13,7 +13,7 @@ from db.models import Tenant
 from domain import validation
 from domain.credits import accounts, lots, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book
+from domain.credits.ledger_writer import Book
 from domain.credits.wallets import Action, on_wallet
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.events.bus import EventBus

@@ -3,7 +3,7 @@ and never over the day's limit, however many callers race.
 
 Two paths give the same result (a test holds them to it):
 
-- the **one-statement path** (`express.py`, PostgreSQL, the common case): one
+- the **one-statement path** (`fast_consume.py`, PostgreSQL, the common case): one
   autocommitted statement that checks and writes, when nothing else is due.
   With the customer's terms cached (`accounts.cached_terms`) it is the only
   round trip of a consumption.
@@ -30,9 +30,9 @@ from tortoise.transactions import in_transaction
 from db import raw
 from db.credit_models import CreditEntry, CreditWallet
 from domain import clock
-from domain.credits import accounts, express, reservations, rules
+from domain.credits import accounts, fast_consume, reservations, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book, count_today
+from domain.credits.ledger_writer import Book, count_today
 from domain.credits.live import publish
 from domain.credits.wallets import on_wallet
 from domain.errors import BillingError, IdempotencyError, NotFoundError, ValidationError
@@ -124,7 +124,7 @@ async def consume_credits(
     terms = accounts.cached_terms(principal.tenant_id, req.customer) if postgres else None
     if terms is not None and req.module in terms.ent.modules:
         # Known terms: straight to the one statement, which checks all the state.
-        done = await express.try_one_statement(terms, req, clock.now())
+        done = await fast_consume.try_one_statement(terms, req, clock.now())
         if done is not None:
             await publish(bus, terms.tenant_id, [done.change])
             return _done(terms, req, done)
@@ -142,7 +142,7 @@ async def consume_credits(
         standing=account.standing,
     )
     if decision.allowed and account.wallet_id is not None and not account.due() and postgres:
-        done = await express.try_one_statement(account, req, account.now)
+        done = await fast_consume.try_one_statement(account, req, account.now)
         if done is not None:
             await publish(bus, account.tenant_id, [done.change])
             return _done(account, req, done)
@@ -159,7 +159,7 @@ async def consume_credits(
     return result
 
 
-def _done(account: Account, req: ConsumeRequest, done: express.Debited) -> Outcome:
+def _done(account: Account, req: ConsumeRequest, done: fast_consume.Debited) -> Outcome:
     return Outcome(
         account.customer_public_id,
         req.module,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-from domain.credits.book import Change
+from domain.credits.ledger_writer import Change
 from domain.events.bus import EventBus
 
 log = logging.getLogger("tally.events")

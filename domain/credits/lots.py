@@ -24,7 +24,7 @@ from db.bulk import update_many
 from db.credit_models import CreditLot, CreditWallet
 from db.models import Subscription
 from domain.credits import rules
-from domain.credits.book import Book
+from domain.credits.ledger_writer import Book
 from domain.subscriptions.periods import add_months
 
 MAX_STEPS = 10_000  # boundaries caught up in one go (a runaway guard)

@@ -14,7 +14,7 @@ from db.invoice_models import Invoice
 from db.models import Customer
 from domain.credits import accounts, lots
 from domain.credits.accounts import Account
-from domain.credits.book import Book
+from domain.credits.ledger_writer import Book
 from domain.credits.wallets import on_wallet
 from domain.errors import ValidationError
 from domain.ids import new_id

@@ -11,7 +11,7 @@ from tortoise.functions import Count, Sum
 from db.credit_models import CreditEntry, CreditLot, CreditWallet
 from domain.credits import accounts, rules
 from domain.credits.accounts import Account
-from domain.credits.book import CREDITS_ENTRY_KINDS
+from domain.credits.ledger_writer import CREDITS_ENTRY_KINDS
 from domain.errors import NotFoundError, ValidationError
 from domain.pagination import Page, PageRequest, paginate
 from domain.tenancy.access import Permission, Principal, Role

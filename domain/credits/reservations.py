@@ -16,7 +16,7 @@ from db.credit_models import CreditReservation, CreditWallet
 from domain import clock
 from domain.credits import accounts, lots, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book, count_today
+from domain.credits.ledger_writer import Book, count_today
 from domain.credits.live import publish
 from domain.errors import ConflictError, IdempotencyError, NotFoundError, ValidationError
 from domain.events.bus import EventBus

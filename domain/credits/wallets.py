@@ -14,7 +14,7 @@ from db.models import TestClock
 from domain import clock
 from domain.credits import accounts, lots, reservations, rules
 from domain.credits.accounts import Account
-from domain.credits.book import Book
+from domain.credits.ledger_writer import Book
 from domain.credits.live import publish
 from domain.events.bus import EventBus
 

@@ -13,9 +13,9 @@ from db.invoice_models import CreditNote, Invoice, InvoiceLine
 from db.models import Customer, Tenant
 from domain.invoicing.builder import shown_line
 from domain.invoicing.credit_notes import load_credit_note
+from domain.invoicing.issuing import customer_snapshot, seller_snapshot
 from domain.invoicing.pdf import Document, render_html, render_pdf
 from domain.invoicing.service import load_invoice
-from domain.invoicing.store import customer_snapshot, seller_snapshot
 from domain.tenancy.access import Principal
 
 

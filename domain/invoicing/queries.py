@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from db.invoice_models import CreditNote, Invoice, InvoiceLine
 from db.models import Subscription
-from domain.invoicing.store import balances
+from domain.invoicing.issuing import balances
 
 
 async def lines_by_invoice(invoice_ids: list[int]) -> list[list[InvoiceLine]]:

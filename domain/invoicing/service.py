@@ -20,7 +20,7 @@ from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.invoicing.builder import Draft, DraftLine, build_draft
-from domain.invoicing.store import (
+from domain.invoicing.issuing import (
     Party,
     apply_draft,
     finalize_in_memory,

@@ -8,7 +8,7 @@ finds a clean slate. Unknown types are stored and acknowledged; events about
 objects Tally does not know are stored, acknowledged and flagged.
 
 On PostgreSQL the commonest event, a payment that pays its invoice in full, is
-applied by one statement (express.py); everything else comes through `apply`.
+applied by one statement (fast_settlement.py); everything else comes through `apply`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from db.payment_models import Payment, ProviderEvent, Refund
 from domain import clock
 from domain.errors import ValidationError
 from domain.invoicing.credit_notes import issue_credit_note
-from domain.payments import aftermath, express
+from domain.payments import aftermath, fast_settlement
 from domain.payments.collection import Locked, find_and_lock, new_refund, transition
 from domain.payments.operations import record_refunded
 from domain.payments.providers.base import (
@@ -136,9 +136,9 @@ async def receive(
             raise
         tenant, _ = await _tenant(tenant_public_id, fresh=True)  # rotated elsewhere?
         event = _parse(provider, tenant, payload, signature)
-    payment = express.eligible(event)
+    payment = fast_settlement.eligible(event)
     to_cancel: list[int] = []
-    if payment is not None and await express.settle_in_one_statement(
+    if payment is not None and await fast_settlement.settle_in_one_statement(
         tenant.id, provider, payment, event, to_cancel
     ):
         for invoice_id in to_cancel:

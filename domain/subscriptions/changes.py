@@ -21,12 +21,12 @@ from typing import Any, ParamSpec
 
 from db.models import PendingItem, Plan, Subscription
 from domain import bounds
-from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
+from domain.billing.subscription_billing import bill_subscriptions, parties_for, specs_to_invoices
 from domain.credits.schedule import follow_subscription
 from domain.errors import ValidationError
 from domain.invoicing.builder import Draft, DraftLine
-from domain.invoicing.store import store_invoices
-from domain.subscriptions import engine
+from domain.invoicing.issuing import store_invoices
+from domain.subscriptions import state_machine
 from domain.subscriptions.common import (
     InvalidStatus,
     SubscriptionNotActive,
@@ -81,7 +81,9 @@ async def _plan(plan_id: int) -> Plan:
     return await Plan.get(id=plan_id)
 
 
-async def _drafts(specs: list[engine.InvoiceSpec], pending: dict[int, list[PendingItem]]) -> list:
+async def _drafts(
+    specs: list[state_machine.InvoiceSpec], pending: dict[int, list[PendingItem]]
+) -> list:
     subs = [spec.subscription for spec in specs]
     return await specs_to_invoices(specs, await parties_for(subs), pending) if subs else []
 
@@ -167,16 +169,16 @@ async def _change(
         return sub, None
     if sub.status == "trialing":
         # Nothing has been billed during a trial: switch, nothing to prorate.
-        engine.apply_change(sub, change)
+        state_machine.apply_change(sub, change)
         if not preview:
             sub.updated_at = now
             await sub.save()
         return sub, None
-    old_items = engine.priced_items(sub, old_plan)
+    old_items = state_machine.priced_items(sub, old_plan)
     period = Period(sub.current_period_start, sub.current_period_end)
     inclusive = new_plan.tax_behavior == "inclusive"
     interval_changed = new_plan.interval_months != old_plan.interval_months
-    engine.apply_change(sub, change)
+    state_machine.apply_change(sub, change)
     sub.pending_change = None
     if interval_changed:
         credit = (
@@ -194,18 +196,18 @@ async def _change(
             else []
         )
         sub.billing_anchor = now
-        spec = engine.open_period(sub, new_plan, now, "subscription_update", first=False)
+        spec = state_machine.open_period(sub, new_plan, now, "subscription_update", first=False)
         spec.lines = [
             *proration_draft_lines([c for c in credit if c.amount_minor], inclusive),
             *spec.lines,
         ]
         return await _bill_now(sub, [spec], preview, now)
     lines = proration_draft_lines(
-        prorate_change(old_items, engine.priced_items(sub, new_plan), period, now), inclusive
+        prorate_change(old_items, state_machine.priced_items(sub, new_plan), period, now), inclusive
     )
     if behavior == "none":
         lines = []
-    spec = engine.InvoiceSpec(sub, "subscription_update", None, None, lines)
+    spec = state_machine.InvoiceSpec(sub, "subscription_update", None, None, lines)
     if behavior == "always_invoice" and lines:
         spec.apply_coupon = await coupon_on_prorations(sub)
         return await _bill_now(sub, [spec], preview, now)
@@ -219,12 +221,12 @@ async def _change(
 
 
 async def _bill_now(
-    sub: Subscription, specs: list[engine.InvoiceSpec], preview: bool, now: datetime
+    sub: Subscription, specs: list[state_machine.InvoiceSpec], preview: bool, now: datetime
 ) -> tuple[Subscription, Draft | None]:
     new = await _drafts(specs, {sub.id: await _pending(sub)})
     if preview:
         return sub, new[0].draft if new else None
-    sub.next_action_at = engine.next_action(sub)
+    sub.next_action_at = state_machine.next_action(sub)
     sub.updated_at = now
     await sub.save()
     await store_invoices(new, now)
@@ -254,7 +256,7 @@ def _credit_unused(sub: Subscription, plan: Plan, now: datetime) -> list[DraftLi
             Period(max(now, period.start), period.end),
             item.quantity,
         )
-        for item in engine.priced_items(sub, plan)
+        for item in state_machine.priced_items(sub, plan)
     ]
     return proration_draft_lines(
         [line for line in lines if line.amount_minor], plan.tax_behavior == "inclusive"
@@ -284,7 +286,7 @@ async def pause_subscription(
     sub.paused_at = now
     sub.resume_at = resume_at
     sub.current_period_end = now
-    sub.next_action_at = engine.next_action(sub)
+    sub.next_action_at = state_machine.next_action(sub)
     sub.updated_at = now
     await sub.save()
     return sub
@@ -326,7 +328,7 @@ async def cancel_subscription(
     sub.pending_change = None
     sub.next_action_at = None
     await sub.save()
-    spec = engine.InvoiceSpec(
+    spec = state_machine.InvoiceSpec(
         sub,
         "subscription_final",
         f"{sub.public_id}:final",
@@ -357,11 +359,11 @@ async def preview_next_invoice(sub: Subscription) -> Draft | None:
     """The invoice the next renewal (or trial end, or resume) will produce, including
     pending prorations and any scheduled change; nothing is written."""
     shadow = copy.copy(sub)
-    at = engine.next_action(shadow)
+    at = state_machine.next_action(shadow)
     if at is None:
         return None
     plans = {p.id: p for p in await Plan.filter(id__in=_plan_ids(shadow))}
-    specs, _ = engine.advance(shadow, plans[shadow.plan_id], plans, at)
+    specs, _ = state_machine.advance(shadow, plans[shadow.plan_id], plans, at)
     pending = {sub.id: await _pending(sub)}
     drafts = await _drafts([s for s in specs[:1]], pending)
     return drafts[0].draft if drafts else None

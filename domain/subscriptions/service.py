@@ -9,16 +9,16 @@ from tortoise.expressions import F
 
 from db.models import Coupon, CouponAmount, Subscription
 from domain import bounds
-from domain.billing.cycle import bill_subscriptions, parties_for, specs_to_invoices
+from domain.billing.subscription_billing import bill_subscriptions, parties_for, specs_to_invoices
 from domain.credits.schedule import follow_subscription
 from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import new_id
 from domain.invoicing.builder import Draft
-from domain.invoicing.store import store_invoices
+from domain.invoicing.issuing import store_invoices
 from domain.money import normalise_currency
 from domain.pagination import Page, PageRequest, paginate
-from domain.subscriptions import engine
+from domain.subscriptions import state_machine
 from domain.subscriptions.changes import preview_next_invoice
 from domain.subscriptions.common import (
     add_on_items,
@@ -160,8 +160,10 @@ async def create_subscription(
         )
         specs = []
         if trial_end is None:
-            specs.append(engine.open_period(sub, plan, start, "subscription_create", first=True))
-        sub.next_action_at = engine.next_action(sub)
+            specs.append(
+                state_machine.open_period(sub, plan, start, "subscription_create", first=True)
+            )
+        sub.next_action_at = state_machine.next_action(sub)
         await sub.save()
         parties = await parties_for([sub])
         await store_invoices(await specs_to_invoices(specs, parties, {}), now)

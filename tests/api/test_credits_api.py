@@ -202,7 +202,7 @@ async def test_settings_and_plan_overrides(client: httpx.AsyncClient, tenant: An
 def test_the_fast_batch_item_conversion_matches_strawberrys() -> None:
     from strawberry.types.arguments import convert_argument
 
-    from schema import build_schema
+    from api.schema import build_schema
     from schema import credits as ct
 
     schema = build_schema()

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from domain.catalog.common import CatalogItems
+from api.context import Context
+from api.schema import build_schema
+from domain.catalog.repository import CatalogItems
 from domain.events.bus import InProcessBus
 from domain.money import Money
 from domain.pagination import Page
 from domain.tenancy.api_keys import authenticate
-from resolvers.context import Context
-from schema.root import build_schema
 from tests.factories import make_customer, make_key, make_plan
 
 FAST, STOCK = build_schema(), build_schema(fast=False)

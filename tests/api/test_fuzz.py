@@ -26,7 +26,7 @@ from graphql import (
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from schema.root import build_schema
+from api.schema import build_schema
 from tests.api.helpers import post
 from tests.factories import make_customer, make_key, make_plan
 

@@ -109,10 +109,10 @@ async def test_graphiql_is_served_without_a_key(client: httpx.AsyncClient) -> No
 
 async def test_depth_limit(tenant: Any, key: str, settings: Any) -> None:
     # The public schema is shallow; a schema built with a lower limit shows the rule is wired.
+    from api.context import Context
+    from api.schema import build_schema
     from domain.events.bus import InProcessBus
     from domain.tenancy.api_keys import authenticate
-    from resolvers.context import Context
-    from schema.root import build_schema
     from tests.factories import key_row
 
     schema = build_schema(max_depth=3)

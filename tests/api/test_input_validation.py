@@ -310,8 +310,8 @@ def test_the_gate_refuses_lone_surrogates_from_any_decoder() -> None:
     # it through (the standard library's json does) meets the gate.
     from graphql import parse
 
+    from api.schema import build_schema
     from schema.input_guard import check_arguments
-    from schema.root import build_schema
 
     schema = build_schema()._schema
     document = parse(CREATE_CUSTOMER)

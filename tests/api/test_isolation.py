@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import httpx
 
+from api.schema import Mutation, Query
 from db.credit_models import CreditEntry, CreditReservation, CreditWallet
 from db.invoice_models import CreditNote, Invoice, TaxRate
 from db.models import AddOn, Coupon, Customer, Plan, Subscription
 from db.models import TestClock as ClockRow
 from db.payment_models import Payment, PaymentMethod, WebhookEndpoint
-from schema.root import Mutation, Query
 from tests.api.helpers import data, gql
 from tests.api.isolation_cases import (
     BY_CODE,

@@ -70,10 +70,10 @@ async def test_ordinary_fragments_still_work(client: httpx.AsyncClient, key: str
 
 
 async def test_depth_counts_through_fragments(tenant: Any, key: str) -> None:
+    from api.context import Context
+    from api.schema import build_schema
     from domain.events.bus import InProcessBus
     from domain.tenancy.api_keys import authenticate
-    from resolvers.context import Context
-    from schema.root import build_schema
 
     schema = build_schema(max_depth=3)
     ctx = Context(request=None, response=None, bus=InProcessBus())  # type: ignore[arg-type]

@@ -85,7 +85,7 @@ async def test_readme_examples_work_on_the_demo_data(client: httpx.AsyncClient, 
             # (its operation runs in tests/api/test_billing_api.py).
             from graphql import parse, validate
 
-            from schema import build_schema
+            from api.schema import build_schema
 
             schema = build_schema()._schema
             assert validate(schema, parse(document)) == [], document

@@ -65,7 +65,7 @@ async def test_redis_bus_uses_one_subscription_per_process(redis_url: str) -> No
 
 
 async def test_held_credit_changes_wait_for_the_operation_and_die_with_it() -> None:
-    from domain.credits.book import Change
+    from domain.credits.ledger_writer import Change
     from domain.credits.live import credits_channel, held_until_done, publish
 
     bus = InProcessBus()

@@ -10,7 +10,7 @@ import pytest
 
 from db.invoice_models import Invoice, InvoiceLine
 from db.models import PendingItem
-from domain.billing.test_clocks import advance_test_clock
+from domain.billing.simulated_clocks import advance_test_clock
 from domain.tenancy.access import Principal
 from tests.factories import (
     admin_of,

@@ -19,7 +19,7 @@ from db.querylog import count_statements
 from domain import clock
 from domain.billing.run import run_billing
 from domain.errors import BillingError
-from domain.invoicing import credit_notes, service, store
+from domain.invoicing import credit_notes, issuing, service
 from tests.conftest import BACKEND
 from tests.factories import admin_of, make_customer, make_plan, make_subscription, make_tenant
 
@@ -145,7 +145,7 @@ async def test_a_crash_midway_leaves_no_half_invoice(
         raise ConnectionResetError("the database went away")
 
     # The invoices of a batch are inserted, then their lines fail: all must roll back.
-    monkeypatch.setattr(store, "insert_lines", crash)
+    monkeypatch.setattr(issuing, "insert_lines", crash)
     failed = await run_billing(batch_size=10)
     assert failed.invoices == 0 and len(failed.failures) >= 30
     assert await Invoice.filter(tenant_id=tenant.id).count() == 30  # only the first invoices

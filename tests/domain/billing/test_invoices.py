@@ -10,7 +10,7 @@ import pytest
 from db.invoice_models import BalanceEntry, CreditNote, Invoice, InvoiceLine, NumberSequence
 from db.models import Subscription
 from domain import clock
-from domain.billing.test_clocks import advance_test_clock, create_test_clock
+from domain.billing.simulated_clocks import advance_test_clock, create_test_clock
 from domain.catalog.coupons import create_coupon
 from domain.errors import BillingError
 from domain.invoicing import credit_notes, service

@@ -6,7 +6,7 @@ import pytest
 
 from db.invoice_models import Invoice
 from db.models import Coupon, Subscription
-from domain.billing.test_clocks import advance_test_clock
+from domain.billing.simulated_clocks import advance_test_clock
 from domain.catalog.coupons import create_coupon
 from domain.errors import BillingError
 from domain.subscriptions import changes

@@ -7,7 +7,7 @@ from tortoise.transactions import in_transaction
 
 from db import raw
 from db.credit_models import CreditEntry, CreditWallet
-from domain.credits import consume, express, rules
+from domain.credits import consume, fast_consume, rules
 from domain.credits.rules import Refusal
 from domain.credits.schedule import verify_ledger
 from domain.errors import IdempotencyError, NotFoundError, ValidationError
@@ -104,7 +104,7 @@ async def test_both_paths_write_the_same(db: str, monkeypatch: pytest.MonkeyPatc
         c = await make_credits(daily=50)
         await c.grant(100)
         if force_locked:
-            monkeypatch.setattr(express, "_one_statement", no_row)
+            monkeypatch.setattr(fast_consume, "_one_statement", no_row)
         out = [
             await consume.consume_credits(c.service, c.req(f"r{i}", "legal", 2, metadata={"n": i}))
             for i in range(3)
@@ -151,7 +151,7 @@ async def test_postgres_takes_the_one_statement_path(
     if postgres:
         monkeypatch.setattr(consume, "_locked", boom)
     else:
-        monkeypatch.setattr(express, "try_one_statement", boom)
+        monkeypatch.setattr(fast_consume, "try_one_statement", boom)
     assert (await consume.consume_credits(credits.service, credits.req("fast"))).consumed
 
 

@@ -11,7 +11,7 @@ from db.credit_models import CreditEntry, CreditLot, CreditPurchase, CreditReser
 from db.models import Customer
 from db.payment_models import WebhookEvent
 from domain import clock
-from domain.billing.test_clocks import advance_test_clock
+from domain.billing.simulated_clocks import advance_test_clock
 from domain.credits import admin, consume, purchases, queries, reservations
 from domain.credits.rules import Refusal
 from domain.credits.schedule import run_due, verify_ledger

@@ -6,7 +6,7 @@ from __future__ import annotations
 from db.invoice_models import Invoice
 from db.models import Customer, Subscription
 from db.payment_models import Payment
-from domain.billing.test_clocks import advance_test_clock
+from domain.billing.simulated_clocks import advance_test_clock
 from domain.payments.methods import attach_payment_method
 from tests.domain.payments.conftest import START, days
 from tests.domain.payments.test_dunning import _subscribed

@@ -12,7 +12,7 @@ from db.invoice_models import CreditNote, Invoice
 from db.models import Tenant
 from db.payment_models import Payment, ProviderEvent, WebhookEvent
 from domain.ids import new_id
-from domain.payments import express, provider_webhooks
+from domain.payments import fast_settlement, provider_webhooks
 from domain.payments.providers import signatures
 from domain.payments.providers.base import SignatureError
 from domain.payments.providers.registry import seal
@@ -120,10 +120,10 @@ async def test_a_processing_failure_answers_500_and_leaves_nothing(
 
     with monkeypatch.context() as patch:
         if path == "general":
-            patch.setattr(express, "settle_in_one_statement", not_plain)
+            patch.setattr(fast_settlement, "settle_in_one_statement", not_plain)
             patch.setattr(provider_webhooks, "transition", boom)
         else:
-            patch.setattr(express, "settle_in_one_statement", boom)
+            patch.setattr(fast_settlement, "settle_in_one_statement", boom)
         response = await post_webhook(client, stripe_tenant, *event)
     assert response.status_code == 500
     assert not await ProviderEvent.filter(tenant_id=stripe_tenant.id).exists()
@@ -137,7 +137,7 @@ async def test_the_one_statement_path_writes_what_the_general_path_writes(
     client, stripe_tenant, monkeypatch
 ) -> None:
     """On PostgreSQL a plain `payment_intent.succeeded` is applied by one statement
-    (domain/payments/express.py); its rows must be the general path's, outbox
+    (domain/payments/fast_settlement.py); its rows must be the general path's, outbox
     payload included. SQLite always takes the general path, so there the same
     checks hold it to the same contract."""
     plan = await make_plan(tenant=stripe_tenant, prices=[("EUR", 2_500)])
@@ -158,7 +158,7 @@ async def test_the_one_statement_path_writes_what_the_general_path_writes(
             }
         )
         used = []
-        real = express.settle_in_one_statement
+        real = fast_settlement.settle_in_one_statement
 
         async def spy(*args, path=path, real=real, used=used):
             if path == "general":
@@ -167,7 +167,7 @@ async def test_the_one_statement_path_writes_what_the_general_path_writes(
             used.append(applied)
             return applied
 
-        monkeypatch.setattr(express, "settle_in_one_statement", spy)
+        monkeypatch.setattr(fast_settlement, "settle_in_one_statement", spy)
         response = await post_webhook(
             client,
             stripe_tenant,

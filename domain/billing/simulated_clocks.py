@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 from db.invoice_models import Invoice
 from db.models import Subscription, Tenant, TestClock
 from domain import bounds, clock, validation
-from domain.billing.cycle import bill_subscriptions
+from domain.billing.subscription_billing import bill_subscriptions
 from domain.credits import schedule
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id

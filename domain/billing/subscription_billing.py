@@ -16,10 +16,10 @@ from db.bulk import update_many
 from db.invoice_models import Invoice
 from db.models import Coupon, CouponAmount, Customer, PendingItem, Plan, Subscription, Tenant
 from domain.invoicing.builder import build_draft
-from domain.invoicing.store import NewInvoice, Party, pending_lines, store_invoices
+from domain.invoicing.issuing import NewInvoice, Party, pending_lines, store_invoices
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.invoicing.totals import DiscountInput
-from domain.subscriptions.engine import InvoiceSpec, advance
+from domain.subscriptions.state_machine import InvoiceSpec, advance
 from domain.webhooks import announce
 
 SUBSCRIPTION_FIELDS = (

@@ -23,7 +23,7 @@ from db import raw
 from db.credit_models import CreditEntry
 from domain.credits import rules
 from domain.credits.accounts import Account
-from domain.credits.book import Change, entry_event
+from domain.credits.ledger_writer import Change, entry_event
 from domain.ids import new_id
 
 

@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.graphql_app import bearer_token
 from domain.availability import database_unavailable
 from domain.errors import AuthenticationError, BillingError, NotFoundError, ValidationError
 from domain.invoicing.documents import credit_note_pdf, invoice_pdf
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import authenticate
-from resolvers.http import bearer_token
 from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE
 
 Render = Callable[[Principal, str], Awaitable[tuple[str, bytes]]]

@@ -12,9 +12,9 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api.graphql_app import read_body_within
 from domain.payments.provider_webhooks import receive
 from domain.payments.providers.base import SignatureError
-from resolvers.http import read_body_within
 
 log = logging.getLogger("tally.provider_webhooks")
 MAX_BODY = 512 * 1024

@@ -24,11 +24,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
+from api.context import Context
 from domain.availability import database_unavailable
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
 from domain.tenancy.api_keys import authenticate
-from resolvers.context import Context
 from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, short_error, shorten
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
