@@ -11,6 +11,7 @@ import pytest
 
 from db.querylog import count_statements
 from domain.catalog.add_ons import create_add_on
+from domain.events.bus import tenant_channel
 from domain.invoicing.builder import TIMES
 from domain.tenancy.access import Role
 from domain.tenancy.api_keys import forget_keys
@@ -272,7 +273,12 @@ async def test_invoice_events_reach_a_subscriber(app: Any, db: str) -> None:
                 "payload": {"query": document, "variables": {"c": w["customer"]}},
             }
         )
-        await asyncio.sleep(0.1)
+        # Publish only once the server holds the subscription (an event sent before is
+        # not replayed). Nothing announces that: poll the in-process bus's count.
+        channel = tenant_channel(w["tenant"].id)
+        async with asyncio.timeout(5):
+            while app.state.bus.subscriber_count(channel) < 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
         async with httpx.AsyncClient(base_url=f"http://{host}") as http:
             response = await http.post(
                 "/graphql",

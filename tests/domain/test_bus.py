@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,11 +15,26 @@ async def _take(stream: AsyncIterator[dict[str, Any]], n: int) -> list[dict[str,
     return [await asyncio.wait_for(anext(stream), 5) for _ in range(n)]
 
 
+async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait until `condition()` holds, failing after 5 seconds. For what announces
+    itself by no event (a subscriber registered, a subscription reaching Redis)."""
+    async with asyncio.timeout(5):
+        while not await condition():  # noqa: ASYNC110  (no event to wait on)
+            await asyncio.sleep(0.01)
+
+
+def _count(bus: InProcessBus, channel: str, n: int) -> Callable[[], Awaitable[bool]]:
+    async def reached() -> bool:
+        return bus.subscriber_count(channel) == n
+
+    return reached
+
+
 async def test_in_process_fan_out_and_cleanup() -> None:
     bus = InProcessBus()
     a, b = bus.subscribe("c"), bus.subscribe("c")
     first_a, first_b = asyncio.ensure_future(anext(a)), asyncio.ensure_future(anext(b))
-    await asyncio.sleep(0)
+    await _until(_count(bus, "c", 2))
     await bus.publish("c", {"n": 1})
     await bus.publish("other", {"n": 2})
     assert await first_a == {"n": 1} and await first_b == {"n": 1}
@@ -33,7 +48,7 @@ async def test_a_slow_subscriber_drops_its_oldest_events() -> None:
     bus = InProcessBus()
     stream = bus.subscribe("c")
     pending = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0)
+    await _until(_count(bus, "c", 1))
     for n in range(QUEUE_SIZE + 10):
         await bus.publish("c", {"n": n})
     # The queue holds QUEUE_SIZE events: the ten oldest were dropped, the newest kept.
@@ -50,7 +65,13 @@ async def test_redis_bus_uses_one_subscription_per_process(redis_url: str) -> No
     try:
         streams = [listener.subscribe("tally:test:fan") for _ in range(5)]
         pending = [asyncio.ensure_future(anext(s)) for s in streams]
-        await asyncio.sleep(0.3)
+
+        async def subscribed() -> bool:
+            # SUBSCRIBE is sent without waiting for Redis's reply: ask the server.
+            counts = await listener._redis.pubsub_numsub("tally:test:fan")
+            return len(listener._fan.queues["tally:test:fan"]) == 5 and counts[0][1] > 0
+
+        await _until(subscribed)
         counts = await listener._redis.pubsub_numsub("tally:test:fan")
         assert counts[0][1] == 1  # five local subscribers, one Redis subscription
         await publisher.publish("tally:test:fan", {"hello": "world"})
@@ -71,7 +92,7 @@ async def test_held_credit_changes_wait_for_the_operation_and_die_with_it() -> N
     bus = InProcessBus()
     feed = bus.subscribe(credits_channel(7))
     first = asyncio.ensure_future(anext(feed))
-    await asyncio.sleep(0)
+    await _until(_count(bus, credits_channel(7), 1))
     change = Change(1, "cus_a", {"balance": 5})
     with pytest.raises(RuntimeError):
         async with held_until_done(bus):
@@ -80,6 +101,8 @@ async def test_held_credit_changes_wait_for_the_operation_and_die_with_it() -> N
     async with held_until_done(bus):
         await publish(None, 7, [change])
         await publish(bus, 7, [change])  # one message per tenant at the end
+        # Proving that nothing arrives can only give the feed a turn to run: one yield
+        # is enough, since an in-process publish delivers synchronously.
         await asyncio.sleep(0)
         assert not first.done()
     message = await asyncio.wait_for(first, 5)

@@ -173,9 +173,34 @@ async def test_billing_statements_grow_with_batches_not_subscriptions(db: str, c
     assert len(statements) == 15, statements
 
 
-async def _collect(bus: Any, channel: str, into: list[dict[str, Any]]) -> None:
-    async for event in bus.subscribe(channel):
-        into.append(event)
+class _Feed:
+    """One channel's events, collected by a task; `until(n)` waits for the n-th."""
+
+    def __init__(self, bus: Any, channel: str) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._arrived = asyncio.Event()
+        self._task = asyncio.create_task(self._collect(bus.subscribe(channel)))
+
+    async def _collect(self, stream: Any) -> None:
+        async for event in stream:
+            self.events.append(event)
+            self._arrived.set()
+
+    async def until(self, n: int) -> None:
+        while len(self.events) < n:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+
+async def _until(condition: Any) -> None:
+    """Poll `condition()` (a coroutine function) until true, failing after 10 s: a
+    subscription taking effect announces itself by no event."""
+    async with asyncio.timeout(10):
+        while not await condition():  # noqa: ASYNC110  (no event to wait on)
+            await asyncio.sleep(0.01)
 
 
 async def test_the_scheduler_inside_serve_bills_and_announces(db: str) -> None:
@@ -185,24 +210,28 @@ async def test_the_scheduler_inside_serve_bills_and_announces(db: str) -> None:
     tenant, subs = await _due_subscriptions(3)
     bus = InProcessBus()
     await bus.start()
-    events: list[dict[str, Any]] = []
-    listener = asyncio.create_task(_collect(bus, tenant_channel(tenant.id), events))
-    await asyncio.sleep(0.05)
+    channel = tenant_channel(tenant.id)
+    feed = _Feed(bus, channel)
+
+    async def subscribed() -> bool:
+        return bus.subscriber_count(channel) == 1
+
     stop = asyncio.Event()
-    task = asyncio.create_task(scheduler_loop(1, bus, stop))
+    task: asyncio.Task[None] | None = None
     try:
-        for _ in range(100):
-            if len(events) == 3:
-                break
-            await asyncio.sleep(0.05)
+        await _until(subscribed)
+        task = asyncio.create_task(scheduler_loop(1, bus, stop))
+        async with asyncio.timeout(60):
+            await feed.until(3)
     finally:
         stop.set()  # between two runs, never inside a transaction
-        await asyncio.wait_for(task, 120)
-        listener.cancel()
+        if task is not None:
+            await asyncio.wait_for(task, 120)
+        feed.cancel()
         await bus.close()
     await _check_billed_once(tenant, subs)
-    assert [e["type"] for e in events] == ["invoice.finalized"] * 3
-    assert {e["status"] for e in events} == {"open"}
+    assert [e["type"] for e in feed.events] == ["invoice.finalized"] * 3
+    assert {e["status"] for e in feed.events} == {"open"}
 
 
 async def test_the_bill_command_announces_through_redis(database_url: str, redis_url: str) -> None:
@@ -211,10 +240,15 @@ async def test_the_bill_command_announces_through_redis(database_url: str, redis
     tenant, subs = await _due_subscriptions(4)
     bus = RedisBus(redis_url)
     await bus.start()
-    events: list[dict[str, Any]] = []
-    listener = asyncio.create_task(_collect(bus, tenant_channel(tenant.id), events))
-    await asyncio.sleep(0.2)
+    channel = tenant_channel(tenant.id)
+    feed = _Feed(bus, channel)
+
+    async def subscribed() -> bool:
+        # SUBSCRIBE is sent without waiting for Redis's reply: ask the server.
+        return (await bus._redis.pubsub_numsub(channel))[0][1] == 1
+
     try:
+        await _until(subscribed)
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -228,15 +262,13 @@ async def test_the_bill_command_announces_through_redis(database_url: str, redis
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
         assert "invoices created:" in out.decode()
-        for _ in range(100):
-            if len(events) >= 4:
-                break
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(60):
+            await feed.until(4)
     finally:
-        listener.cancel()
+        feed.cancel()
         await bus.close()
     await _check_billed_once(tenant, subs)
-    assert sorted(e["object_id"] for e in events) == sorted(
+    assert sorted(e["object_id"] for e in feed.events) == sorted(
         await Invoice.filter(tenant_id=tenant.id, billing_reason="subscription_cycle").values_list(
             "public_id", flat=True
         )

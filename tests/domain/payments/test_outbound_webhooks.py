@@ -42,8 +42,14 @@ class Receiver:
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
-        threading.Thread(target=self.server.run, daemon=True).start()
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        # uvicorn says it listens only through `started`: poll it, bounded, and fail
+        # at once if the server thread died (a port taken between bind and serve).
+        deadline = time.monotonic() + 10
         while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the webhook receiver did not start")
             time.sleep(0.02)
 
     async def hook(self, request: Request) -> Response:
@@ -64,6 +70,7 @@ def receiver():
     server = Receiver()
     yield server
     server.server.should_exit = True
+    server.thread.join(10)
 
 
 async def _drain() -> None:
