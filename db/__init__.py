@@ -1,4 +1,5 @@
 """Persistence: Tortoise models, migrations and connection configuration.
 
-Nothing here imports the layers above it (DESIGN.md: arrows only point down).
+Nothing here imports the layers above it (docs/ARCHITECTURE.md: imports only point
+down).
 """

@@ -1,4 +1,4 @@
-"""Keyword-only async factories for tests (DESIGN.md convention 12)."""
+"""Keyword-only async factories for tests (docs/ARCHITECTURE.md, Tests)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 One discount is spread over the discountable lines by largest remainder (a percent
 discount over charges and, negatively, over credits, each rounded once); tax is
 computed once per (rate, inclusive) group on the group's discounted amount and
-rounded half-up once, as DESIGN.md asks, then shown per rate.
+rounded half-up once (docs/ARCHITECTURE.md, Money), then shown per rate.
 
     total = subtotal - discount + exclusive tax
 
