@@ -62,6 +62,8 @@ run: $(VENV)/.run-deps
 # PostgreSQL pass is not optional: unreachable services fail the run instead of skipping.
 test: $(VENV)/.test-deps
 	@mkdir -p $(RESULTS)
+	@echo "== import contracts (pyproject.toml [tool.importlinter]) =="
+	$(VENV)/bin/lint-imports --no-cache
 	@echo "== SQLite pass =="
 	$(PY) -m pytest --junitxml=$(RESULTS)/sqlite.xml
 	@if [ "$$CI" = "true" ] || $(PY) -c "import asyncio, asyncpg; asyncio.run(asyncpg.connect('$(PG_URL)'.replace('postgres://', 'postgresql://', 1), timeout=3))" 2>/dev/null; then \

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
+
+from db.models import TestClock
 
 
 class Clock(Protocol):
@@ -67,6 +69,15 @@ def frozen_at(at: datetime) -> Iterator[FixedClock]:
     """Run a block at one instant (a test clock's frozen time)."""
     with using_clock(FixedClock(at)) as clock:
         yield clock  # type: ignore[misc]
+
+
+async def customer_now(customer: Any) -> datetime:
+    """The customer's time: its test clock's frozen time, else the current clock. Every
+    context that stamps a customer's rows (subscriptions, invoices, payments) asks here,
+    so a test clock moves all of them together."""
+    if customer.test_clock_id is None:
+        return now()
+    return (await TestClock.get(id=customer.test_clock_id)).frozen_time
 
 
 def real_now() -> datetime:

@@ -91,6 +91,35 @@ def round_minor(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def div_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half away from zero, in exact integers: the
+    integer twin of `round_minor` (proration, tax and discount shares, credit notes)."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    sign = -1 if numerator < 0 else 1
+    return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+
+
+def percent_to_bp(value: str | Decimal, *, field: str = "percentOff") -> int:
+    """ "12.5" → 1250 hundredths of a percent; above 0, at most 100, two decimals
+    (coupon percentages and tax rates alike)."""
+    percent = parse_decimal(value, field=field, what="a percentage")
+    if percent <= 0 or percent > 100:
+        raise ValidationError(
+            "percentOff must be above 0 and at most 100", field=field, code="INVALID_PERCENT"
+        )
+    hundredths = percent * 100
+    if hundredths != hundredths.to_integral_value():
+        raise ValidationError("percentOff has at most two decimals", field=field)
+    return int(hundredths)
+
+
+def bp_to_percent(bp: int) -> Decimal:
+    """1250 → 12.5, 2000 → 20 (never "2E+1", which `normalize()` alone would give)."""
+    value = Decimal(bp).scaleb(-2)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
 def allocate(total: int, weights: Sequence[int | Decimal]) -> list[int]:
     """Split `total` minor units in proportion to `weights` by largest remainder.
 

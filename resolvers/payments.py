@@ -11,7 +11,7 @@ from db.models import Tenant
 from domain.pagination import page_request
 from domain.payments import methods, operations, paying, queries, settings
 from domain.payments.providers import sandbox
-from domain.subscriptions.common import load_customer
+from domain.tenancy.access import owned_customer as load_customer
 from domain.webhooks import delivery, endpoints
 from resolvers.common import connection, mutate, query, to_data
 from schema import payments as t

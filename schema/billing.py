@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain.catalog.coupons import bp_to_percent
 from domain.invoicing.builder import shown_line
 from domain.invoicing.i18n import line_label
 from domain.invoicing.service import is_overdue
 from domain.money import Money as MoneyValue
+from domain.money import bp_to_percent
 from schema.billing_enums import (
     CreditNoteReason,
     InvoiceStatus,

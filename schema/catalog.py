@@ -13,8 +13,8 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from domain.catalog.coupons import bp_to_percent
 from domain.catalog.plans import interval_name
+from domain.money import bp_to_percent
 from schema.common import BigInt, Money, MoneyInput, not_null_when_given
 
 

@@ -315,7 +315,7 @@ ReplayResult = result_union("ReplayResult", ReplaySuccess)
 
 
 def settings_view(tenant: Any) -> PaymentSettings:
-    from domain.payments.policy import DunningPolicy as Policy
+    from domain.invoicing.dunning_policy import DunningPolicy as Policy
 
     policy = Policy.of(tenant)
     return PaymentSettings(

@@ -26,11 +26,11 @@ from tortoise.transactions import in_transaction
 from db.invoice_models import Invoice
 from db.models import Subscription
 from domain import clock
-from domain.billing.subscription_billing import bill_subscriptions
 from domain.events.bus import EventBus
 from domain.invoicing.events import publish_invoices
 from domain.payments.collection import process_pending
 from domain.payments.dunning import run_dunning
+from domain.subscriptions.billing import bill_subscriptions
 
 log = logging.getLogger("tally.billing")
 DEFAULT_BATCH = 500

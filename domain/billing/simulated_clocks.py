@@ -15,14 +15,14 @@ from tortoise.transactions import in_transaction
 from db.invoice_models import Invoice
 from db.models import Subscription, Tenant, TestClock
 from domain import bounds, clock, validation
-from domain.billing.subscription_billing import bill_subscriptions
 from domain.credits import schedule
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id
 from domain.pagination import Page, PageRequest, paginate
 from domain.payments.collection import process_pending
 from domain.payments.dunning import run_dunning
-from domain.subscriptions.periods import add_months
+from domain.periods import add_months
+from domain.subscriptions.billing import bill_subscriptions
 from domain.tenancy.access import Permission, Principal
 
 MAX_EVENTS = 100_000  # a runaway guard: ten years of daily events for 25 subscriptions

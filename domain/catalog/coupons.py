@@ -5,7 +5,6 @@ creation, as at Stripe; a different discount is a new coupon."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -15,31 +14,12 @@ from domain import bounds, clock, validation
 from domain.catalog.repository import CatalogItems, amounts_from_input, get_owned
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id
-from domain.money import parse_decimal
+from domain.money import percent_to_bp
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
 
 DURATIONS = ("once", "repeating", "forever")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
-
-
-def percent_to_bp(value: str | Decimal, *, field: str = "percentOff") -> int:
-    """ "12.5" → 1250 hundredths of a percent; above 0, at most 100, two decimals."""
-    percent = parse_decimal(value, field=field, what="a percentage")
-    if percent <= 0 or percent > 100:
-        raise ValidationError(
-            "percentOff must be above 0 and at most 100", field=field, code="INVALID_PERCENT"
-        )
-    hundredths = percent * 100
-    if hundredths != hundredths.to_integral_value():
-        raise ValidationError("percentOff has at most two decimals", field=field)
-    return int(hundredths)
-
-
-def bp_to_percent(bp: int) -> Decimal:
-    """1250 → 12.5, 2000 → 20 (never "2E+1", which `normalize()` alone would give)."""
-    value = Decimal(bp).scaleb(-2)
-    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 async def _plan_ids(principal: Principal, public_ids: list[str]) -> list[int]:

@@ -25,7 +25,7 @@ from db.credit_models import CreditLot, CreditWallet
 from db.models import Subscription
 from domain.credits import rules
 from domain.credits.ledger_writer import Book
-from domain.subscriptions.periods import add_months
+from domain.periods import add_months
 
 MAX_STEPS = 10_000  # boundaries caught up in one go (a runaway guard)
 ALLOWANCE_KINDS = ("allowance", "rollover")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from db.models import Customer
 from domain.errors import NotFoundError, ValidationError
-from domain.tenancy.access import Principal, Role
+from domain.tenancy.access import Principal, customer_scope
 
 _PUBLIC_PREFIX = "cus_"
 
@@ -15,11 +15,8 @@ async def customer_by_ref(principal: Principal, ref: str, *, field: str = "custo
     tenant's customer, or another customer of the same tenant, reads as missing."""
     if not isinstance(ref, str) or not 0 < len(ref) <= 128:
         raise ValidationError("give a customer id (cus_…) or external id", field=field)
-    scope: dict[str, object] = {"tenant_id": principal.tenant_id}
-    if principal.role is Role.CUSTOMER:
-        scope["id"] = principal.customer_id
     by = "public_id" if ref.startswith(_PUBLIC_PREFIX) else "external_id"
-    customer = await Customer.get_or_none(**{by: ref}, **scope)
+    customer = await Customer.get_or_none(**{by: ref}, **customer_scope(principal))
     if customer is None:
         raise NotFoundError(f"no customer {ref}", field=field)
     return customer

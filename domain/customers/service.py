@@ -22,7 +22,7 @@ from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.money import normalise_currency
 from domain.pagination import Page, PageRequest, paginate
-from domain.tenancy.access import Permission, Principal, Role
+from domain.tenancy.access import Permission, Principal, customer_scope, owned_customer
 
 STATUSES = ("active", "archived")
 # What a customer may change about itself from a frontend token.
@@ -150,26 +150,6 @@ async def create_customer(
     )
 
 
-def _scope(principal: Principal) -> dict[str, Any]:
-    scope: dict[str, Any] = {"tenant_id": principal.tenant_id}
-    if principal.role is Role.CUSTOMER:
-        scope["id"] = principal.customer_id
-    return scope
-
-
-async def owned_customer(
-    principal: Principal, public_id: str, *, field: str = "id", lock: bool = False
-) -> Customer:
-    """The caller's customer by public id (a customer token: only its own), else
-    NotFoundError naming `field`."""
-    check_id(public_id, "customer", field=field)
-    query = Customer.select_for_update() if lock else Customer
-    customer = await query.get_or_none(public_id=public_id, **_scope(principal))
-    if customer is None:
-        raise NotFoundError(f"no customer {public_id}", field=field)
-    return customer
-
-
 async def _owned_for_update(principal: Principal, public_id: str) -> Customer:
     return await owned_customer(principal, public_id, lock=True)
 
@@ -246,8 +226,8 @@ async def get_customer(
         raise ValidationError("give exactly one of id or externalId", field="id")
     if public_id is not None:
         check_id(public_id, "customer")
-        return await Customer.get_or_none(public_id=public_id, **_scope(principal))
-    return await Customer.get_or_none(external_id=external_id, **_scope(principal))
+        return await Customer.get_or_none(public_id=public_id, **customer_scope(principal))
+    return await Customer.get_or_none(external_id=external_id, **customer_scope(principal))
 
 
 async def list_customers(
@@ -260,7 +240,7 @@ async def list_customers(
     currency: str | None = None,
 ) -> Page[Customer]:
     principal.require(Permission.CUSTOMERS_READ)
-    query = Customer.filter(**_scope(principal))
+    query = Customer.filter(**customer_scope(principal))
     if status is not None:
         if status not in STATUSES:
             raise ValidationError(f"status must be one of {STATUSES}", field="status")

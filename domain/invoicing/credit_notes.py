@@ -14,17 +14,17 @@ from typing import Any
 from db.invoice_models import BalanceEntry, CreditNote, Invoice
 from db.models import Customer, Tenant
 from domain import validation
+from domain.clock import customer_now
 from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
+from domain.invoicing import settlement
 from domain.invoicing.numbering import take_numbers
 from domain.invoicing.service import InvoiceStatusError, load_invoice
-from domain.money import allocate, money_from_input
+from domain.money import allocate, div_half_up, money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments import aftermath, dunning
-from domain.subscriptions.common import customer_now, scope
-from domain.subscriptions.proration import div_half_up
-from domain.tenancy.access import Permission, Principal
+from domain.payments import aftermath
+from domain.tenancy.access import Permission, Principal, scope
 from domain.webhooks import announce
 
 # Stripe's four credit note reasons, "other", and the two that refunds and lost
@@ -126,7 +126,7 @@ async def create_credit_note(
         load=lambda pk: CreditNote.get(id=pk),
     )
     # A note that settled the invoice canceled its open attempts in Tally
-    # (dunning.on_paid); one awaiting 3-D Secure is stopped at the provider after
+    # (settlement.on_paid); one awaiting 3-D Secure is stopped at the provider after
     # commit, or the customer finishing it would pay twice.
     await aftermath.cancel_at_provider(note.invoice_id)
     return note
@@ -147,14 +147,14 @@ async def issue_credit_note(
         invoice.amount_due_minor -= applied
         if invoice.amount_due_minor == 0:
             invoice.status, invoice.paid_at = "paid", now
-            await dunning.on_paid(invoice, now)
+            await settlement.on_paid(invoice, now)
             settled = True
     invoice.amount_credited_minor += amount
     invoice.updated_at = now
     await invoice.save()
     if settled:
         await announce.invoices("invoice.paid", [invoice])
-        await dunning.refresh_delinquency([invoice.customer_id])
+        await settlement.refresh_delinquency([invoice.customer_id])
     breakdown = split_by_rate(amount, invoice.tax_breakdown)
     tax = sum(g["tax_minor"] for g in breakdown)
     (number,) = await take_numbers(tenant, "credit_note", now, 1)

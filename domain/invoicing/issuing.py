@@ -18,10 +18,10 @@ from db.bulk import insert_many
 from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
 from db.models import Customer, PendingItem
 from domain.ids import new_id
+from domain.invoicing import attempts
 from domain.invoicing.builder import Draft, DraftLine, prorated_line
 from domain.invoicing.numbering import take_numbers
-from domain.payments import attempts
-from domain.subscriptions.periods import Period
+from domain.periods import Period
 from domain.webhooks import announce
 
 _created: ContextVar[list[Invoice] | None] = ContextVar("tally_created_invoices", default=None)

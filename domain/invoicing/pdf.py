@@ -19,9 +19,8 @@ from babel.numbers import format_decimal
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from domain.catalog.coupons import bp_to_percent
 from domain.invoicing.i18n import RTL, date_text, label, language, line_label, reason_label
-from domain.money import format_money
+from domain.money import bp_to_percent, format_money
 
 FONTS = Path(__file__).parent / "fonts"
 DASH = "\u2013"  # the en dash of a date range

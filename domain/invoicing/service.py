@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.transactions import atomic
 from tortoise.expressions import Q
 
 from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
@@ -16,9 +17,11 @@ from db.models import Customer, Tenant, TestClock
 from db.payment_models import Payment
 from domain import clock, validation
 from domain.bounds import amount, instant, total
+from domain.clock import customer_now
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
+from domain.invoicing import attempts, settlement
 from domain.invoicing.builder import Draft, DraftLine, build_draft
 from domain.invoicing.issuing import (
     Party,
@@ -30,10 +33,8 @@ from domain.invoicing.issuing import (
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments import aftermath, attempts, dunning
-from domain.subscriptions.common import customer_now, load_customer, scope
-from domain.tenancy.access import Permission, Principal
-from domain.transactions import atomic
+from domain.payments import aftermath
+from domain.tenancy.access import Permission, Principal, owned_customer, scope
 from domain.webhooks import announce
 
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")
@@ -126,7 +127,9 @@ async def create_invoice(
     principal.require(Permission.INVOICES_WRITE)
 
     async def create() -> Invoice:
-        customer = await load_customer(principal, data.get("customer_id") or "", field="customerId")
+        customer = await owned_customer(
+            principal, data.get("customer_id") or "", field="customerId"
+        )
         currency = (data.get("currency") or customer.currency).upper()
         lines = item_lines(data.get("items") or [], currency)
         now = await customer_now(customer)
@@ -256,7 +259,7 @@ async def _void(principal: Principal, public_id: str) -> Invoice:
     invoice.amount_due_minor = 0
     await _stop_collecting(invoice, awaiting_customer=True)
     await invoice.save()
-    await dunning.refresh_delinquency([invoice.customer_id])
+    await settlement.refresh_delinquency([invoice.customer_id])
     return invoice
 
 
@@ -299,7 +302,7 @@ async def mark_uncollectible(principal: Principal, public_id: str) -> Invoice:
     )
     await _stop_collecting(invoice)
     await invoice.save()
-    await dunning.refresh_delinquency([invoice.customer_id])
+    await settlement.refresh_delinquency([invoice.customer_id])
     await announce.invoices("invoice.marked_uncollectible", [invoice])
     return invoice
 
@@ -349,7 +352,7 @@ async def list_invoices(
     principal.require(Permission.INVOICES_READ)
     query = Invoice.filter(**scope(principal))
     if customer_id is not None:
-        customer = await load_customer(principal, customer_id, field="customerId")
+        customer = await owned_customer(principal, customer_id, field="customerId")
         query = query.filter(customer_id=customer.id)
     if subscription_id is not None:
         check_id(subscription_id, "subscription", field="subscriptionId")

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from domain.money import allocate
-from domain.subscriptions.proration import div_half_up
+from domain.money import allocate, div_half_up
 
 BP = 10_000  # basis points of a percent: 20 % = 2000
 

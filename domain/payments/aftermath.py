@@ -1,7 +1,7 @@
 """After a commit that paid an invoice: what must happen at the provider.
 
 Inside the transaction the invoice's other open attempts were canceled
-(`dunning.on_paid`) and any money beyond what was due was written down as a
+(`invoicing.settlement.on_paid`) and any money beyond what was due was written down as a
 pending refund (`collection.refund_excess`). Provider calls wait for the commit
 (DESIGN.md, convention 6); this module makes them:
 

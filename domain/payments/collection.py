@@ -28,11 +28,12 @@ from db.invoice_models import BalanceEntry, Invoice
 from db.models import Customer, Tenant, TestClock
 from db.payment_models import Payment, PaymentMethod, Refund
 from domain import clock
+from domain.clock import customer_now
 from domain.ids import new_id
+from domain.invoicing import settlement
 from domain.payments import dunning
 from domain.payments.providers.base import ChargeRequest, ChargeResult, ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for
-from domain.subscriptions.common import customer_now
 from domain.webhooks import announce
 
 log = logging.getLogger("tally.payments")
@@ -212,7 +213,7 @@ async def settle(locked: Locked, now: datetime) -> None:
     if paid:
         invoice.status = "paid"
         invoice.paid_at = now
-        await dunning.on_paid(invoice, now, subscription_status=locked.subscription_status)
+        await settlement.on_paid(invoice, now, subscription_status=locked.subscription_status)
         if invoice.billing_reason == "credit_purchase":
             from domain.credits.purchases import grant_paid
 
@@ -227,7 +228,7 @@ async def settle(locked: Locked, now: datetime) -> None:
             subscriptions=_known(invoice.subscription_id, locked.subscription_public_id),
         )
     if locked.delinquent:  # a payment can only end delinquency, never start it
-        await dunning.refresh_delinquency([invoice.customer_id])
+        await settlement.refresh_delinquency([invoice.customer_id])
 
 
 def _known(key: int | None, public_id: str | None) -> dict[int, str] | None:

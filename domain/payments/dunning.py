@@ -13,37 +13,22 @@ which the billing run and test clocks query.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from db.invoice_models import Invoice
 from db.models import Customer, Subscription, Tenant
 from db.payment_models import Payment
+from domain.invoicing.attempts import default_methods, next_dunning_at, open_attempt, provider_name
+from domain.invoicing.dunning_policy import DunningPolicy
+from domain.invoicing.settlement import refresh_delinquency
 from domain.payments import mails
-from domain.payments.attempts import default_methods, next_dunning_at, open_attempt
-from domain.payments.policy import DunningPolicy
-from domain.payments.providers.registry import provider_name
 from domain.webhooks import announce
 
 log = logging.getLogger("tally.dunning")
 NO_METHOD_CODE = "no_payment_method"  # collection.NO_METHOD's failure code
-
-
-async def refresh_delinquency(customer_ids: Sequence[int]) -> None:
-    """A customer is delinquent while one of its invoices is overdue, has a failed
-    payment, or was written off as uncollectible."""
-    for customer_id in sorted(set(customer_ids)):
-        owing = await Invoice.filter(
-            Q(status="uncollectible")
-            | Q(status="open", overdue_flagged=True)
-            | Q(status="open", first_failed_at__isnull=False),
-            customer_id=customer_id,
-        ).exists()
-        await Customer.filter(id=customer_id).update(delinquent=owing)
 
 
 def _seller(tenant: Any) -> str:
@@ -164,39 +149,6 @@ async def final_action(invoice: Invoice, tenant: Any, policy: DunningPolicy, now
     sub.updated_at = now
     await sub.save()
     await announce.subscription(kind, sub)
-
-
-async def on_paid(
-    invoice: Invoice, now: datetime, *, subscription_status: str | None = None
-) -> None:
-    """The invoice has nothing left to pay: stop dunning, cancel the attempts still
-    open, and bring a past-due subscription back to active. `subscription_status`,
-    when the caller read it under the invoice's lock, saves locking a subscription
-    that is not past due (only this invoice's dunning could make it so, and that
-    waits on the same lock)."""
-    invoice.next_payment_attempt_at = None
-    invoice.next_dunning_at = None
-    # An attempt awaiting 3-D Secure is canceled too, here and (after commit, by
-    # aftermath.after_success) at the provider: finishing it later would charge twice.
-    await Payment.filter(invoice_id=invoice.id, status__in=("pending", "requires_action")).update(
-        status="canceled", updated_at=now
-    )
-    if invoice.subscription_id is None or subscription_status not in (None, "past_due", "unpaid"):
-        return
-    sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
-    if sub is not None and sub.status in ("past_due", "unpaid"):
-        other_unpaid = (
-            await Invoice.filter(
-                Q(status="uncollectible") | Q(status="open", first_failed_at__isnull=False),
-                subscription_id=sub.id,
-            )
-            .exclude(id=invoice.id)
-            .exists()
-        )
-        if not other_unpaid:
-            sub.status, sub.updated_at = "active", now
-            await sub.save(update_fields=["status", "updated_at"])
-            await announce.subscription("subscription.updated", sub)
 
 
 async def _step(invoice: Invoice, at: datetime) -> list[int]:

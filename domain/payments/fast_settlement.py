@@ -15,7 +15,7 @@ own, so the event costs one round trip:
   duplicate finds the payment already succeeded (the lock waits for the first
   delivery, then rechecks), so it matches nothing; an id stored before with the
   payment still pending fails the unique index, and the statement writes nothing.
-- then, exactly as `collection.settle` and `dunning.on_paid` do: the payment
+- then, exactly as `collection.settle` and `settlement.on_paid` do: the payment
   succeeds, other open attempts of the invoice (pending, awaiting 3-D Secure) are
   canceled (the caller cancels those the provider knows, after commit), the invoice is
   paid and leaves dunning, and the `invoice.paid` outbox row is written with the

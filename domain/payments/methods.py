@@ -8,11 +8,11 @@ from tortoise.transactions import in_transaction
 from db.models import Customer, Tenant
 from db.payment_models import PaymentMethod
 from domain import clock
-from domain.customers.service import owned_customer
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id, new_id
-from domain.payments.providers.registry import credentials_for, provider_for, provider_name
-from domain.tenancy.access import Permission, Principal
+from domain.invoicing.attempts import provider_name
+from domain.payments.providers.registry import credentials_for, provider_for
+from domain.tenancy.access import Permission, Principal, owned_customer
 
 MAX_METHODS = 20
 

@@ -13,6 +13,7 @@ from db.invoice_models import Invoice
 from db.models import Customer, Tenant
 from db.payment_models import Payment, PaymentMethod, Refund
 from domain import bounds, clock
+from domain.clock import customer_now
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
@@ -33,8 +34,7 @@ from domain.payments.paying import payable
 from domain.payments.providers.base import ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for
 from domain.payments.providers.sandbox import SandboxProvider
-from domain.subscriptions.common import customer_now, scope
-from domain.tenancy.access import Permission, Principal
+from domain.tenancy.access import Permission, Principal, scope
 
 MANUAL_METHODS = ("bank_transfer", "cash", "cheque")
 REFUND_REASONS = ("requested_by_customer", "duplicate", "fraudulent", "other")

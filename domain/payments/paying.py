@@ -9,14 +9,14 @@ from db.invoice_models import Invoice
 from db.models import Customer, Tenant
 from db.payment_models import Payment, PaymentMethod
 from domain import clock
+from domain.clock import customer_now
 from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.invoicing.attempts import default_methods, open_attempt, provider_name
 from domain.invoicing.service import InvoiceStatusError, load_invoice
-from domain.payments.attempts import default_methods, open_attempt
 from domain.payments.collection import OPEN_ATTEMPTS, OPEN_TO_PAYMENT, process_payment
 from domain.payments.methods import owned_method
 from domain.payments.providers.base import ProviderError
-from domain.payments.providers.registry import credentials_for, provider_for, provider_name
-from domain.subscriptions.common import customer_now
+from domain.payments.providers.registry import credentials_for, provider_for
 from domain.tenancy.access import Permission, Principal
 
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 from db.models import Tenant
 from db.payment_models import Payment, PaymentMethod, ProviderEvent
+from domain.invoicing.dunning_policy import DunningPolicy
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments.policy import DunningPolicy
 from domain.tenancy.access import Permission, Principal
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from domain.transactions import atomic
+
 from db.models import Customer, Tenant
 from domain import clock
 from domain.errors import ValidationError
-from domain.payments.policy import DunningPolicy, updated_policy
+from domain.invoicing.dunning_policy import DunningPolicy, updated_policy
 from domain.payments.provider_webhooks import forget_tenant
 from domain.payments.providers.registry import PROVIDERS, seal
 from domain.tenancy.access import Permission, Principal
-from domain.transactions import atomic
 
 
 def _provider(value: str, field: str) -> str:

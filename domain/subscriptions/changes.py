@@ -19,32 +19,28 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ParamSpec
 
+from domain.transactions import atomic
+
 from db.models import PendingItem, Plan, Subscription
 from domain import bounds
-from domain.billing.subscription_billing import bill_subscriptions, parties_for, specs_to_invoices
+from domain.clock import customer_now
 from domain.credits.schedule import follow_subscription
 from domain.errors import ValidationError
 from domain.invoicing.builder import Draft, DraftLine
 from domain.invoicing.issuing import store_invoices
+from domain.periods import Period
 from domain.subscriptions import state_machine
-from domain.subscriptions.common import (
-    InvalidStatus,
-    SubscriptionNotActive,
-    add_on_items,
-    coupon_on_prorations,
-    customer_now,
-    load_plan,
-    load_subscription,
-    pending_rows,
-    period_total,
-    plan_price,
-    proration_draft_lines,
-    quantity,
-)
-from domain.subscriptions.periods import Period
+from domain.subscriptions.billing import bill_subscriptions, parties_for, specs_to_invoices
+from domain.subscriptions.errors import InvalidStatus, SubscriptionNotActive
+from domain.subscriptions.loading import load_plan, load_subscription
+from domain.subscriptions.prices import add_on_items, period_total, plan_price, quantity
 from domain.subscriptions.proration import ProrationLine, prorate_change, unused_part
+from domain.subscriptions.proration_lines import (
+    coupon_on_prorations,
+    pending_rows,
+    proration_draft_lines,
+)
 from domain.tenancy.access import Principal
-from domain.transactions import atomic
 from domain.webhooks import announce
 
 P = ParamSpec("P")

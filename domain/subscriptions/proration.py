@@ -11,15 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from domain.subscriptions.periods import Period
-
-
-def div_half_up(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half away from zero, in exact integers."""
-    if denominator <= 0:
-        raise ValueError("denominator must be positive")
-    sign = -1 if numerator < 0 else 1
-    return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+from domain.money import div_half_up
+from domain.periods import Period
 
 
 def remaining_seconds(period: Period, at: datetime) -> int:

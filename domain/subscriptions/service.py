@@ -9,7 +9,7 @@ from tortoise.expressions import F
 
 from db.models import Coupon, CouponAmount, Subscription
 from domain import bounds
-from domain.billing.subscription_billing import bill_subscriptions, parties_for, specs_to_invoices
+from domain.clock import customer_now
 from domain.credits.schedule import follow_subscription
 from domain.errors import NotFoundError, ValidationError
 from domain.idempotency import run_once
@@ -18,21 +18,13 @@ from domain.invoicing.builder import Draft
 from domain.invoicing.issuing import store_invoices
 from domain.money import normalise_currency
 from domain.pagination import Page, PageRequest, paginate
+from domain.periods import add_months
 from domain.subscriptions import state_machine
+from domain.subscriptions.billing import bill_subscriptions, parties_for, specs_to_invoices
 from domain.subscriptions.changes import preview_next_invoice
-from domain.subscriptions.common import (
-    add_on_items,
-    customer_now,
-    load_customer,
-    load_plan,
-    load_subscription,
-    period_total,
-    plan_price,
-    quantity,
-    scope,
-)
-from domain.subscriptions.periods import add_months
-from domain.tenancy.access import Permission, Principal
+from domain.subscriptions.loading import load_plan, load_subscription
+from domain.subscriptions.prices import add_on_items, period_total, plan_price, quantity
+from domain.tenancy.access import Permission, Principal, owned_customer, scope
 from domain.webhooks import announce
 
 STATUSES = ("incomplete", "trialing", "active", "past_due", "unpaid", "paused", "canceled")
@@ -96,7 +88,9 @@ async def create_subscription(
     principal.require(Permission.SUBSCRIPTIONS_WRITE)
 
     async def create() -> Subscription:
-        customer = await load_customer(principal, data.get("customer_id") or "", field="customerId")
+        customer = await owned_customer(
+            principal, data.get("customer_id") or "", field="customerId"
+        )
         if customer.archived_at is not None:
             raise ValidationError("the customer is archived", field="customerId")
         plan = await load_plan(principal.tenant_id, data.get("plan_id") or "")
@@ -202,7 +196,7 @@ async def list_subscriptions(
     principal.require(Permission.SUBSCRIPTIONS_READ)
     query = Subscription.filter(**scope(principal))
     if customer_id is not None:
-        customer = await load_customer(principal, customer_id, field="customerId")
+        customer = await owned_customer(principal, customer_id, field="customerId")
         query = query.filter(customer_id=customer.id)
     if plan_id is not None:
         plan = await load_plan(principal.tenant_id, plan_id)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.invoicing.builder import DraftLine, prorated_line
-from domain.subscriptions.periods import Period, add_months, index_at, period_at
+from domain.periods import Period, add_months, index_at, period_at
 from domain.subscriptions.proration import PricedItem, unused_part
 
 LIVE = ("trialing", "active", "past_due")

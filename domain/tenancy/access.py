@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
-from domain.errors import PermissionDeniedError
+from db.models import Customer
+from domain.errors import NotFoundError, PermissionDeniedError
+from domain.ids import check_id
 
 
 class Role(enum.StrEnum):
@@ -92,3 +95,38 @@ class Principal:
             raise PermissionDeniedError(
                 f"a {self.role.value} key may not do this ({permission.value})"
             )
+
+
+# What a caller may see, as query filters. Every context scopes its reads with these,
+# so a customer token reads another customer's rows exactly as missing ones.
+
+
+def scope(principal: Principal) -> dict[str, Any]:
+    """Filters for rows that belong to a customer (subscriptions, invoices, payments)."""
+    found: dict[str, Any] = {"tenant_id": principal.tenant_id}
+    if principal.role is Role.CUSTOMER:
+        found["customer_id"] = principal.customer_id
+    return found
+
+
+def customer_scope(principal: Principal) -> dict[str, Any]:
+    """Filters for the customer rows themselves: a customer token sees only its own."""
+    found: dict[str, Any] = {"tenant_id": principal.tenant_id}
+    if principal.role is Role.CUSTOMER:
+        found["id"] = principal.customer_id
+    return found
+
+
+async def owned_customer(
+    principal: Principal, public_id: str, *, field: str = "id", lock: bool = False
+) -> Customer:
+    """The caller's customer by public id (a customer token: only its own), else
+    NotFoundError naming `field`. Here rather than in the customers context because
+    every context that acts for a customer (subscriptions, invoicing, payments) loads
+    it, and contexts below customers must not import it."""
+    check_id(public_id, "customer", field=field)
+    query = Customer.select_for_update() if lock else Customer
+    customer = await query.get_or_none(public_id=public_id, **customer_scope(principal))
+    if customer is None:
+        raise NotFoundError(f"no customer {public_id}", field=field)
+    return customer

@@ -13,10 +13,10 @@ from domain.invoicing.credit_notes import split_by_rate
 from domain.invoicing.tax.eu_rates import standard_rate
 from domain.invoicing.tax.rules import ConfiguredRate, TaxContext, decide
 from domain.invoicing.totals import DiscountInput, LineInput, compute_totals, tax_of
-from domain.subscriptions.periods import Period, add_months, index_at, period_at
+from domain.money import div_half_up
+from domain.periods import Period, add_months, index_at, period_at
 from domain.subscriptions.proration import (
     PricedItem,
-    div_half_up,
     prorate_change,
     unused_part,
     used_part,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.catalog.coupons import bp_to_percent, percent_to_bp
 from domain.errors import ValidationError
+from domain.money import bp_to_percent, percent_to_bp
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from domain.invoicing.builder import DraftLine, shown_line
 from domain.invoicing.issuing import pending_lines
 from domain.invoicing.totals import DiscountInput, LineInput, compute_totals
 from domain.money import round_minor
-from domain.subscriptions.common import proration_draft_lines
-from domain.subscriptions.periods import Period
+from domain.periods import Period
 from domain.subscriptions.proration import PricedItem, prorate_change
+from domain.subscriptions.proration_lines import proration_draft_lines
 from domain.subscriptions.state_machine import period_lines
 
 START = datetime(2026, 1, 31, tzinfo=UTC)

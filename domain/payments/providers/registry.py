@@ -14,12 +14,6 @@ from domain.secrets_box import box
 PROVIDERS = ("manual", "sandbox", "stripe")
 
 
-def provider_name(tenant: Any, customer: Any | None = None) -> str:
-    if customer is not None and customer.payment_provider:
-        return str(customer.payment_provider)
-    return str(tenant.payment_provider or "manual")
-
-
 def provider_for(name: str, tenant: Any) -> Provider:
     if name == "stripe":
         return StripeProvider()

@@ -1,8 +1,10 @@
 """Bill a set of subscriptions up to an instant: the engine decides, this module
 loads what it needs in a fixed number of statements and stores the result.
 
-Shared by the billing run (many subscriptions, claimed with SKIP LOCKED) and by
-test clocks (the subscriptions of one clock, one instant at a time).
+Shared by the billing run (many subscriptions, claimed with SKIP LOCKED), by test
+clocks (the subscriptions of one clock, one instant at a time) and by the
+subscription operations that bill at once (creating, changing, resuming). It lives
+in subscriptions, below billing, so those operations need not import billing.
 """
 
 from __future__ import annotations

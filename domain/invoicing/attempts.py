@@ -1,7 +1,12 @@
 """Deciding to collect: inside the transaction that finalizes an invoice (or
 retries it), a `pending` payment row is written with its own idempotency key.
-The provider is called after commit (collection.py), so a crash in between
-leaves a pending row that the next sweep sends with the same key."""
+The provider is called after commit (domain/payments/collection.py), so a crash
+in between leaves a pending row that the next sweep sends with the same key.
+
+Part of invoicing, not payments: finalizing an invoice decides how it is collected
+and writes its first attempt in the same transaction, and invoicing sits below
+payments (payments pays, refunds and credits invoices; invoicing calls no provider).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,7 @@ from typing import Any
 from db.bulk import insert_many
 from db.payment_models import Payment, PaymentMethod
 from domain.ids import new_id
-from domain.payments.policy import DunningPolicy
-from domain.payments.providers.registry import provider_name
+from domain.invoicing.dunning_policy import DunningPolicy
 
 PAYMENT_COLUMNS = (
     "public_id",
@@ -34,6 +38,13 @@ PAYMENT_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+def provider_name(tenant: Any, customer: Any | None = None) -> str:
+    """Who collects the customer's invoices: its own provider, else the tenant's."""
+    if customer is not None and customer.payment_provider:
+        return str(customer.payment_provider)
+    return str(tenant.payment_provider or "manual")
 
 
 def attempt_key(invoice_public_id: str, attempt: int) -> str:

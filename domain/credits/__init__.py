@@ -1,0 +1,1 @@
+"""Prepaid credits: wallets, lots, consumption rules, reservations and the ledger."""
