@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.transactions import atomic
 from tortoise.expressions import Q
 
 from db.invoice_models import BalanceEntry, Invoice, InvoiceLine
@@ -35,6 +34,7 @@ from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
 from domain.payments import aftermath
 from domain.tenancy.access import Permission, Principal, owned_customer, scope
+from domain.transactions import atomic
 from domain.webhooks import announce
 
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from domain.transactions import atomic
-
 from db.models import Customer, Tenant
 from domain import clock
 from domain.errors import ValidationError
@@ -15,6 +13,7 @@ from domain.invoicing.dunning_policy import DunningPolicy, updated_policy
 from domain.payments.provider_webhooks import forget_tenant
 from domain.payments.providers.registry import PROVIDERS, seal
 from domain.tenancy.access import Permission, Principal
+from domain.transactions import atomic
 
 
 def _provider(value: str, field: str) -> str:

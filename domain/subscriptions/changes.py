@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ParamSpec
 
-from domain.transactions import atomic
-
 from db.models import PendingItem, Plan, Subscription
 from domain import bounds
 from domain.clock import customer_now
@@ -41,6 +39,7 @@ from domain.subscriptions.proration_lines import (
     proration_draft_lines,
 )
 from domain.tenancy.access import Principal
+from domain.transactions import atomic
 from domain.webhooks import announce
 
 P = ParamSpec("P")

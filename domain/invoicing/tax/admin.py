@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from domain.transactions import atomic
 from tortoise.transactions import in_transaction
 
 from db.invoice_models import TaxRate
@@ -14,6 +13,7 @@ from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id, new_id
 from domain.money import percent_to_bp
 from domain.tenancy.access import Permission, Principal
+from domain.transactions import atomic
 
 
 async def set_tax_rate(principal: Principal, data: dict[str, Any]) -> TaxRate:
