@@ -18,6 +18,7 @@ from domain.invoicing import queries
 from domain.invoicing import service as invoice_service
 from domain.money import display_locale
 from domain.payments import queries as payment_queries
+from domain.subscriptions.changes import preview_next_invoices
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
 from domain.validation import SUPPORTED_LOCALES
@@ -54,6 +55,11 @@ class Loaders:
     @cached_property
     def customer_now(self) -> DataLoader[int, Any]:
         return DataLoader(invoice_service.customer_times)
+
+    @cached_property
+    def upcoming_invoice(self) -> DataLoader[Any, Any]:
+        """A subscription's next invoice; one preview for a whole page of them."""
+        return DataLoader(preview_next_invoices, cache_key_fn=lambda sub: sub.id)
 
     @cached_property
     def customer_balances(self) -> DataLoader[int, list[Any]]:

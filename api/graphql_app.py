@@ -29,6 +29,7 @@ from domain.availability import database_unavailable
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
 from domain.tenancy.api_keys import authenticate
+from domain.unit_of_work import use_bus
 from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, short_error, shorten
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -194,6 +195,7 @@ class TallyGraphQL(GraphQL):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
         ctx = Context(request=request, response=response, bus=self.bus)
+        use_bus(self.bus)  # where the domain's operations announce what they committed
         if isinstance(request, WebSocket) or _wants_ide(request):
             return ctx  # WebSockets authenticate in connection_init; GraphiQL needs no key
         token = bearer_token(request.headers)

@@ -11,8 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.catalog import add_ons, coupons, plans
-from domain.pagination import page_request
-from resolvers.common import connection, mutate, query, to_data
+from resolvers.common import mutate, paged, query, to_data
 from schema import catalog as t
 from schema import payloads as p
 from schema.common import Connection
@@ -35,27 +34,17 @@ def _lister(fetch: Callable[..., Awaitable[Any]], node: type) -> Callable[..., A
         status: t.CatalogStatus | None = None,
         search: str | None = None,
     ) -> Connection[node]:  # type: ignore[valid-type]
-        async def run() -> Any:
-            page = await fetch(
-                info.context.caller,
-                page_request(first, after),
-                status=None if status is None else status.value,
-                search=search,
-            )
-            return connection(page)
-
-        return await query(run)
+        value = None if status is None else status.value
+        return await paged(info, fetch, first, after, status=value, search=search)
 
     return resolve
 
 
 def _archiver(
-    archive: Callable[..., Awaitable[Any]], success: Callable[[Any], Any], result: Any, event: str
+    archive: Callable[..., Awaitable[Any]], success: Callable[[Any], Any], result: Any
 ) -> Callable[..., Any]:
     async def resolve(info: Info, id: strawberry.ID) -> result:  # type: ignore[valid-type]
-        return await mutate(
-            info, lambda: archive(info.context.caller, id, True), success, event=event
-        )
+        return await mutate(archive(info.context.caller, id, True), success)
 
     return resolve
 
@@ -74,78 +63,51 @@ def _coupon(row: Any) -> p.CouponSuccess:
 
 plan = _getter(plans.get_plan, t.Plan)
 plan_list = _lister(plans.list_plans, t.Plan)
-archive_plan = _archiver(plans.set_plan_archived, _plan, p.PlanResult, "plan.archived")
+archive_plan = _archiver(plans.set_plan_archived, _plan, p.PlanResult)
 add_on = _getter(add_ons.get_add_on, t.AddOn)
 add_on_list = _lister(add_ons.list_add_ons, t.AddOn)
-archive_add_on = _archiver(add_ons.set_add_on_archived, _add_on, p.AddOnResult, "add_on.archived")
+archive_add_on = _archiver(add_ons.set_add_on_archived, _add_on, p.AddOnResult)
 coupon = _getter(coupons.get_coupon, t.Coupon)
 coupon_list = _lister(coupons.list_coupons, t.Coupon)
-archive_coupon = _archiver(coupons.set_coupon_archived, _coupon, p.CouponResult, "coupon.archived")
+archive_coupon = _archiver(coupons.set_coupon_archived, _coupon, p.CouponResult)
 
 
 async def create_plan(
     info: Info, input: t.CreatePlanInput, idempotency_key: str | None = None
 ) -> p.PlanResult:
     return await mutate(
-        info,
-        lambda: plans.create_plan(
-            info.context.caller, to_data(input), idempotency_key=idempotency_key
-        ),
+        plans.create_plan(info.context.caller, to_data(input), idempotency_key=idempotency_key),
         _plan,
-        event="plan.created",
     )
 
 
 async def update_plan(info: Info, id: strawberry.ID, input: t.UpdatePlanInput) -> p.PlanResult:
-    return await mutate(
-        info,
-        lambda: plans.update_plan(info.context.caller, id, to_data(input)),
-        _plan,
-        event="plan.updated",
-    )
+    return await mutate(plans.update_plan(info.context.caller, id, to_data(input)), _plan)
 
 
 async def create_add_on(
     info: Info, input: t.CreateAddOnInput, idempotency_key: str | None = None
 ) -> p.AddOnResult:
     return await mutate(
-        info,
-        lambda: add_ons.create_add_on(
-            info.context.caller, to_data(input), idempotency_key=idempotency_key
-        ),
+        add_ons.create_add_on(info.context.caller, to_data(input), idempotency_key=idempotency_key),
         _add_on,
-        event="add_on.created",
     )
 
 
 async def update_add_on(info: Info, id: strawberry.ID, input: t.UpdateAddOnInput) -> p.AddOnResult:
-    return await mutate(
-        info,
-        lambda: add_ons.update_add_on(info.context.caller, id, to_data(input)),
-        _add_on,
-        event="add_on.updated",
-    )
+    return await mutate(add_ons.update_add_on(info.context.caller, id, to_data(input)), _add_on)
 
 
 async def create_coupon(
     info: Info, input: t.CreateCouponInput, idempotency_key: str | None = None
 ) -> p.CouponResult:
     return await mutate(
-        info,
-        lambda: coupons.create_coupon(
-            info.context.caller, to_data(input), idempotency_key=idempotency_key
-        ),
+        coupons.create_coupon(info.context.caller, to_data(input), idempotency_key=idempotency_key),
         _coupon,
-        event="coupon.created",
     )
 
 
 async def update_coupon(
     info: Info, id: strawberry.ID, input: t.UpdateCouponInput
 ) -> p.CouponResult:
-    return await mutate(
-        info,
-        lambda: coupons.update_coupon(info.context.caller, id, to_data(input)),
-        _coupon,
-        event="coupon.updated",
-    )
+    return await mutate(coupons.update_coupon(info.context.caller, id, to_data(input)), _coupon)

@@ -1,25 +1,20 @@
-"""Shared resolver plumbing: input conversion, error mapping, post-commit events."""
+"""Shared resolver plumbing: input conversion, error mapping, connections."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from domain import clock
 from domain import errors as domain_errors
-from domain.credits.live import held_until_done
-from domain.events.bus import tenant_channel
-from domain.pagination import Page, encode_cursor
+from domain.pagination import Page, encode_cursor, page_request
 from schema import common as s
 
 T = TypeVar("T")
-log = logging.getLogger("tally.events")
 
 _ERROR_TYPES: list[tuple[type[domain_errors.BillingError], type[s.Error]]] = [
     (domain_errors.ValidationError, s.ValidationError),
@@ -60,48 +55,14 @@ def to_error(exc: domain_errors.BillingError) -> s.Error:
     return s.ValidationError(code=exc.code, message=exc.message, field=exc.field)
 
 
-async def mutate(
-    info: Info,
-    action: Callable[[], Awaitable[T]],
-    success: Callable[[T], Any],
-    *,
-    event: str | None = None,
-    customer_of: Callable[[T], int | None] = lambda row: None,
-) -> Any:
-    """Run one domain call; expected failures become union members, and the event
-    is published only once the domain call (and its transaction) has finished."""
+async def mutate(call: Awaitable[T], success: Callable[[T], Any]) -> Any:
+    """Await one domain operation (which owns its transaction and what runs after
+    commit); expected failures become members of the mutation's result union."""
     try:
-        async with held_until_done(info.context.bus):  # credit changes, after commit
-            result = await action()
+        result = await call
     except domain_errors.BillingError as exc:
         return to_error(exc)
-    if event is not None:
-        await publish(info, event, result.public_id, customer_of(result))  # type: ignore[attr-defined]
     return success(result)
-
-
-async def publish(
-    info: Info,
-    event: str,
-    object_id: str,
-    customer_id: int | None,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Best-effort live fan-out: the change is committed already, so a bus failure
-    (Redis down) is logged and must not turn a successful mutation into an error."""
-    ctx = info.context
-    payload = {
-        "type": event,
-        "object_id": object_id,
-        # Internal id, used only to filter what a customer token may follow.
-        "customer_id": customer_id,
-        "occurred_at": clock.now().isoformat(),
-        **(extra or {}),
-    }
-    try:
-        await ctx.bus.publish(tenant_channel(ctx.caller.tenant_id), payload)
-    except Exception:
-        log.exception("could not publish %s for %s", event, object_id)
 
 
 async def query(action: Callable[[], Awaitable[T]]) -> T:
@@ -110,6 +71,21 @@ async def query(action: Callable[[], Awaitable[T]]) -> T:
         return await action()
     except domain_errors.BillingError as exc:
         raise GraphQLError(exc.message, extensions={"code": exc.code, "field": exc.field}) from exc
+
+
+async def paged(
+    info: Info,
+    fetch: Callable[..., Awaitable[Page[Any]]],
+    first: int | None,
+    after: str | None,
+    **filters: Any,
+) -> s.Connection[Any]:
+    """Every cursor-paginated list: the caller's page of `fetch` as a connection."""
+    try:
+        page = await fetch(info.context.caller, page_request(first, after), **filters)
+    except domain_errors.BillingError as exc:
+        raise GraphQLError(exc.message, extensions={"code": exc.code, "field": exc.field}) from exc
+    return connection(page)
 
 
 def connection(page: Page[Any], node: Callable[[Any], Any] = lambda row: row) -> s.Connection[Any]:

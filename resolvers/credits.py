@@ -10,13 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from domain.credits import admin, consume, purchases, queries, reservations
+from domain.credits import admin, consume, queries, reservations
 from domain.credits.live import credits_channel
 from domain.errors import BillingError
-from domain.pagination import page_request
+from domain.payments import invoice_actions
 from domain.tenancy.access import Permission, Role
 from resolvers import live
-from resolvers.common import connection, mutate, query, to_data, to_error
+from resolvers.common import mutate, paged, query, to_data, to_error
 from schema import credits as t
 from schema.common import Connection
 
@@ -94,19 +94,16 @@ async def credit_ledger(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Connection[t.CreditEntry]:
-    async def run() -> Any:
-        page = await queries.list_entries(
-            info.context.caller,
-            customer_id,
-            page_request(first, after),
-            module=module,
-            kind=kind.value if kind else None,
-            since=since,
-            until=until,
-        )
-        return connection(page)
-
-    return await query(run)
+    return await paged(
+        info,
+        lambda caller, page, **filters: queries.list_entries(caller, customer_id, page, **filters),
+        first,
+        after,
+        module=module,
+        kind=kind.value if kind else None,
+        since=since,
+        until=until,
+    )
 
 
 async def credit_usage(
@@ -167,9 +164,7 @@ async def consume_credits(
     and plain arguments cost a fraction of an input object to convert."""
     ctx = info.context
     req = consume.ConsumeRequest(customer_id, module, action, quantity, request_id, metadata)
-    return await mutate(
-        info, lambda: consume.consume_credits(ctx.caller, req, ctx.bus), _consumption
-    )
+    return await mutate(consume.consume_credits(ctx.caller, req, ctx.bus), _consumption)
 
 
 async def consume_credits_batch(
@@ -185,8 +180,7 @@ async def consume_credits_batch(
         )
 
     return await mutate(
-        info,
-        lambda: consume.consume_batch(ctx.caller, [_request(i) for i in items], ctx.bus),
+        consume.consume_batch(ctx.caller, [_request(i) for i in items], ctx.bus),
         success,
     )
 
@@ -207,8 +201,7 @@ async def reserve_credits(
         )
 
     return await mutate(
-        info,
-        lambda: reservations.reserve_credits(
+        reservations.reserve_credits(
             ctx.caller,
             input.customer_id,
             input.module,
@@ -228,8 +221,7 @@ async def commit_reservation(
 ) -> t.ReservationResult:
     ctx = info.context
     return await mutate(
-        info,
-        lambda: reservations.commit_reservation(ctx.caller, id, quantity, ctx.bus),
+        reservations.commit_reservation(ctx.caller, id, quantity, ctx.bus),
         lambda r: t.ReservationSuccess(reservation=r),
     )
 
@@ -237,8 +229,7 @@ async def commit_reservation(
 async def release_reservation(info: Info, id: strawberry.ID) -> t.ReservationResult:
     ctx = info.context
     return await mutate(
-        info,
-        lambda: reservations.release_reservation(ctx.caller, id, ctx.bus),
+        reservations.release_reservation(ctx.caller, id, ctx.bus),
         lambda r: t.ReservationSuccess(reservation=r),
     )
 
@@ -273,7 +264,7 @@ async def grant_credits(
         )
         return await _wallet_after(info, customer_id)
 
-    return await mutate(info, run, lambda r: r)
+    return await mutate(run(), lambda r: r)
 
 
 async def _set_blocked(
@@ -285,7 +276,7 @@ async def _set_blocked(
         await admin.set_blocked(ctx.caller, customer_id, blocked, reason=reason, bus=ctx.bus)
         return await _wallet_after(info, customer_id)
 
-    return await mutate(info, run, lambda r: r)
+    return await mutate(run(), lambda r: r)
 
 
 async def block_customer(
@@ -303,8 +294,7 @@ async def refund_credits(
 ) -> t.CreditEntryResult:
     ctx = info.context
     return await mutate(
-        info,
-        lambda: admin.refund_consumption(ctx.caller, entry_id, amount, reason=reason, bus=ctx.bus),
+        admin.refund_consumption(ctx.caller, entry_id, amount, reason=reason, bus=ctx.bus),
         lambda e: t.CreditEntrySuccess(entry=e),
     )
 
@@ -316,28 +306,19 @@ async def purchase_credits(
     currency: str | None = None,
     expires_at: datetime | None = None,
 ) -> t.CreditPurchaseResult:
-    from domain.payments import collection
-
-    ctx = info.context
-
-    async def run() -> Any:
-        bought = await purchases.purchase_credits(
-            ctx.caller, customer_id, credits, currency=currency, expires_at=expires_at
-        )
-        # The invoice is committed: charge it now (sandbox and Stripe answer at once).
-        await collection.process_pending(invoice_ids=[bought.invoice_id])
-        await bought.refresh_from_db()
-        return bought
-
-    return await mutate(info, run, lambda p: t.CreditPurchaseSuccess(purchase=p))
+    return await mutate(
+        invoice_actions.purchase_credits(
+            info.context.caller, customer_id, credits, currency=currency, expires_at=expires_at
+        ),
+        lambda bought: t.CreditPurchaseSuccess(purchase=bought),
+    )
 
 
 async def update_credit_settings(
     info: Info, input: t.CreditSettingsInput
 ) -> t.CreditSettingsResult:
     return await mutate(
-        info,
-        lambda: admin.update_credit_settings(info.context.caller, to_data(input)),
+        admin.update_credit_settings(info.context.caller, to_data(input)),
         lambda tenant: t.CreditSettingsSuccess(settings=settings_view(tenant)),
     )
 
@@ -346,16 +327,11 @@ async def update_credit_settings(
 async def _changes(info: Info, customer_id: str | None) -> AsyncGenerator[dict[str, Any], None]:
     """Wallet changes in the caller's tenant, for one customer (by id or external id)
     or all; a customer token only its own (naming another is NOT_FOUND)."""
-    principal = info.context.caller
-    live.permit(info, Permission.CREDITS_READ)
-    followed = await live.followed_customer(info, customer_id)
-    wanted = followed[0] if followed else None
-    if principal.role is Role.CUSTOMER:
-        wanted = principal.customer_id
-    async for message in live.events(info, credits_channel(principal.tenant_id)):
+    sees = await live.audience(info, Permission.CREDITS_READ, customer_id)
+    async for message in live.events(info, credits_channel(info.context.caller.tenant_id)):
         at = datetime.fromtimestamp(message["committed_at"], UTC)
         for change in message["changes"]:
-            if wanted is not None and change["customer_id"] != wanted:
+            if not sees(change["customer_id"]):
                 continue
             yield {**change, "committed_at": at}
 

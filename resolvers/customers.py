@@ -8,15 +8,14 @@ import strawberry
 from strawberry.types import Info
 
 from domain.customers import service
-from domain.pagination import page_request
-from resolvers.common import connection, mutate, query, to_data
+from resolvers.common import mutate, paged, query, to_data
 from schema import customers as t
 from schema import payloads as p
 from schema.common import Connection
 
 
-def _own_id(row: Any) -> int:
-    return row.id
+def _customer_success(row: Any) -> p.CustomerSuccess:
+    return p.CustomerSuccess(customer=row)
 
 
 async def customer(
@@ -36,31 +35,26 @@ async def customer_list(
     country: str | None = None,
     currency: str | None = None,
 ) -> Connection[t.Customer]:
-    async def run() -> Any:
-        page = await service.list_customers(
-            info.context.caller,
-            page_request(first, after),
-            search=search,
-            status=None if status is None else status.value,
-            country=country,
-            currency=currency,
-        )
-        return connection(page)
-
-    return await query(run)
+    return await paged(
+        info,
+        service.list_customers,
+        first,
+        after,
+        search=search,
+        status=None if status is None else status.value,
+        country=country,
+        currency=currency,
+    )
 
 
 async def create_customer(
     info: Info, input: t.CreateCustomerInput, idempotency_key: str | None = None
 ) -> p.CustomerResult:
     return await mutate(
-        info,
-        lambda: service.create_customer(
+        service.create_customer(
             info.context.caller, to_data(input), idempotency_key=idempotency_key
         ),
-        lambda row: p.CustomerSuccess(customer=row),
-        event="customer.created",
-        customer_of=_own_id,
+        _customer_success,
     )
 
 
@@ -68,19 +62,11 @@ async def update_customer(
     info: Info, id: strawberry.ID, input: t.UpdateCustomerInput
 ) -> p.CustomerResult:
     return await mutate(
-        info,
-        lambda: service.update_customer(info.context.caller, id, to_data(input)),
-        lambda row: p.CustomerSuccess(customer=row),
-        event="customer.updated",
-        customer_of=_own_id,
+        service.update_customer(info.context.caller, id, to_data(input)), _customer_success
     )
 
 
 async def archive_customer(info: Info, id: strawberry.ID) -> p.CustomerResult:
     return await mutate(
-        info,
-        lambda: service.set_customer_archived(info.context.caller, id, True),
-        lambda row: p.CustomerSuccess(customer=row),
-        event="customer.archived",
-        customer_of=_own_id,
+        service.set_customer_archived(info.context.caller, id, True), _customer_success
     )

@@ -4,7 +4,7 @@ a graphql-transport-ws `error` message when they happen before the first event).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from graphql import GraphQLError
@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from domain.customers.lookup import customer_by_ref
 from domain.errors import BillingError
-from domain.tenancy.access import Permission
+from domain.tenancy.access import Permission, Role
 
 
 def live_error(exc: BillingError) -> GraphQLError:
@@ -37,6 +37,26 @@ async def followed_customer(info: Info, ref: str | None) -> tuple[int, str] | No
     except BillingError as exc:
         raise live_error(exc) from exc
     return customer.id, customer.public_id
+
+
+async def audience(
+    info: Info, permission: Permission, customer_ref: str | None = None
+) -> Callable[[int | None], bool]:
+    """The one rule of every live feed: which messages the caller may see, as a test
+    of a message's customer (internal id). A customer token sees only its own
+    customer; `customer_ref` narrows the feed to one customer, and an unknown,
+    foreign or (for a customer token) other customer is an error before the stream
+    opens, never a stream that stays silent."""
+    permit(info, permission)
+    principal = info.context.caller
+    own = principal.customer_id if principal.role is Role.CUSTOMER else None
+    followed = await followed_customer(info, customer_ref)
+    wanted = followed[0] if followed else None
+
+    def sees(customer_id: int | None) -> bool:
+        return (own is None or customer_id == own) and (wanted is None or customer_id == wanted)
+
+    return sees
 
 
 async def events(info: Info, channel: str) -> AsyncIterator[dict[str, Any]]:

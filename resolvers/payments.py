@@ -7,13 +7,9 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from db.models import Tenant
-from domain.pagination import page_request
 from domain.payments import methods, operations, paying, queries, settings
-from domain.payments.providers import sandbox
-from domain.tenancy.access import owned_customer as load_customer
 from domain.webhooks import delivery, endpoints
-from resolvers.common import connection, mutate, query, to_data
+from resolvers.common import mutate, paged, query, to_data
 from schema import payments as t
 from schema.common import Connection
 from schema.customers import PaymentProvider
@@ -22,10 +18,7 @@ from schema.payloads import CustomerResult, CustomerSuccess
 
 async def payment_settings(info: Info) -> t.PaymentSettings:
     async def run() -> Any:
-        from domain.tenancy.access import Permission
-
-        info.context.caller.require(Permission.TENANT_WRITE)
-        return t.settings_view(await Tenant.get(id=info.context.caller.tenant_id))
+        return t.settings_view(await settings.get_payment_settings(info.context.caller))
 
     return await query(run)
 
@@ -42,17 +35,15 @@ async def payment_list(
     customer_id: strawberry.ID | None = None,
     status: t.PaymentStatus | None = None,
 ) -> Connection[t.Payment]:
-    async def run() -> Any:
-        page = await operations.list_payments(
-            info.context.caller,
-            page_request(first, after),
-            invoice_id=invoice_id,
-            customer_id=customer_id,
-            status=status.value if status else None,
-        )
-        return connection(page)
-
-    return await query(run)
+    return await paged(
+        info,
+        operations.list_payments,
+        first,
+        after,
+        invoice_id=invoice_id,
+        customer_id=customer_id,
+        status=status.value if status else None,
+    )
 
 
 async def provider_event_list(
@@ -61,26 +52,19 @@ async def provider_event_list(
     after: str | None = None,
     outcome: t.ProviderEventOutcome | None = None,
 ) -> Connection[t.ProviderEvent]:
-    async def run() -> Any:
-        page = await queries.list_provider_events(
-            info.context.caller,
-            page_request(first, after),
-            outcome=outcome.value if outcome else None,
-        )
-        return connection(page)
-
-    return await query(run)
+    return await paged(
+        info,
+        queries.list_provider_events,
+        first,
+        after,
+        outcome=outcome.value if outcome else None,
+    )
 
 
 async def webhook_endpoint_list(
     info: Info, first: int | None = None, after: str | None = None
 ) -> Connection[t.WebhookEndpoint]:
-    async def run() -> Any:
-        return connection(
-            await endpoints.list_endpoints(info.context.caller, page_request(first, after))
-        )
-
-    return await query(run)
+    return await paged(info, endpoints.list_endpoints, first, after)
 
 
 async def webhook_delivery_list(
@@ -91,29 +75,21 @@ async def webhook_delivery_list(
     event_id: strawberry.ID | None = None,
     status: t.WebhookDeliveryStatus | None = None,
 ) -> Connection[t.WebhookDelivery]:
-    async def run() -> Any:
-        page = await endpoints.list_deliveries(
-            info.context.caller,
-            page_request(first, after),
-            endpoint_id=endpoint_id,
-            event_id=event_id,
-            status=status.value if status else None,
-        )
-        return connection(page)
-
-    return await query(run)
+    return await paged(
+        info,
+        endpoints.list_deliveries,
+        first,
+        after,
+        endpoint_id=endpoint_id,
+        event_id=event_id,
+        status=status.value if status else None,
+    )
 
 
 async def webhook_event_list(
     info: Info, first: int | None = None, after: str | None = None, type: str | None = None
 ) -> Connection[t.WebhookEvent]:
-    async def run() -> Any:
-        page = await endpoints.list_events(
-            info.context.caller, page_request(first, after), type_=type
-        )
-        return connection(page)
-
-    return await query(run)
+    return await paged(info, endpoints.list_events, first, after, type_=type)
 
 
 # -- mutations -----------------------------------------------------------------------------
@@ -123,8 +99,7 @@ async def update_payment_settings(
     info: Info, input: t.PaymentSettingsInput
 ) -> t.PaymentSettingsResult:
     return await mutate(
-        info,
-        lambda: settings.update_payment_settings(info.context.caller, to_data(input)),
+        settings.update_payment_settings(info.context.caller, to_data(input)),
         lambda tenant: t.PaymentSettingsSuccess(settings=t.settings_view(tenant)),
     )
 
@@ -132,21 +107,19 @@ async def update_payment_settings(
 async def set_customer_payment_provider(
     info: Info, customer_id: strawberry.ID, provider: PaymentProvider | None
 ) -> CustomerResult:
-    async def run() -> Any:
-        customer = await load_customer(info.context.caller, customer_id, field="customerId")
-        return await settings.set_customer_provider(
-            info.context.caller, customer, provider.value if provider else None
-        )
-
-    return await mutate(info, run, lambda row: CustomerSuccess(customer=row))
+    return await mutate(
+        settings.set_customer_provider(
+            info.context.caller, customer_id, provider.value if provider else None
+        ),
+        lambda row: CustomerSuccess(customer=row),
+    )
 
 
 async def attach_payment_method(
     info: Info, customer_id: strawberry.ID, token: str, make_default: bool = True
 ) -> t.PaymentMethodResult:
     return await mutate(
-        info,
-        lambda: methods.attach_payment_method(
+        methods.attach_payment_method(
             info.context.caller, customer_id, token, make_default=make_default
         ),
         lambda row: t.PaymentMethodSuccess(payment_method=row),
@@ -155,16 +128,14 @@ async def attach_payment_method(
 
 async def set_default_payment_method(info: Info, id: strawberry.ID) -> t.PaymentMethodResult:
     return await mutate(
-        info,
-        lambda: methods.set_default_payment_method(info.context.caller, id),
+        methods.set_default_payment_method(info.context.caller, id),
         lambda row: t.PaymentMethodSuccess(payment_method=row),
     )
 
 
 async def detach_payment_method(info: Info, id: strawberry.ID) -> t.PaymentMethodResult:
     return await mutate(
-        info,
-        lambda: methods.detach_payment_method(info.context.caller, id),
+        methods.detach_payment_method(info.context.caller, id),
         lambda row: t.PaymentMethodSuccess(payment_method=row),
     )
 
@@ -173,8 +144,7 @@ async def pay_invoice(
     info: Info, invoice_id: strawberry.ID, payment_method_id: strawberry.ID | None = None
 ) -> t.PaymentResult:
     return await mutate(
-        info,
-        lambda: paying.pay_invoice(info.context.caller, invoice_id, payment_method_id),
+        paying.pay_invoice(info.context.caller, invoice_id, payment_method_id),
         lambda row: t.PaymentSuccess(payment=row),
     )
 
@@ -183,8 +153,7 @@ async def record_payment(
     info: Info, input: t.RecordPaymentInput, idempotency_key: str | None = None
 ) -> t.PaymentResult:
     return await mutate(
-        info,
-        lambda: operations.record_payment(
+        operations.record_payment(
             info.context.caller, to_data(input), idempotency_key=idempotency_key
         ),
         lambda row: t.PaymentSuccess(payment=row),
@@ -194,32 +163,28 @@ async def record_payment(
 async def refund_payment(
     info: Info, input: t.RefundPaymentInput, idempotency_key: str | None = None
 ) -> t.RefundResult:
-    async def run() -> Any:
-        refund = await operations.refund_payment(
+    return await mutate(
+        operations.refund_payment_and_reload(
             info.context.caller, to_data(input), idempotency_key=idempotency_key
-        )
-        return refund, await operations.load_payment(info.context.caller, input.payment_id)
-
-    return await mutate(info, run, lambda pair: t.RefundSuccess(refund=pair[0], payment=pair[1]))
+        ),
+        lambda pair: t.RefundSuccess(refund=pair[0], payment=pair[1]),
+    )
 
 
 async def complete_sandbox_action(
     info: Info, payment_id: strawberry.ID, succeed: bool = True
 ) -> t.PaymentResult:
-    async def run() -> Any:
-        await operations.complete_sandbox_action(info.context.caller, payment_id, succeed)
-        await sandbox.flush()  # the sandbox's webhook has been received when this returns
-        return await operations.load_payment(info.context.caller, payment_id)
-
-    return await mutate(info, run, lambda row: t.PaymentSuccess(payment=row))
+    return await mutate(
+        operations.complete_sandbox_action(info.context.caller, payment_id, succeed),
+        lambda row: t.PaymentSuccess(payment=row),
+    )
 
 
 async def create_webhook_endpoint(
     info: Info, input: t.WebhookEndpointInput
 ) -> t.CreateWebhookEndpointResult:
     return await mutate(
-        info,
-        lambda: endpoints.create_endpoint(info.context.caller, to_data(input)),
+        endpoints.create_endpoint(info.context.caller, to_data(input)),
         lambda pair: t.CreateWebhookEndpointSuccess(endpoint=pair[0], secret=pair[1]),
     )
 
@@ -228,16 +193,14 @@ async def update_webhook_endpoint(
     info: Info, id: strawberry.ID, input: t.UpdateWebhookEndpointInput
 ) -> t.WebhookEndpointResult:
     return await mutate(
-        info,
-        lambda: endpoints.update_endpoint(info.context.caller, id, to_data(input)),
+        endpoints.update_endpoint(info.context.caller, id, to_data(input)),
         lambda row: t.WebhookEndpointSuccess(endpoint=row),
     )
 
 
 async def delete_webhook_endpoint(info: Info, id: strawberry.ID) -> t.WebhookEndpointResult:
     return await mutate(
-        info,
-        lambda: endpoints.delete_endpoint(info.context.caller, id),
+        endpoints.delete_endpoint(info.context.caller, id),
         lambda row: t.WebhookEndpointSuccess(endpoint=row),
     )
 
@@ -246,15 +209,13 @@ async def replay_webhook_event(
     info: Info, event_id: strawberry.ID, endpoint_id: strawberry.ID | None = None
 ) -> t.ReplayResult:
     return await mutate(
-        info,
-        lambda: delivery.replay_event(info.context.caller, event_id, endpoint_id),
+        delivery.replay_event(info.context.caller, event_id, endpoint_id),
         lambda n: t.ReplaySuccess(queued=n),
     )
 
 
 async def replay_failed_webhooks(info: Info, endpoint_id: strawberry.ID) -> t.ReplayResult:
     return await mutate(
-        info,
-        lambda: delivery.replay_failed(info.context.caller, endpoint_id),
+        delivery.replay_failed(info.context.caller, endpoint_id),
         lambda n: t.ReplaySuccess(queued=n),
     )

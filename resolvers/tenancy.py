@@ -41,18 +41,15 @@ async def api_key_list(info: Info) -> list[t.ApiKey]:
 
 async def update_tenant(info: Info, input: t.UpdateTenantInput) -> p.TenantResult:
     return await mutate(
-        info,
-        lambda: tenants.update_tenant(info.context.caller, to_data(input)),
+        tenants.update_tenant(info.context.caller, to_data(input)),
         lambda row: p.TenantSuccess(tenant=row),
-        event="tenant.updated",
     )
 
 
 async def create_api_key(info: Info, input: t.CreateApiKeyInput) -> p.CreateApiKeyResult:
     data = to_data(input)
     return await mutate(
-        info,
-        lambda: api_keys.create_api_key(
+        api_keys.create_api_key(
             info.context.caller,
             role=Role(data["role"]),
             name=data["name"],
@@ -65,8 +62,7 @@ async def create_api_key(info: Info, input: t.CreateApiKeyInput) -> p.CreateApiK
 
 async def revoke_api_key(info: Info, id: strawberry.ID) -> p.ApiKeyResult:
     return await mutate(
-        info,
-        lambda: api_keys.revoke_api_key(info.context.caller, id),
+        api_keys.revoke_api_key(info.context.caller, id),
         lambda row: p.ApiKeySuccess(api_key=row),
     )
 
@@ -76,13 +72,11 @@ async def tenant_events(
 ) -> AsyncGenerator[t.TenantEvent, None]:
     """Every change in the caller's tenant as it commits; a customer token only
     sees events about its own customer."""
-    principal = info.context.caller
-    live.permit(info, Permission.TENANT_READ)
-    own = principal.customer_id if principal.role is Role.CUSTOMER else None
-    async for event in live.events(info, tenant_channel(principal.tenant_id)):
+    sees = await live.audience(info, Permission.TENANT_READ)
+    async for event in live.events(info, tenant_channel(info.context.caller.tenant_id)):
         if types and event["type"] not in types:
             continue
-        if own is not None and event.get("customer_id") != own:
+        if not sees(event.get("customer_id")):
             continue
         yield t.TenantEvent(
             type=event["type"],

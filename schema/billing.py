@@ -2,144 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from domain.invoicing.builder import shown_line
-from domain.invoicing.i18n import line_label
 from domain.invoicing.service import is_overdue
-from domain.money import Money as MoneyValue
-from domain.money import bp_to_percent
 from schema.billing_enums import (
     CreditNoteReason,
     InvoiceStatus,
-    LineKind,
     SubscriptionStatus,
 )
 from schema.catalog import Plan
-from schema.common import Money
+from schema.common import Money, money
 from schema.customers import Customer
+from schema.invoice_lines import (
+    InvoiceLine,
+    InvoicePreview,
+    TaxAmount,
+    line_view,
+    percent,
+    preview_of,
+    tax_views,
+)
 
 if TYPE_CHECKING:
     from schema.payments import Payment
-
-
-def _money(minor: int, currency: str) -> Money:
-    return MoneyValue(minor, currency)  # type: ignore[return-value]
-
-
-def _percent(bp: int) -> str:
-    return str(bp_to_percent(bp)) if bp else "0"
-
-
-@strawberry.type
-class InvoiceLine:
-    kind: LineKind
-    description: str
-    quantity: int
-    unit_amount: Money
-    amount: Money = strawberry.field(
-        description="quantity times unit amount (negative for credits). A prorated line "
-        "is quantity 1, the seat count in its description and its dates."
-    )
-    discount: Money
-    tax_inclusive: bool
-    tax_rate: str = strawberry.field(description='Percent as a decimal string ("20", "25.5").')
-    period_start: datetime | None
-    period_end: datetime | None
-
-
-def line_view(row: Any, currency: str, locale: str, rate_bp: int | None = None) -> InvoiceLine:
-    """A stored line or a draft line, as the API shows it (multiplying out)."""
-    description, quantity, unit = shown_line(
-        row.description, row.quantity, row.unit_amount_minor, row.amount_minor
-    )
-    return InvoiceLine(
-        kind=LineKind(row.kind),
-        description=line_label(row.kind, description, locale),
-        quantity=quantity,
-        unit_amount=_money(unit, currency),
-        amount=_money(row.amount_minor, currency),
-        discount=_money(getattr(row, "discount_minor", 0), currency),
-        tax_inclusive=row.tax_inclusive,
-        tax_rate=_percent(rate_bp if rate_bp is not None else row.tax_rate_bp),
-        period_start=row.period_start,
-        period_end=row.period_end,
-    )
-
-
-@strawberry.type
-class TaxAmount:
-    name: str
-    rate: str = strawberry.field(description='Percent as a decimal string ("20").')
-    country: str | None
-    inclusive: bool = strawberry.field(description="Included in the line prices, not added.")
-    taxable: Money
-    amount: Money
-
-
-def tax_views(breakdown: list[dict[str, Any]], currency: str) -> list[TaxAmount]:
-    return [
-        TaxAmount(
-            name=g.get("name") or "",
-            rate=_percent(g["rate_bp"]),
-            country=g.get("country"),
-            inclusive=g["inclusive"],
-            taxable=_money(g["taxable_minor"], currency),
-            amount=_money(g["tax_minor"], currency),
-        )
-        for g in breakdown
-    ]
-
-
-@strawberry.type(description="Lines and totals an operation would produce; nothing is stored.")
-class InvoicePreview:
-    currency: str
-    lines: list[InvoiceLine]
-    subtotal: Money
-    discount: Money
-    taxes: list[TaxAmount]
-    tax: Money
-    total: Money
-    reverse_charge: bool
-    period_start: datetime | None = None
-    period_end: datetime | None = None
-
-
-def preview_of(draft: Any) -> InvoicePreview:
-    """Worded in the customer's language, like the invoice it previews."""
-    locale = draft.locale
-    currency = draft.currency
-    lines = [
-        line_view(_DraftRow(line, d), currency, locale, draft.tax.rate_bp)
-        for line, d in zip(draft.lines, draft.totals.line_discounts, strict=True)
-    ]
-    periods = [line for line in draft.lines if line.kind == "plan"]
-    return InvoicePreview(
-        currency=currency,
-        lines=lines,
-        subtotal=_money(draft.totals.subtotal_minor, currency),
-        discount=_money(draft.totals.discount_minor, currency),
-        taxes=tax_views(draft.tax_breakdown, currency),
-        tax=_money(draft.totals.tax_minor, currency),
-        total=_money(draft.totals.total_minor, currency),
-        reverse_charge=draft.tax.reverse_charge,
-        period_start=periods[0].period_start if periods else None,
-        period_end=periods[0].period_end if periods else None,
-    )
-
-
-@dataclass
-class _DraftRow:
-    line: Any
-    discount_minor: int
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.line, name)
 
 
 @strawberry.type
@@ -160,7 +49,7 @@ def add_on_views(items: list[dict[str, Any]], currency: str) -> list[Subscriptio
             name=i["name"],
             kind=i["kind"],
             quantity=i["quantity"],
-            unit_price=_money(i["unit_amount_minor"], currency),
+            unit_price=money(i["unit_amount_minor"], currency),
         )
         for i in items
     ]
@@ -200,7 +89,7 @@ class Subscription:
 
     @strawberry.field(description="Price per seat per period, fixed when subscribed or changed.")
     def unit_price(self) -> Money:
-        return _money(self.unit_amount_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.unit_amount_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def add_ons(self) -> list[SubscriptionAddOn]:
@@ -214,7 +103,7 @@ class Subscription:
         return ScheduledChange(
             plan_id=strawberry.ID(change["plan"]),
             quantity=change["quantity"],
-            unit_price=_money(change["unit_amount_minor"], self.currency),
+            unit_price=money(change["unit_amount_minor"], self.currency),
             add_ons=add_on_views(change["add_ons"], self.currency),
             effective_at=self.current_period_end,
         )
@@ -229,9 +118,8 @@ class Subscription:
 
     @strawberry.field(description="The next invoice as things stand; null when none is due.")
     async def upcoming_invoice(self, info: Info) -> InvoicePreview | None:
-        from resolvers.billing import upcoming_of
-
-        return await upcoming_of(info, self)
+        draft = await info.context.loaders.upcoming_invoice.load(self)  # type: ignore[attr-defined]
+        return None if draft is None else preview_of(draft)
 
 
 @strawberry.type
@@ -267,15 +155,15 @@ class Invoice:
 
     @strawberry.field
     def subtotal(self) -> Money:
-        return _money(self.subtotal_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.subtotal_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def discount(self) -> Money:
-        return _money(self.discount_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.discount_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def tax(self) -> Money:
-        return _money(self.tax_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.tax_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field(description="Tax per rate.")
     def taxes(self) -> list[TaxAmount]:
@@ -283,23 +171,23 @@ class Invoice:
 
     @strawberry.field
     def total(self) -> Money:
-        return _money(self.total_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.total_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field(description="Customer credit used by this invoice.")
     def credit_applied(self) -> Money:
-        return _money(self.credit_applied_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.credit_applied_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def amount_paid(self) -> Money:
-        return _money(self.amount_paid_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.amount_paid_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field(description="Reduced by credit notes.")
     def amount_credited(self) -> Money:
-        return _money(self.amount_credited_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.amount_credited_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def amount_due(self) -> Money:
-        return _money(self.amount_due_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.amount_due_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     async def lines(self, info: Info) -> list[InvoiceLine]:
@@ -365,11 +253,11 @@ class CreditNote:
 
     @strawberry.field(description="Net of tax.")
     def subtotal(self) -> Money:
-        return _money(self.subtotal_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.subtotal_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def tax(self) -> Money:
-        return _money(self.tax_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.tax_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def taxes(self) -> list[TaxAmount]:
@@ -377,15 +265,15 @@ class CreditNote:
 
     @strawberry.field
     def total(self) -> Money:
-        return _money(self.total_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.total_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field(description="What reduced the invoice's amount due.")
     def applied_to_invoice(self) -> Money:
-        return _money(self.applied_to_invoice_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.applied_to_invoice_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field(description="What became customer credit for later invoices.")
     def credited_to_balance(self) -> Money:
-        return _money(self.credited_to_balance_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.credited_to_balance_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     async def invoice(self, info: Info) -> Invoice | None:
@@ -419,7 +307,7 @@ class TaxRate:
 
     @strawberry.field(description='Percent as a decimal string ("20").')
     def rate(self) -> str:
-        return _percent(self.rate_bp)  # type: ignore[attr-defined]
+        return percent(self.rate_bp)  # type: ignore[attr-defined]
 
 
 @strawberry.type

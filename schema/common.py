@@ -11,6 +11,7 @@ import strawberry
 from graphql import FloatValueNode, GraphQLError, IntValueNode, StringValueNode, ValueNode
 
 from domain.errors import ValidationError as DomainValidationError
+from domain.money import Money as MoneyValue
 from domain.money import format_money, parse_decimal
 
 T = TypeVar("T")
@@ -128,6 +129,11 @@ class Money:
     @strawberry.field(description='Formatted for the given locale ("29,99 €" in fr).')
     def formatted_in(self, locale: str) -> str:
         return format_money(self.amount_minor, self.currency, locale)
+
+
+def money(minor: int, currency: str) -> Money:
+    """A Money field's value: the domain's Money, which has every field of the type."""
+    return MoneyValue(minor, currency)  # type: ignore[return-value]
 
 
 @strawberry.input(description="An amount: give amountMinor (integer) or amount (decimal string).")

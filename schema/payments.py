@@ -10,8 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from schema.billing import Invoice, _money
-from schema.common import Money, MoneyInput, result_union
+from schema.billing import Invoice
+from schema.common import Money, MoneyInput, money, result_union
 from schema.customers import PaymentMethod, PaymentProvider
 
 
@@ -89,11 +89,11 @@ class Payment:
 
     @strawberry.field
     def amount(self) -> Money:
-        return _money(self.amount_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.amount_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     def refunded(self) -> Money:
-        return _money(self.refunded_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.refunded_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field
     async def invoice(self, info: Info) -> Invoice | None:
@@ -111,7 +111,7 @@ class Refund:
 
     @strawberry.field
     def amount(self) -> Money:
-        return _money(self.amount_minor, self.currency)  # type: ignore[attr-defined]
+        return money(self.amount_minor, self.currency)  # type: ignore[attr-defined]
 
     @strawberry.field(description="The credit note recording it on the invoice.")
     def credit_note_id(self) -> strawberry.ID | None:

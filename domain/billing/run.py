@@ -28,7 +28,7 @@ from db.models import Subscription
 from domain import clock
 from domain.events.bus import EventBus
 from domain.invoicing.events import publish_invoices
-from domain.payments.collection import process_pending
+from domain.payments.attempt_sending import process_pending
 from domain.payments.dunning import run_dunning
 from domain.subscriptions.billing import bill_subscriptions
 

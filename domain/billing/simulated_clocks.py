@@ -18,12 +18,14 @@ from domain import bounds, clock, validation
 from domain.credits import schedule
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id
+from domain.invoicing.events import announce_stored_after_commit
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments.collection import process_pending
+from domain.payments.attempt_sending import process_pending
 from domain.payments.dunning import run_dunning
 from domain.periods import add_months
 from domain.subscriptions.billing import bill_subscriptions
 from domain.tenancy.access import Permission, Principal
+from domain.unit_of_work import operation
 
 MAX_EVENTS = 100_000  # a runaway guard: ten years of daily events for 25 subscriptions
 # One advance runs every event it passes inside the request: two years of renewals,
@@ -101,6 +103,7 @@ async def _next_event(clock_id: int, to: datetime) -> datetime | None:
     return min(found) if found else None
 
 
+@operation(transaction=False)
 async def advance_test_clock(principal: Principal, public_id: str, to: datetime) -> TestClock:
     """Each event runs in its own transaction at its own instant, and the payments
     it starts are sent to the provider after that commit, as in real time. A failure
@@ -150,6 +153,7 @@ async def advance_test_clock(principal: Principal, public_id: str, to: datetime)
             test_clock.frozen_time = to
             test_clock.updated_at = clock.now()
             await test_clock.save()
+    announce_stored_after_commit()  # each event committed on its own; announced at the end
     return test_clock
 
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from db.models import Coupon, CouponAmount, Plan
 from domain import bounds, clock, validation
 from domain.catalog.repository import CatalogItems, amounts_from_input, get_owned
 from domain.errors import NotFoundError, ValidationError
+from domain.events import feed
 from domain.ids import check_id
 from domain.money import percent_to_bp
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
+from domain.unit_of_work import operation
 
 DURATIONS = ("once", "repeating", "forever")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,63}$")
@@ -119,18 +119,19 @@ async def create_coupon(
     )
 
 
+@operation
 async def update_coupon(principal: Principal, public_id: str, changes: dict[str, Any]) -> Coupon:
     principal.require(Permission.CATALOG_WRITE)
     if not changes:
         raise ValidationError("nothing to update", field="input")
-    async with in_transaction():
-        query = Coupon.select_for_update()
-        coupon = await get_owned(query, principal, public_id, "coupon")  # type: ignore[arg-type]
-        fields = _clean_limits(changes, creating=False, redeemed=coupon.times_redeemed)
-        if "plan_ids" in changes:
-            fields["plan_ids"] = await _plan_ids(principal, changes["plan_ids"] or [])
-        coupon.update_from_dict({**fields, "updated_at": clock.now()})
-        await coupon.save()
+    query = Coupon.select_for_update()
+    coupon = await get_owned(query, principal, public_id, "coupon")  # type: ignore[arg-type]
+    fields = _clean_limits(changes, creating=False, redeemed=coupon.times_redeemed)
+    if "plan_ids" in changes:
+        fields["plan_ids"] = await _plan_ids(principal, changes["plan_ids"] or [])
+    coupon.update_from_dict({**fields, "updated_at": clock.now()})
+    await coupon.save()
+    feed.tell("coupon.updated", coupon)
     return await COUPONS.with_amounts(coupon)
 
 

@@ -14,11 +14,13 @@ from tortoise.transactions import in_transaction
 
 from domain import bounds, clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.events import feed
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.money import Money, money_from_input
 from domain.pagination import Page, PageRequest, paginate
 from domain.tenancy.access import Permission, Principal
+from domain.unit_of_work import operation
 
 M = TypeVar("M", bound=Model)
 
@@ -188,6 +190,7 @@ class CatalogItems:
     async def load(self, row_id: int) -> Any:
         return await self.with_amounts(await self.model.get(id=row_id))
 
+    @operation(transaction=False)
     async def create(
         self,
         principal: Principal,
@@ -206,7 +209,7 @@ class CatalogItems:
             setattr(row, self.attr, amounts)
             return row
 
-        return await run_once(
+        row = await run_once(
             tenant_id=principal.tenant_id,
             key=idempotency_key,
             operation=operation,
@@ -214,7 +217,10 @@ class CatalogItems:
             create=create,
             load=self.load,
         )
+        feed.tell(f"{self.kind}.created", row)
+        return row
 
+    @operation(transaction=False)
     async def update(
         self,
         principal: Principal,
@@ -233,10 +239,13 @@ class CatalogItems:
                 await row.save()
             if amounts is not None:
                 await replace_amounts(self.amount_model, self.owner_field, row.id, amounts)
+        feed.tell(f"{self.kind}.updated", row)
         return await self.with_amounts(row)
 
+    @operation(transaction=False)
     async def set_archived(self, principal: Principal, public_id: str, archived: bool) -> Any:
         row = await set_archived(self.model, principal, public_id, self.kind, archived)
+        feed.tell(f"{self.kind}.{'archived' if archived else 'restored'}", row)
         return await self.with_amounts(row)
 
     async def get(

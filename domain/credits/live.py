@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 
 from domain.credits.ledger_writer import Change
 from domain.events.bus import EventBus
+from domain.unit_of_work import after_commit, collected, live_bus
 
 log = logging.getLogger("tally.events")
 
@@ -24,39 +23,23 @@ def credits_channel(tenant_id: int) -> str:
     return f"tally:credits:{tenant_id}"
 
 
-# Changes made by an operation that runs inside a caller's transaction (a new
-# subscription's first allowance, a test clock's month, a paid top-up): held until
-# that caller has committed, then published on its bus.
-_held: ContextVar[list[tuple[int, Sequence[Change]]] | None] = ContextVar(
-    "tally_credit_changes_held", default=None
-)
-
-
-@asynccontextmanager
-async def held_until_done(bus: EventBus | None) -> AsyncIterator[None]:
-    """Around an operation that owns its transaction: the credit changes it makes
-    are published once it has returned (committed), and dropped if it raises."""
-    held: list[tuple[int, Sequence[Change]]] = []
-    token = _held.set(held)
-    try:
-        yield
-    finally:
-        _held.reset(token)
-    tenants: dict[int, list[Change]] = {}
-    for tenant_id, changes in held:
-        tenants.setdefault(tenant_id, []).extend(changes)
-    for tenant_id, changes in tenants.items():
-        await publish(bus, tenant_id, changes)
-
-
 async def publish(bus: EventBus | None, tenant_id: int, changes: Sequence[Change]) -> None:
+    """Inside an operation (a new subscription's first allowance, a test clock's
+    month, a paid top-up), the changes wait for it to commit and go out together,
+    one message per tenant; otherwise the caller has committed and they go now."""
     if not changes:
         return
-    held = _held.get()
+    held = collected(f"credits:{tenant_id}")
     if held is not None:
-        held.append((tenant_id, changes))
+        if not held:
+            after_commit(lambda: _send(bus or live_bus(), tenant_id, held))
+        held.extend(changes)
         return
-    if bus is None:
+    await _send(bus, tenant_id, changes)
+
+
+async def _send(bus: EventBus | None, tenant_id: int, changes: Sequence[Change]) -> None:
+    if bus is None or not changes:
         return
     message = {
         "type": "credits.changes",

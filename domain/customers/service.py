@@ -18,11 +18,13 @@ from domain.credits.accounts import forget_terms
 from domain.credits.rules import CreditSettings
 from domain.credits.wallets import carry_day_over
 from domain.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from domain.events import feed
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.money import normalise_currency
 from domain.pagination import Page, PageRequest, paginate
 from domain.tenancy.access import Permission, Principal, customer_scope, owned_customer
+from domain.unit_of_work import operation
 
 STATUSES = ("active", "archived")
 # What a customer may change about itself from a frontend token.
@@ -105,6 +107,7 @@ async def load_customer(customer_id: int) -> Customer:
     return await Customer.get(id=customer_id)
 
 
+@operation(transaction=False)
 async def create_customer(
     principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
 ) -> Customer:
@@ -140,7 +143,7 @@ async def create_customer(
             raise _duplicate(external_id or "") from None
         return customer
 
-    return await run_once(
+    customer = await run_once(
         tenant_id=principal.tenant_id,
         key=idempotency_key,
         operation="createCustomer",
@@ -148,6 +151,8 @@ async def create_customer(
         create=create,
         load=load_customer,
     )
+    feed.tell("customer.created", customer, customer_id=customer.id)
+    return customer
 
 
 async def _owned_for_update(principal: Principal, public_id: str) -> Customer:
@@ -169,6 +174,7 @@ async def _require_write(principal: Principal, changes: dict[str, Any]) -> None:
         raise PermissionDeniedError(f"a customer token may not change {', '.join(sorted(refused))}")
 
 
+@operation(transaction=False)
 async def update_customer(
     principal: Principal, public_id: str, changes: dict[str, Any]
 ) -> Customer:
@@ -201,9 +207,11 @@ async def update_customer(
         except IntegrityError:
             raise _duplicate(external_id or "") from None
     forget_terms()  # a time zone or external id feeds the credits check
+    feed.tell("customer.updated", customer, customer_id=customer.id)
     return customer
 
 
+@operation(transaction=False)
 async def set_customer_archived(principal: Principal, public_id: str, archived: bool) -> Customer:
     principal.require(Permission.CUSTOMERS_WRITE)
     async with in_transaction():
@@ -215,6 +223,9 @@ async def set_customer_archived(principal: Principal, public_id: str, archived: 
             customer.archived_at = now if archived else None
             customer.updated_at = now
             await customer.save(update_fields=["status", "archived_at", "updated_at"])
+    feed.tell(
+        f"customer.{'archived' if archived else 'restored'}", customer, customer_id=customer.id
+    )
     return customer
 
 

@@ -16,15 +16,17 @@ from db.models import Customer, Tenant
 from domain import validation
 from domain.clock import customer_now
 from domain.errors import NotFoundError, ValidationError
+from domain.events import feed
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.invoicing import settlement
+from domain.invoicing.events import announce_after_commit
 from domain.invoicing.numbering import take_numbers
 from domain.invoicing.service import InvoiceStatusError, load_invoice
 from domain.money import allocate, div_half_up, money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments import aftermath
 from domain.tenancy.access import Permission, Principal, scope
+from domain.unit_of_work import operation
 from domain.webhooks import announce
 
 # Stripe's four credit note reasons, "other", and the two that refunds and lost
@@ -71,6 +73,7 @@ def split_by_rate(amount: int, breakdown: list[dict[str, Any]]) -> list[dict[str
     return out
 
 
+@operation(transaction=False)
 async def create_credit_note(
     principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
 ) -> CreditNote:
@@ -126,9 +129,9 @@ async def create_credit_note(
         load=lambda pk: CreditNote.get(id=pk),
     )
     # A note that settled the invoice canceled its open attempts in Tally
-    # (settlement.on_paid); one awaiting 3-D Secure is stopped at the provider after
-    # commit, or the customer finishing it would pay twice.
-    await aftermath.cancel_at_provider(note.invoice_id)
+    # (settlement.on_paid); payments/invoice_actions.py stops them at the provider.
+    feed.tell("credit_note.created", note, customer_id=note.customer_id)
+    announce_after_commit(note.invoice_id, "invoice.updated")
     return note
 
 

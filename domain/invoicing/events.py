@@ -11,9 +11,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from db.invoice_models import Invoice
 from db.models import Customer
 from domain import clock
 from domain.events.bus import EventBus, tenant_channel
+from domain.unit_of_work import after_commit, collected, live_bus
 
 log = logging.getLogger("tally.events")
 EVENT_BY_STATUS = {"draft": "invoice.created", "open": "invoice.finalized", "paid": "invoice.paid"}
@@ -42,3 +44,28 @@ async def publish_invoices(
             await bus.publish(tenant_channel(invoice.tenant_id), payload)
         except Exception:
             log.exception("could not publish %s for %s", payload["type"], invoice.public_id)
+
+
+def announce_after_commit(invoice_id: int, event: str) -> None:
+    """Once the operation has committed: announce the invoice as it then stands."""
+
+    async def announce() -> None:
+        bus = live_bus()
+        if bus is not None:
+            await publish_invoices(bus, [await Invoice.get(id=invoice_id)], event)
+
+    after_commit(announce)
+
+
+def announce_stored_after_commit() -> None:
+    """Once the operation has committed: announce every invoice it stored."""
+    stored = collected("invoices")
+    if stored is None:
+        raise RuntimeError("announce_stored_after_commit outside an operation")
+
+    async def announce() -> None:
+        bus = live_bus()
+        if bus is not None:
+            await publish_invoices(bus, stored)
+
+    after_commit(announce)

@@ -5,9 +5,7 @@ size costs a fixed handful of statements. The caller owns the transaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,20 +20,8 @@ from domain.invoicing import attempts
 from domain.invoicing.builder import Draft, DraftLine, prorated_line
 from domain.invoicing.numbering import take_numbers
 from domain.periods import Period
+from domain.unit_of_work import collected
 from domain.webhooks import announce
-
-_created: ContextVar[list[Invoice] | None] = ContextVar("tally_created_invoices", default=None)
-
-
-@contextmanager
-def collect_invoices() -> Iterator[list[Invoice]]:
-    """Collects the invoices stored inside the block (to announce them after commit)."""
-    found: list[Invoice] = []
-    token = _created.set(found)
-    try:
-        yield found
-    finally:
-        _created.reset(token)
 
 
 class InvoiceRecord:
@@ -315,7 +301,7 @@ async def store_invoices(
         known = {item.customer.id: item.customer.public_id for item in new}
         await announce.invoices("invoice.finalized", invoices, known)
         await announce.invoices("invoice.paid", [i for i in invoices if i.status == "paid"], known)
-    collector = _created.get()
-    if collector is not None:
-        collector.extend(invoices)
+    stored = collected("invoices")  # the operation announces (or charges) them after commit
+    if stored is not None:
+        stored.extend(invoices)
     return invoices

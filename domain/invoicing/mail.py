@@ -13,12 +13,14 @@ from db.invoice_models import Invoice
 from db.models import Customer
 from domain import clock
 from domain.errors import BillingError, ValidationError
+from domain.events import feed
 from domain.invoicing.documents import invoice_document, pdf_bytes
 from domain.invoicing.i18n import date_text, label, language
 from domain.invoicing.service import InvoiceStatusError, load_invoice
 from domain.mailer import smtp_options
 from domain.money import format_money
 from domain.tenancy.access import Permission, Principal
+from domain.unit_of_work import operation
 
 
 class DeliveryError(BillingError):
@@ -53,6 +55,7 @@ async def build_message(invoice: Invoice, sender: str) -> EmailMessage:
     return message
 
 
+@operation(transaction=False)
 async def send_invoice(
     principal: Principal, public_id: str, smtp_url: str | None, *, sender: str = "billing@localhost"
 ) -> Invoice:
@@ -72,4 +75,5 @@ async def send_invoice(
         raise DeliveryError(f"the mail server refused the message: {exc}") from exc
     invoice.sent_at = clock.now()
     await Invoice.filter(id=invoice.id).update(sent_at=invoice.sent_at)
+    feed.tell("invoice.sent", invoice, customer_id=invoice.customer_id)
     return invoice

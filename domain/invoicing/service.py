@@ -32,9 +32,8 @@ from domain.invoicing.issuing import (
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments import aftermath
 from domain.tenancy.access import Permission, Principal, owned_customer, scope
-from domain.transactions import atomic
+from domain.unit_of_work import operation
 from domain.webhooks import announce
 
 STATUSES = ("draft", "open", "paid", "void", "uncollectible")
@@ -163,7 +162,7 @@ async def create_invoice(
     )
 
 
-@atomic
+@operation
 async def update_draft(principal: Principal, public_id: str, data: dict[str, Any]) -> Invoice:
     """Replace a draft's items and memo; anything but a draft is immutable."""
     invoice = await load_invoice(principal, public_id, lock=True)
@@ -224,7 +223,7 @@ async def _finalize(invoice: Invoice, now: datetime) -> Invoice:
     return invoice
 
 
-@atomic
+@operation
 async def finalize_invoice(principal: Principal, public_id: str) -> Invoice:
     invoice = await load_invoice(principal, public_id, lock=True)
     if invoice.status != "draft":
@@ -236,16 +235,10 @@ async def finalize_invoice(principal: Principal, public_id: str) -> Invoice:
     return await _finalize(invoice, now)
 
 
+@operation
 async def void_invoice(principal: Principal, public_id: str) -> Invoice:
-    invoice = await _void(principal, public_id)
-    # After commit: an attempt awaiting 3-D Secure is stopped at the provider too, or
-    # the customer finishing it would pay a void invoice (then refunded as excess).
-    await aftermath.cancel_at_provider(invoice.id)
-    return invoice
-
-
-@atomic
-async def _void(principal: Principal, public_id: str) -> Invoice:
+    """Void the invoice and cancel its open attempts in Tally; the payments-level
+    operation (payments/invoice_actions.py) stops them at the provider after commit."""
     invoice = await load_invoice(principal, public_id, lock=True)
     if invoice.status not in ("draft", "open", "uncollectible"):
         raise InvoiceStatusError(f"a {invoice.status} invoice cannot be voided")
@@ -289,7 +282,7 @@ async def _return_applied_credit(invoice: Invoice) -> None:
         )
 
 
-@atomic
+@operation
 async def mark_uncollectible(principal: Principal, public_id: str) -> Invoice:
     invoice = await load_invoice(principal, public_id, lock=True)
     if invoice.status != "open":

@@ -3,7 +3,7 @@
 Inside the transaction the invoice's other open attempts were canceled
 (`invoicing.settlement.on_paid`) and any money beyond what was due was written down as a
 pending refund (`collection.refund_excess`). Provider calls wait for the commit
-(DESIGN.md, convention 6); this module makes them:
+(docs/ARCHITECTURE.md, "Transactions"); this module makes them:
 
 - an attempt left awaiting 3-D Secure is canceled at the provider, so the
   customer finishing it later cannot pay the invoice a second time;
@@ -20,31 +20,18 @@ it again once the failed attempt's claim has expired. A replayed webhook does no
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
 from db.models import Tenant
 from db.payment_models import Payment, Refund
 from domain import clock
+from domain.payments import refund_sending
 from domain.payments.collection import UNAPPLIED
 from domain.payments.providers.base import ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for
 
 log = logging.getLogger("tally.payments")
-
-# How long a refund's send may take before another worker may take it again: far
-# above a provider call's timeout (the SDK's 30 s with two retries), and the delay
-# before a refund the provider did not take is tried again.
-REFUND_LEASE = timedelta(minutes=5)
-
-
-def lease_expired(stamp: datetime) -> bool:
-    """Whether a refund's claim stamped `stamp` no longer holds. A stamp far in the
-    future is a test clock's (the row was made at its time), never a claim, which is
-    stamped with the real time."""
-    now = clock.real_now()
-    return stamp < now - REFUND_LEASE or stamp > now + REFUND_LEASE
 
 
 async def cancel_at_provider(invoice_id: int) -> None:
@@ -73,13 +60,11 @@ async def cancel_at_provider(invoice_id: int) -> None:
 async def refund_unapplied(invoice_id: int) -> None:
     """Send the pending refunds of money the invoice's payments brought beyond
     what was due."""
-    from domain.payments.operations import process_refund
-
     refunds = await Refund.filter(
         payment__invoice_id=invoice_id, status="pending", reason=UNAPPLIED
     ).order_by("id")
     for refund in refunds:
-        await process_refund(refund.id)
+        await refund_sending.process_refund(refund.id)
 
 
 async def after_success(invoice_id: int) -> None:
@@ -91,13 +76,13 @@ async def after_success(invoice_id: int) -> None:
 async def send_due_refunds(*, limit: int = 100) -> int:
     """Send the pending refunds nobody is sending (their last claim has expired);
     returns how many the provider answered. Several workers may run it at once: each
-    refund is claimed before it is sent (operations.process_refund)."""
-    from domain.payments.operations import send_refund
-
+    refund is claimed before it is sent (refund_sending.process_refund)."""
     now = clock.real_now()
     # A stamp far in the future is a test clock's (the row was made at its time),
     # never a claim, which is stamped with the real time.
-    due = Q(updated_at__lt=now - REFUND_LEASE) | Q(updated_at__gt=now + REFUND_LEASE)
+    due = Q(updated_at__lt=now - refund_sending.REFUND_LEASE) | Q(
+        updated_at__gt=now + refund_sending.REFUND_LEASE
+    )
     ids = (
         await Refund.filter(due, status="pending")
         .order_by("id")
@@ -107,7 +92,7 @@ async def send_due_refunds(*, limit: int = 100) -> int:
     sent = 0
     for refund_id in ids:
         try:
-            refund = await send_refund(int(refund_id))  # type: ignore[arg-type]
+            refund = await refund_sending.send_refund(int(refund_id))  # type: ignore[arg-type]
         except Exception:  # one broken refund (say, revoked credentials) stops no other
             log.exception("refund %s could not be sent; it stays pending", refund_id)
             continue

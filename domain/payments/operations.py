@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from db.invoice_models import Invoice
 from db.models import Customer, Tenant
 from db.payment_models import Payment, PaymentMethod, Refund
@@ -17,23 +15,17 @@ from domain.clock import customer_now
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import run_once
 from domain.ids import check_id, new_id
-from domain.invoicing.credit_notes import CreditNoteTooLarge, issue_credit_note
 from domain.invoicing.service import load_invoice
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
-from domain.payments.aftermath import after_success, lease_expired
-from domain.payments.collection import (
-    UNAPPLIED,
-    Locked,
-    charge_request,
-    lock_payment,
-    new_refund,
-    settle,
-)
+from domain.payments.aftermath import after_success
+from domain.payments.attempt_sending import charge_request
+from domain.payments.collection import Locked, lock_payment, new_refund, settle
 from domain.payments.paying import payable
-from domain.payments.providers.base import ProviderError
-from domain.payments.providers.registry import credentials_for, provider_for
+from domain.payments.providers import sandbox
+from domain.payments.providers.registry import credentials_for
 from domain.payments.providers.sandbox import SandboxProvider
+from domain.payments.refund_sending import process_refund
 from domain.tenancy.access import Permission, Principal, scope
 
 MANUAL_METHODS = ("bank_transfer", "cash", "cheque")
@@ -155,6 +147,14 @@ async def get_payment(principal: Principal, public_id: str) -> Payment | None:
         return None
 
 
+async def refund_payment_and_reload(
+    principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
+) -> tuple[Refund, Payment]:
+    """`refund_payment`, and the payment as it stands after the refund."""
+    refund = await refund_payment(principal, data, idempotency_key=idempotency_key)
+    return refund, await load_payment(principal, data.get("payment_id") or "")
+
+
 async def refund_payment(
     principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
 ) -> Refund:
@@ -203,98 +203,10 @@ async def refund_payment(
     return refund
 
 
-async def process_refund(refund_id: int) -> Refund:
-    """Send a pending refund to the provider and record the answer. The sender
-    claims it first, so two callers (the request, the worker's sweep) never send
-    it at the same time; the provider's idempotency key makes a later retry of a
-    send whose answer was lost a replay, not a second refund."""
-    sent = await send_refund(refund_id)
-    return sent if sent is not None else await Refund.get(id=refund_id)
-
-
-async def send_refund(refund_id: int) -> Refund | None:
-    """process_refund's work; None when another caller holds (or has finished) it."""
-    refund = await Refund.get(id=refund_id)
-    if refund.status != "pending" or not await _claim(refund):
-        return None
-    payment = await Payment.get(id=refund.payment_id)
-    tenant = await Tenant.get(id=refund.tenant_id)
-    provider = provider_for(payment.provider, tenant)
-    try:
-        result = await provider.refund(
-            credentials_for(payment.provider, tenant),
-            payment.provider_ref or "",
-            refund.amount_minor,
-            refund.reason,
-            f"tally:{refund.public_id}",
-        )
-    except ProviderError:
-        # Still pending: the worker's sweep (aftermath.send_due_refunds) sends it
-        # again once this claim has expired.
-        return refund
-    async with in_transaction():
-        # Invoice and payment first, as the webhook that may report this refund does.
-        locked = await lock_payment(payment.id)
-        refund = await Refund.filter(id=refund_id).select_for_update().get()
-        if refund.status != "pending":
-            return refund
-        refund.provider_ref = result.provider_ref or None
-        if result.status == "failed":
-            refund.status, refund.failure_message = "failed", result.failure_message
-        else:
-            await record_refunded(refund, locked, refund.amount_minor)
-            refund.status = "succeeded"
-        refund.updated_at = clock.now()
-        await refund.save()
-    return refund
-
-
-async def _claim(refund: Refund) -> bool:
-    """Take a pending refund for sending: its `updated_at` moves to now, on the
-    condition that it still holds the value read, so of several callers exactly one
-    wins. A refund is free when it was never claimed (`updated_at` is still its
-    creation stamp) or its claim is older than aftermath.REFUND_LEASE (a send that
-    failed, or a worker that died); a live claim is never taken over, whoever reads
-    it after it was made."""
-    if refund.updated_at != refund.created_at and not lease_expired(refund.updated_at):
-        return False
-    claimed = await Refund.filter(
-        id=refund.id, status="pending", updated_at=refund.updated_at
-    ).update(updated_at=clock.real_now())
-    return bool(claimed)
-
-
-async def record_refunded(refund: Refund, locked: Locked, amount: int) -> Any:
-    """Money went back to the customer: the payment and a credit note say so.
-    The caller holds the transaction and both rows (`lock_payment`)."""
-    invoice, payment = locked.invoice, locked.payment
-    now = locked.now()
-    if refund.reason == UNAPPLIED:  # never counted towards the invoice: nothing to credit
-        payment.refunded_minor += amount
-        payment.updated_at = now
-        await payment.save(update_fields=["refunded_minor", "updated_at"])
-        return None
-    creditable = invoice.total_minor - invoice.amount_credited_minor
-    if amount > creditable:
-        raise CreditNoteTooLarge(f"only {creditable} is left to credit on the invoice")
-    payment.refunded_minor += amount
-    payment.updated_at = now
-    await payment.save(update_fields=["refunded_minor", "updated_at"])
-    note = await issue_credit_note(
-        invoice,
-        amount,
-        refund.reason if refund.reason in ("duplicate", "fraudulent") else "requested_by_customer",
-        f"Refund of payment {payment.public_id}",
-        now,
-        refunded=amount,
-    )
-    refund.credit_note_id = note.id
-    return note
-
-
 async def complete_sandbox_action(principal: Principal, payment_id: str, succeed: bool) -> Payment:
     """Stand in for the customer's browser finishing (or abandoning) 3-D Secure
-    on a sandbox payment; the sandbox then reports it by signed webhook."""
+    on a sandbox payment; the sandbox then reports it by signed webhook, which has
+    been received when this returns (the payment is returned as it then stands)."""
     principal.require(Permission.PAYMENTS_WRITE)
     payment = await load_payment(principal, payment_id, field="paymentId")
     if payment.provider != "sandbox" or payment.status != "requires_action":
@@ -311,7 +223,8 @@ async def complete_sandbox_action(principal: Principal, payment_id: str, succeed
         payment.provider_ref or "",
         succeed,
     )
-    return payment
+    await sandbox.flush()
+    return await load_payment(principal, payment_id, field="paymentId")
 
 
 async def list_payments(

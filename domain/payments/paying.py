@@ -13,7 +13,8 @@ from domain.clock import customer_now
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.invoicing.attempts import default_methods, open_attempt, provider_name
 from domain.invoicing.service import InvoiceStatusError, load_invoice
-from domain.payments.collection import OPEN_ATTEMPTS, OPEN_TO_PAYMENT, process_payment
+from domain.payments.attempt_sending import process_payment
+from domain.payments.collection import OPEN_ATTEMPTS, OPEN_TO_PAYMENT
 from domain.payments.methods import owned_method
 from domain.payments.providers.base import ProviderError
 from domain.payments.providers.registry import credentials_for, provider_for

@@ -31,7 +31,6 @@ from domain.errors import ValidationError
 from domain.invoicing.credit_notes import issue_credit_note
 from domain.payments import aftermath, fast_settlement
 from domain.payments.collection import Locked, find_and_lock, new_refund, transition
-from domain.payments.operations import record_refunded
 from domain.payments.providers.base import (
     ChargeResult,
     Credentials,
@@ -39,6 +38,7 @@ from domain.payments.providers.base import (
     SignatureError,
 )
 from domain.payments.providers.registry import credentials_for, provider_for
+from domain.payments.refund_sending import record_refunded
 from domain.webhooks.outbox import emit
 
 log = logging.getLogger("tally.provider_webhooks")

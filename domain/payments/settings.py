@@ -12,8 +12,8 @@ from domain.errors import ValidationError
 from domain.invoicing.dunning_policy import DunningPolicy, updated_policy
 from domain.payments.provider_webhooks import forget_tenant
 from domain.payments.providers.registry import PROVIDERS, seal
-from domain.tenancy.access import Permission, Principal
-from domain.transactions import atomic
+from domain.tenancy.access import Permission, Principal, owned_customer
+from domain.unit_of_work import operation
 
 
 def _provider(value: str, field: str) -> str:
@@ -23,7 +23,7 @@ def _provider(value: str, field: str) -> str:
     return name
 
 
-@atomic
+@operation
 async def update_payment_settings(principal: Principal, data: dict[str, Any]) -> Tenant:
     principal.require(Permission.TENANT_WRITE)
     tenant = await Tenant.filter(id=principal.tenant_id).select_for_update().get()
@@ -60,12 +60,19 @@ async def update_payment_settings(principal: Principal, data: dict[str, Any]) ->
     return tenant
 
 
-@atomic
+async def get_payment_settings(principal: Principal) -> Tenant:
+    """The tenant's payment settings (admin only: they name the provider's keys)."""
+    principal.require(Permission.TENANT_WRITE)
+    return await Tenant.get(id=principal.tenant_id)
+
+
+@operation
 async def set_customer_provider(
-    principal: Principal, customer: Customer, provider: str | None
+    principal: Principal, customer_id: str, provider: str | None
 ) -> Customer:
     """null: follow the tenant's provider."""
     principal.require(Permission.CUSTOMERS_WRITE)
+    customer = await owned_customer(principal, customer_id, field="customerId", lock=True)
     customer.payment_provider = _provider(provider, "provider") if provider else None
     customer.updated_at = clock.now()
     await customer.save(update_fields=["payment_provider", "updated_at"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, ParamSpec
 
@@ -26,9 +26,15 @@ from domain.credits.schedule import follow_subscription
 from domain.errors import ValidationError
 from domain.invoicing.builder import Draft, DraftLine
 from domain.invoicing.issuing import store_invoices
+from domain.payments.charging import billed
 from domain.periods import Period
 from domain.subscriptions import state_machine
-from domain.subscriptions.billing import bill_subscriptions, parties_for, specs_to_invoices
+from domain.subscriptions.billing import (
+    bill_subscriptions,
+    parties_for,
+    pending_for,
+    specs_to_invoices,
+)
 from domain.subscriptions.errors import InvalidStatus, SubscriptionNotActive
 from domain.subscriptions.loading import load_plan, load_subscription
 from domain.subscriptions.prices import add_on_items, period_total, plan_price, quantity
@@ -38,8 +44,8 @@ from domain.subscriptions.proration_lines import (
     pending_rows,
     proration_draft_lines,
 )
-from domain.tenancy.access import Principal
-from domain.transactions import atomic
+from domain.tenancy.access import Permission, Principal
+from domain.unit_of_work import operation
 from domain.webhooks import announce
 
 P = ParamSpec("P")
@@ -126,7 +132,8 @@ def _option(
     return value
 
 
-@atomic
+@billed("subscription.updated")
+@operation
 async def change_subscription(
     principal: Principal, public_id: str, data: dict[str, Any], *, preview: bool = False
 ) -> tuple[Subscription, Draft | None]:
@@ -135,6 +142,15 @@ async def change_subscription(
         await announce.subscription("subscription.updated", sub)
         await follow_subscription(sub)
     return sub, draft
+
+
+async def preview_change(
+    principal: Principal, public_id: str, data: dict[str, Any]
+) -> Draft | None:
+    """Exactly what `change_subscription` with `data` would bill; writes nothing."""
+    principal.require(Permission.SUBSCRIPTIONS_WRITE)
+    _, draft = await change_subscription(principal, public_id, data, preview=True)
+    return draft
 
 
 async def _change(
@@ -228,7 +244,8 @@ async def _bill_now(
     return sub, new[0].draft if new else None
 
 
-@atomic
+@billed("subscription.updated")
+@operation
 @announced
 async def cancel_scheduled_change(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
@@ -258,7 +275,8 @@ def _credit_unused(sub: Subscription, plan: Plan, now: datetime) -> list[DraftLi
     )
 
 
-@atomic
+@billed("subscription.paused")
+@operation
 @announced
 async def pause_subscription(
     principal: Principal, public_id: str, *, resume_at: datetime | None, behavior: str | None
@@ -287,7 +305,8 @@ async def pause_subscription(
     return sub
 
 
-@atomic
+@billed("subscription.resumed")
+@operation
 @announced
 async def resume_subscription(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
@@ -299,7 +318,8 @@ async def resume_subscription(principal: Principal, public_id: str) -> Subscript
     return sub
 
 
-@atomic
+@billed("subscription.canceled")
+@operation
 @announced
 async def cancel_subscription(
     principal: Principal, public_id: str, *, at_period_end: bool, prorate: bool
@@ -336,7 +356,8 @@ async def cancel_subscription(
     return sub
 
 
-@atomic
+@billed("subscription.updated")
+@operation
 @announced
 async def reactivate_subscription(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True)
@@ -353,15 +374,25 @@ async def reactivate_subscription(principal: Principal, public_id: str) -> Subsc
 async def preview_next_invoice(sub: Subscription) -> Draft | None:
     """The invoice the next renewal (or trial end, or resume) will produce, including
     pending prorations and any scheduled change; nothing is written."""
-    shadow = copy.copy(sub)
-    at = state_machine.next_action(shadow)
-    if at is None:
-        return None
-    plans = {p.id: p for p in await Plan.filter(id__in=_plan_ids(shadow))}
-    specs, _ = state_machine.advance(shadow, plans[shadow.plan_id], plans, at)
-    pending = {sub.id: await _pending(sub)}
-    drafts = await _drafts([s for s in specs[:1]], pending)
-    return drafts[0].draft if drafts else None
+    return (await preview_next_invoices([sub]))[0]
+
+
+async def preview_next_invoices(subs: Sequence[Subscription]) -> list[Draft | None]:
+    """`preview_next_invoice` of many subscriptions (a page of them) in a fixed number
+    of statements, in the order given."""
+    shadows = [copy.copy(sub) for sub in subs]
+    due = [(shadow, at) for shadow in shadows if (at := state_machine.next_action(shadow))]
+    if not due:
+        return [None] * len(subs)
+    plan_ids = {pid for shadow, _ in due for pid in _plan_ids(shadow)}
+    plans = {p.id: p for p in await Plan.filter(id__in=sorted(plan_ids))}
+    specs = []
+    for shadow, at in due:
+        found, _ = state_machine.advance(shadow, plans[shadow.plan_id], plans, at)
+        specs += found[:1]
+    pending = await pending_for([shadow.id for shadow, _ in due])
+    drafts = {new.subscription_id: new.draft for new in await _drafts(specs, pending)}
+    return [drafts.get(sub.id) for sub in subs]
 
 
 def _plan_ids(sub: Subscription) -> list[int]:

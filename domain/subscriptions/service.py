@@ -18,6 +18,7 @@ from domain.invoicing.builder import Draft
 from domain.invoicing.issuing import store_invoices
 from domain.money import normalise_currency
 from domain.pagination import Page, PageRequest, paginate
+from domain.payments.charging import billed
 from domain.periods import add_months
 from domain.subscriptions import state_machine
 from domain.subscriptions.billing import bill_subscriptions, parties_for, specs_to_invoices
@@ -82,6 +83,7 @@ def coupon_periods(coupon: Coupon) -> int | None:
     return None
 
 
+@billed("subscription.created")
 async def create_subscription(
     principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
 ) -> Subscription:

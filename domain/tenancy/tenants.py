@@ -10,9 +10,11 @@ from tortoise.transactions import in_transaction
 from db.models import Tenant
 from domain import clock, validation
 from domain.errors import ValidationError
+from domain.events import feed
 from domain.ids import new_id
 from domain.money import normalise_currency
 from domain.tenancy.access import Permission, Principal
+from domain.unit_of_work import operation
 
 
 def _clean(changes: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -105,6 +107,7 @@ async def get_tenant(principal: Principal) -> Tenant:
     return await Tenant.get(id=principal.tenant_id)
 
 
+@operation(transaction=False)
 async def update_tenant(principal: Principal, changes: dict[str, Any]) -> Tenant:
     principal.require(Permission.TENANT_WRITE)
     data = _clean(changes, creating=False)
@@ -117,4 +120,5 @@ async def update_tenant(principal: Principal, changes: dict[str, Any]) -> Tenant
     from domain.tenancy.api_keys import forget_keys
 
     forget_keys()  # authenticated callers carry their tenant row
+    feed.tell("tenant.updated", tenant, tenant_id=tenant.id)
     return tenant

@@ -87,24 +87,34 @@ async def test_redis_bus_uses_one_subscription_per_process(redis_url: str) -> No
 
 async def test_held_credit_changes_wait_for_the_operation_and_die_with_it() -> None:
     from domain.credits.ledger_writer import Change
-    from domain.credits.live import credits_channel, held_until_done, publish
+    from domain.credits.live import credits_channel, publish
+    from domain.unit_of_work import operation, use_bus
 
     bus = InProcessBus()
+    use_bus(bus)
     feed = bus.subscribe(credits_channel(7))
     first = asyncio.ensure_future(anext(feed))
     await _until(_count(bus, credits_channel(7), 1))
     change = Change(1, "cus_a", {"balance": 5})
-    with pytest.raises(RuntimeError):
-        async with held_until_done(bus):
-            await publish(None, 7, [change])  # inside a transaction that then fails
-            raise RuntimeError("rolled back")
-    async with held_until_done(bus):
+
+    @operation(transaction=False)
+    async def fails() -> None:
+        await publish(None, 7, [change])  # inside an operation that then fails
+        raise RuntimeError("rolled back")
+
+    @operation(transaction=False)
+    async def succeeds() -> None:
         await publish(None, 7, [change])
         await publish(bus, 7, [change])  # one message per tenant at the end
         # Proving that nothing arrives can only give the feed a turn to run: one yield
         # is enough, since an in-process publish delivers synchronously.
         await asyncio.sleep(0)
         assert not first.done()
+
+    with pytest.raises(RuntimeError):
+        await fails()
+    await succeeds()
     message = await asyncio.wait_for(first, 5)
     assert [c["wallet"] for c in message["changes"]] == [{"balance": 5}, {"balance": 5}]
+    use_bus(None)
     await feed.aclose()  # type: ignore[attr-defined]

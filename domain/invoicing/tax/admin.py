@@ -13,7 +13,7 @@ from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id, new_id
 from domain.money import percent_to_bp
 from domain.tenancy.access import Permission, Principal
-from domain.transactions import atomic
+from domain.unit_of_work import operation
 
 
 async def set_tax_rate(principal: Principal, data: dict[str, Any]) -> TaxRate:
@@ -52,7 +52,7 @@ async def set_tax_rate(principal: Principal, data: dict[str, Any]) -> TaxRate:
         return row
 
 
-@atomic
+@operation
 async def delete_tax_rate(principal: Principal, public_id: str) -> TaxRate:
     principal.require(Permission.TAX_WRITE)
     check_id(public_id, "tax_rate")

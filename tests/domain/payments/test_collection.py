@@ -10,7 +10,7 @@ from db.invoice_models import BalanceEntry, CreditNote, Invoice
 from db.payment_models import Payment
 from domain.errors import NotFoundError, ValidationError
 from domain.invoicing.service import InvoiceStatusError, void_invoice
-from domain.payments import collection
+from domain.payments import attempt_sending
 from domain.payments.operations import (
     Overpayment,
     RefundTooLarge,
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("fake_stripe")
 
 
 async def _collect(invoice: Invoice) -> Invoice:
-    await collection.process_pending(invoice_ids=[invoice.id])
+    await attempt_sending.process_pending(invoice_ids=[invoice.id])
     return await Invoice.get(id=invoice.id)
 
 
@@ -42,7 +42,7 @@ async def test_finalizing_charges_the_default_card_once(stripe_tenant, fake_stri
     assert fake_stripe.charges[payment.idempotency_key] == 1
     assert "sk_test_tally" in fake_stripe.api_key_seen  # the tenant's own key, decrypted
     # Sending the same attempt again changes nothing and charges nothing.
-    await collection.process_payment(payment.id)
+    await attempt_sending.process_payment(payment.id)
     assert fake_stripe.charges[payment.idempotency_key] == 1
 
 
@@ -54,7 +54,7 @@ async def test_a_run_sends_customers_in_parallel_and_each_customer_in_order(
     fake_stripe.max_in_flight, fake_stripe.same_customer_overlap = 0, False
     fake_stripe.intent_delay = 0.05
     try:
-        sent = await collection.process_pending(invoice_ids=[i.id for i in invoices])
+        sent = await attempt_sending.process_pending(invoice_ids=[i.id for i in invoices])
     finally:
         fake_stripe.intent_delay = 0.0
     assert sent == 10
@@ -93,13 +93,13 @@ async def test_a_crash_after_the_charge_retries_with_the_same_key(
         raise RuntimeError("killed between the provider call and the commit")
 
     with monkeypatch.context() as patch:
-        patch.setattr(collection, "apply_result", crash)
+        patch.setattr(attempt_sending, "apply_result", crash)
         with pytest.raises(RuntimeError):
-            await collection.process_payment(payment.id)
+            await attempt_sending.process_payment(payment.id)
     assert (await Payment.get(id=payment.id)).status == "pending"
     assert fake_stripe.charges[payment.idempotency_key] == 1  # Stripe charged once
     # The sweep sends the pending attempt again: same key, Stripe replays its answer.
-    await collection.process_pending(invoice_ids=[invoice.id])
+    await attempt_sending.process_pending(invoice_ids=[invoice.id])
     assert fake_stripe.charges[payment.idempotency_key] == 1
     invoice = await Invoice.get(id=invoice.id)
     assert (invoice.status, invoice.amount_paid_minor) == ("paid", 10_000)
@@ -109,10 +109,10 @@ async def test_a_provider_outage_leaves_the_attempt_pending(stripe_tenant, fake_
     customer = await customer_with(stripe_tenant, "pm_card_visa")
     invoice = await open_invoice(stripe_tenant, customer)
     fake_stripe.fail_next = 3  # the SDK retries twice, then gives up
-    await collection.process_pending(invoice_ids=[invoice.id])
+    await attempt_sending.process_pending(invoice_ids=[invoice.id])
     (payment,) = await Payment.filter(invoice_id=invoice.id)
     assert payment.status == "pending"
-    await collection.process_pending(invoice_ids=[invoice.id])
+    await attempt_sending.process_pending(invoice_ids=[invoice.id])
     assert (await Invoice.get(id=invoice.id)).status == "paid"
 
 
@@ -166,7 +166,7 @@ async def test_bad_payment_input_is_refused_and_changes_nothing(stripe_tenant) -
     foreign = (await other.payment_methods.all())[0]
     with pytest.raises(NotFoundError):  # another customer's card
         await pay_invoice(admin, invoice.public_id, foreign.public_id)
-    await collection.process_pending(invoice_ids=[invoice.id])
+    await attempt_sending.process_pending(invoice_ids=[invoice.id])
     with pytest.raises(InvoiceStatusError):  # paid already
         await pay_invoice(admin, invoice.public_id)
     draft_void = await open_invoice(stripe_tenant, other, 100)

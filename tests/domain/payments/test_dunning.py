@@ -10,7 +10,7 @@ from db.invoice_models import Invoice
 from db.models import Customer, Subscription
 from db.payment_models import MailMessage, Payment, WebhookEvent
 from domain.billing.simulated_clocks import advance_test_clock
-from domain.payments.collection import process_pending
+from domain.payments.attempt_sending import process_pending
 from domain.payments.methods import attach_payment_method
 from domain.payments.operations import complete_sandbox_action
 from domain.payments.providers import sandbox

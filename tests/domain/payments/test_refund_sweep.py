@@ -14,8 +14,9 @@ import pytest
 from db.invoice_models import BalanceEntry, Invoice
 from db.payment_models import Payment, Refund
 from domain import clock
-from domain.payments import aftermath, collection
-from domain.payments.operations import record_payment, send_refund
+from domain.payments import aftermath, attempt_sending, refund_sending
+from domain.payments.operations import record_payment
+from domain.payments.refund_sending import send_refund
 from tests.domain.payments.conftest import (
     customer_with,
     intent_event,
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("fake_stripe")
 
 async def _expire_claims(refund: Refund) -> None:
     """Time passes: the claim of the attempt that failed is older than its lease."""
-    earlier = clock.real_now() - aftermath.REFUND_LEASE - timedelta(seconds=1)
+    earlier = clock.real_now() - refund_sending.REFUND_LEASE - timedelta(seconds=1)
     await Refund.filter(id=refund.id).update(updated_at=earlier)
 
 
@@ -39,7 +40,7 @@ async def test_a_refund_stripe_did_not_take_is_sent_by_the_sweep_once(
 ) -> None:
     customer = await customer_with(stripe_tenant, "pm_card_authenticationRequired")
     invoice = await open_invoice(stripe_tenant, customer)
-    await collection.process_pending(invoice_ids=[invoice.id])
+    await attempt_sending.process_pending(invoice_ids=[invoice.id])
     (first,) = await Payment.filter(invoice_id=invoice.id)
     assert fake_stripe.complete_authentication(first.provider_ref or "")
     await record_payment(

@@ -10,9 +10,8 @@ import pytest
 from db.invoice_models import BalanceEntry, CreditNote, Invoice
 from db.payment_models import Payment, Refund
 from domain.ids import new_id
-from domain.invoicing.credit_notes import create_credit_note
-from domain.invoicing.service import void_invoice
-from domain.payments import collection
+from domain.payments import attempt_sending
+from domain.payments.invoice_actions import create_credit_note, void_invoice
 from domain.payments.methods import attach_payment_method
 from domain.payments.operations import record_payment
 from domain.payments.paying import pay_invoice
@@ -31,7 +30,7 @@ pytestmark = pytest.mark.usefixtures("fake_stripe")
 async def _waiting_for_3ds(tenant, amount: int = 10_000):  # type: ignore[no-untyped-def]
     customer = await customer_with(tenant, "pm_card_authenticationRequired")
     invoice = await open_invoice(tenant, customer, amount)
-    await collection.process_pending(invoice_ids=[invoice.id])
+    await attempt_sending.process_pending(invoice_ids=[invoice.id])
     (first,) = await Payment.filter(invoice_id=invoice.id)
     assert first.status == "requires_action" and first.provider_ref
     return customer, invoice, first
