@@ -17,8 +17,9 @@ from db import raw
 from db.credit_models import CreditWallet
 from db.invoice_models import Invoice
 from domain import clock
-from domain.credits import rules
+from domain.credits import guards, rules
 from domain.errors import NotFoundError, ValidationError
+from domain.subscriptions.statuses import ENTITLED_STATUSES, sql_list
 
 _CUSTOMER_ID_PREFIX = "cus_"
 
@@ -57,10 +58,35 @@ class Account:
 
     def due(self) -> bool:
         """A lot expiry or an allowance boundary has passed: catch up first."""
-        return self.next_event_at is not None and self.next_event_at <= self.now
+        return not guards.nothing_due(self.next_event_at, self.now)
+
+    def decide(
+        self,
+        module: str,
+        qty: int,
+        *,
+        wallet: rules.WalletState | None = None,
+        day: str | None = None,
+        plain_at: datetime | None = None,
+    ) -> rules.Decision:
+        """`rules.decide` on this customer's terms and standing, for its wallet
+        `state` unless a (locked) `wallet` is given, on its `day` unless told.
+        With `plain_at`, also whether the one statement may write it at that time."""
+        return rules.decide(
+            self.state if wallet is None else wallet,
+            self.ent,
+            module,
+            qty,
+            self.day if day is None else day,
+            payment_overdue=self.payment_overdue,
+            standing=self.standing,
+            settings=self.settings if plain_at is not None else None,
+            next_event_at=self.next_event_at,
+            now=plain_at,
+        )
 
 
-_SELECT = """
+_SELECT = f"""
 SELECT c.id, c.public_id, c.external_id, c.timezone, c.delinquent, c.test_clock_id,
        tc.frozen_time, t.credit_settings, t.dunning,
        w.id AS wallet_id, w.balance, w.reserved, w.usage_day, w.used_today, w.blocked,
@@ -71,7 +97,7 @@ JOIN tenant t ON t.id = c.tenant_id
 LEFT JOIN test_clock tc ON tc.id = c.test_clock_id
 LEFT JOIN credit_wallet w ON w.customer_id = c.id
 LEFT JOIN subscription s ON s.customer_id = c.id
-     AND s.status IN ('trialing', 'active', 'past_due')
+     AND s.status IN {sql_list(ENTITLED_STATUSES)}
 LEFT JOIN plan p ON p.id = s.plan_id
 WHERE c.tenant_id = $1 AND """
 

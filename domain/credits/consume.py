@@ -1,17 +1,22 @@
 """Check and consume credits: atomic, idempotent by `requestId`, never below zero
 and never over the day's limit, however many callers race.
 
-Two paths give the same result (a test holds them to it):
+Two paths give the same result (a test on PostgreSQL holds them to it):
 
 - the **one-statement path** (`fast_consume.py`, PostgreSQL, the common case): one
-  autocommitted statement that checks and writes, when nothing else is due.
-  With the customer's terms cached (`accounts.cached_terms`) it is the only
-  round trip of a consumption.
+  autocommitted statement that checks and writes, when `rules.decide` finds the
+  case plain. With the customer's terms cached (`accounts.cached_terms`) it is the
+  only round trip of a consumption: `decide` then runs on the cached view of the
+  wallet, and only its "yes" is used (to try the statement, which checks every
+  guard again on the row); a "no" sends the request on to read the account.
 - the **locked path** (any database, any case): lock the wallets in id order,
   answer replays, catch up expiries and allowances, release expired holds,
   decide each request with `rules.decide` on the locked rows, and write every
-  entry, the wallets and any `credits.low` event in one transaction. Batches
-  always take it (a constant number of statements per batch).
+  entry, the wallets and any `credits.low` event in one transaction
+  (`wallets.wallet_transaction`). Batches always take it (a constant number of
+  statements per batch).
+
+Both paths check the same guards (`guards.py`).
 
 A refused request is not stored: retried with the same `requestId` after a
 top-up, it can succeed.
@@ -23,35 +28,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from db import raw
 from db.credit_models import CreditEntry, CreditWallet
 from domain import clock
-from domain.credits import accounts, fast_consume, reservations, rules
+from domain.credits import accounts, fast_consume, live, rules
 from domain.credits.accounts import Account
 from domain.credits.ledger_writer import Book, count_today
-from domain.credits.live import publish
-from domain.credits.wallets import on_wallet
+from domain.credits.requests import ConsumeRequest, validate
+from domain.credits.wallets import on_wallet, wallet_transaction
 from domain.errors import BillingError, IdempotencyError, NotFoundError, ValidationError
 from domain.events.bus import EventBus
 from domain.tenancy.access import Permission, Principal
 
 MAX_BATCH = 1000
-MAX_METADATA_BYTES = 4096
 _RETRIES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumeRequest:
-    customer: str
-    module: str
-    action: str
-    quantity: int
-    request_id: str
-    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +67,6 @@ class CheckResult:
     daily_limit: int | None
 
 
-def validate(req: ConsumeRequest) -> ConsumeRequest:
-    accounts.check_ref(req.customer)
-    if not isinstance(req.request_id, str) or not 0 < len(req.request_id) <= 128:
-        raise ValidationError("requestId must be 1-128 characters", field="requestId")
-    if not isinstance(req.action, str) or not 0 < len(req.action) <= 64:
-        raise ValidationError("action must be 1-64 characters", field="action")
-    if not isinstance(req.module, str) or not 0 < len(req.module) <= 32:
-        raise ValidationError("module must be 1-32 characters", field="module")
-    rules.quantity(req.quantity)
-    if req.metadata is not None:
-        if not isinstance(req.metadata, dict):
-            raise ValidationError("metadata must be a JSON object", field="metadata")
-        if len(orjson.dumps(req.metadata)) > MAX_METADATA_BYTES:
-            raise ValidationError(
-                f"metadata must be at most {MAX_METADATA_BYTES} bytes", field="metadata"
-            )
-    return req
-
-
 async def check_credits(principal: Principal, customer: str, module: str, qty: int) -> CheckResult:
     """Could this consumption proceed now? Changes nothing the caller can see (an
     expiry or allowance already due is applied first, as the sweep would)."""
@@ -103,15 +76,7 @@ async def check_credits(principal: Principal, customer: str, module: str, qty: i
     if account.due() or account.state.reserved > 0:
         await on_wallet(account)  # what is due, and holds that have expired
         account = await accounts.load_account(principal.tenant_id, customer)
-    decision = rules.decide(
-        account.state,
-        account.ent,
-        module,
-        qty,
-        account.day,
-        payment_overdue=account.payment_overdue,
-        standing=account.standing,
-    )
+    decision = account.decide(module, qty)
     return CheckResult(account.customer_public_id, module, decision, account.ent.daily_limit)
 
 
@@ -122,29 +87,26 @@ async def consume_credits(
     req = validate(req)
     postgres = raw.is_postgres(CreditEntry._meta.db)
     terms = accounts.cached_terms(principal.tenant_id, req.customer) if postgres else None
-    if terms is not None and req.module in terms.ent.modules:
-        # Known terms: straight to the one statement, which checks all the state.
-        done = await fast_consume.try_one_statement(terms, req, clock.now())
+    if terms is not None and req.module in terms.ent.costs:
+        # Known terms: decide on them, then the one statement checks the row itself.
+        now = clock.now()
+        day = rules.local_day(now, terms.timezone)
+        cached = terms.decide(req.module, req.quantity, day=day, plain_at=now)
+        done = await fast_consume.try_one_statement(terms, req, now, cached, day)
         if done is not None:
-            await publish(bus, terms.tenant_id, [done.change])
+            await live.publish(bus, terms.tenant_id, [done.change])
             return _done(terms, req, done)
     account = await accounts.load_account(principal.tenant_id, req.customer)
     digest = rules.request_digest(
         account.customer_id, req.module, req.action, req.quantity, req.metadata
     )
-    decision = rules.decide(
-        account.state,
-        account.ent,
-        req.module,
-        req.quantity,
-        account.day,
-        payment_overdue=account.payment_overdue,
-        standing=account.standing,
-    )
-    if decision.allowed and account.wallet_id is not None and not account.due() and postgres:
-        done = await fast_consume.try_one_statement(account, req, account.now)
+    decision = account.decide(req.module, req.quantity, plain_at=account.now)
+    if postgres and account.wallet_id is not None:
+        done = await fast_consume.try_one_statement(
+            account, req, account.now, decision, account.day
+        )
         if done is not None:
-            await publish(bus, account.tenant_id, [done.change])
+            await live.publish(bus, account.tenant_id, [done.change])
             return _done(account, req, done)
     first = await _replay_of(account.tenant_id, [req.request_id])
     if req.request_id in first:
@@ -282,37 +244,30 @@ async def _locked(
 ) -> list[Outcome | BillingError]:
     for attempt in range(_RETRIES):
         try:
-            outcomes, book = await _locked_once(tenant_id, found, items)
+            return await _locked_once(tenant_id, found, items, bus)
         except IntegrityError:
             # A request id committed by a concurrent caller after we looked: look again.
             if attempt == _RETRIES - 1:
                 raise
-            continue
-        await publish(bus, tenant_id, book.changes)
-        return outcomes
     raise AssertionError("unreachable")
 
 
 async def _locked_once(
-    tenant_id: int, found: dict[str, Account], items: Sequence[ConsumeRequest]
-) -> tuple[list[Outcome | BillingError], Book]:
-    for account in {id(a): a for a in found.values()}.values():
-        await accounts.ensure_wallet(account)
-    book = Book(tenant_id, clock.now())
+    tenant_id: int,
+    found: dict[str, Account],
+    items: Sequence[ConsumeRequest],
+    bus: EventBus | None,
+) -> list[Outcome | BillingError]:
+    wallet_ids = {ref: await accounts.ensure_wallet(account) for ref, account in found.items()}
+    locking = [wallet_ids[r.customer] for r in items]
     outcomes: list[Outcome | BillingError] = []
-    async with in_transaction():
-        wallets = await accounts.lock_wallets([found[r.customer].wallet_id for r in items])
+    async with wallet_transaction(tenant_id, clock.now(), locking, bus=bus) as tx:
         first = await _replay_of(tenant_id, [r.request_id for r in items])
-        ready: set[int] = set()
         for req in items:
             account = found[req.customer]
-            wallet = wallets[account.wallet_id]  # type: ignore[index]
-            if wallet.id not in ready:
-                ready.add(wallet.id)
-                await reservations.maintain(book, account, wallet)
-            outcomes.append(_apply(book, account, wallet, req, first))
-        await book.flush()
-    return outcomes, book
+            wallet = await tx.wallet(account)
+            outcomes.append(_apply(tx.book, account, wallet, req, first))
+    return outcomes
 
 
 def _apply(
@@ -329,14 +284,8 @@ def _apply(
         if req.request_id in first:
             return _replayed(first[req.request_id], account, req, digest)
         day = rules.counting_day(wallet.usage_day, account.day)
-        decision = rules.decide(
-            accounts.state_of(wallet),
-            account.ent,
-            req.module,
-            req.quantity,
-            day,
-            payment_overdue=account.payment_overdue,
-            standing=account.standing,
+        decision = account.decide(
+            req.module, req.quantity, wallet=accounts.state_of(wallet), day=day
         )
     except BillingError as exc:
         return exc

@@ -14,7 +14,7 @@ import orjson
 from db.bulk import insert_many, update_many
 from db.credit_models import CreditEntry, CreditWallet
 from db.raw import is_postgres
-from domain.credits import rules
+from domain.credits import guards, rules
 from domain.ids import new_id
 from domain.webhooks import outbox
 
@@ -77,8 +77,8 @@ _JSON_INSERT = (
 
 def count_today(wallet: CreditWallet, day: str, amount: int) -> None:
     """Add to the wallet's usage of the customer's `day` (a new day starts at 0;
-    usage carried on a later date keeps counting there: rules.counts_on)."""
-    if rules.counts_on(wallet.usage_day, day):
+    usage carried on a later date keeps counting there: guards.counts_on)."""
+    if guards.counts_on(wallet.usage_day, day):
         wallet.used_today += amount
     else:
         wallet.used_today, wallet.usage_day = amount, day
@@ -185,9 +185,11 @@ class Book:
     def _thresholds(
         self, wallet: CreditWallet, customer: str, before: int, settings: rules.CreditSettings
     ) -> None:
+        # The same predicates as the one statement's locked-path guards (guards.py):
+        # where they would fire, that statement stands aside and this path runs.
         after = wallet.balance
         threshold = settings.low_threshold
-        if threshold is not None and before >= threshold > after:
+        if guards.crosses_low(before, after, threshold):
             self.events.append(
                 (
                     self.tenant_id,
@@ -201,7 +203,7 @@ class Book:
                 )
             )
         if settings.auto_block:
-            if after - wallet.reserved <= 0 and after < before:
+            if guards.exhausts(after, wallet.reserved) and after < before:
                 wallet.auto_blocked = True
             elif wallet.auto_blocked and after - wallet.reserved > 0 and after > before:
                 wallet.auto_blocked = False  # a top-up unblocks

@@ -26,10 +26,10 @@ from db.models import Subscription
 from domain.credits import rules
 from domain.credits.ledger_writer import Book
 from domain.periods import add_months
+from domain.subscriptions.statuses import ENTITLED_STATUSES
 
 MAX_STEPS = 10_000  # boundaries caught up in one go (a runaway guard)
 ALLOWANCE_KINDS = ("allowance", "rollover")
-_NOT_ENTITLED = ("incomplete", "unpaid", "paused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +42,15 @@ class SubTerms:
     rollover_cap: int | None
 
     def entitled_at(self, at: datetime) -> bool:
-        if self.monthly_credits <= 0 or self.status in _NOT_ENTITLED:
+        if self.monthly_credits <= 0:
             return False
+        if self.status in ENTITLED_STATUSES:
+            return self.ended_at is None or self.ended_at > at
+        # A canceled subscription still entitles until it has ended: a boundary
+        # caught up late, at an instant before the cancellation took effect.
         if self.status == "canceled":
             return self.ended_at is not None and self.ended_at > at
-        return self.ended_at is None or self.ended_at > at
+        return False
 
 
 def month_window(anchor: datetime, at: datetime) -> tuple[datetime, datetime]:

@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from db.credit_models import CreditReservation, CreditWallet
+from db.credit_models import CreditReservation
 from domain import clock
-from domain.credits import accounts, lots, rules
+from domain.credits import accounts, rules
 from domain.credits.accounts import Account
-from domain.credits.ledger_writer import Book, count_today
-from domain.credits.live import publish
+from domain.credits.ledger_writer import count_today
+from domain.credits.requests import ConsumeRequest, validate
+from domain.credits.wallets import give_back, release_expired, wallet_transaction
 from domain.errors import ConflictError, IdempotencyError, NotFoundError, ValidationError
 from domain.events.bus import EventBus
 from domain.ids import check_id, new_id
@@ -42,34 +42,6 @@ class ReserveOutcome:
     replayed: bool = False
 
 
-async def maintain(book: Book, account: Account, wallet: CreditWallet) -> None:
-    """What is due before deciding anything on a locked wallet: expiries and
-    allowance boundaries, then expired holds."""
-    if wallet.next_event_at is not None and wallet.next_event_at <= account.now:
-        book.now = account.now
-        await lots.catch_up(book, wallet, account.customer_public_id, account.settings)
-    if wallet.reserved > 0:
-        await release_expired(book, wallet, account.customer_public_id, account.now)
-
-
-def _give_back(book: Book, wallet: CreditWallet, customer: str, hold: CreditReservation) -> None:
-    wallet.reserved -= hold.amount
-    if wallet.usage_day == hold.usage_day:
-        wallet.used_today = max(wallet.used_today - hold.amount, 0)
-    book.touch(wallet, customer)
-
-
-async def release_expired(book: Book, wallet: CreditWallet, customer: str, now: datetime) -> None:
-    expired = list(
-        await CreditReservation.filter(wallet_id=wallet.id, status="held", expires_at__lte=now)
-    )
-    for hold in expired:
-        _give_back(book, wallet, customer, hold)
-        hold.status = "expired"
-        hold.updated_at = now
-        await hold.save(update_fields=("status", "updated_at"))
-
-
 async def reserve_credits(
     principal: Principal,
     customer: str,
@@ -82,8 +54,6 @@ async def reserve_credits(
     metadata: dict[str, Any] | None = None,
     bus: EventBus | None = None,
 ) -> ReserveOutcome:
-    from domain.credits.consume import ConsumeRequest, validate
-
     principal.require(Permission.CREDITS_CONSUME)
     req = validate(ConsumeRequest(customer, module, action, qty, request_id, metadata))
     seconds = DEFAULT_HOLD_SECONDS if expires_in is None else expires_in
@@ -95,28 +65,17 @@ async def reserve_credits(
     digest = rules.request_digest(account.customer_id, module, action, qty, metadata)
     rules.cost_of(account.ent, module, qty)  # an unknown module is an error, not a refusal
     wallet_id = await accounts.ensure_wallet(account)
-    book = Book(principal.tenant_id, account.now)
     try:
-        async with in_transaction():
-            wallet = (await accounts.lock_wallets([wallet_id]))[wallet_id]
+        async with wallet_transaction(principal.tenant_id, account.now, [wallet_id], bus=bus) as tx:
             first = await CreditReservation.get_or_none(
                 tenant_id=principal.tenant_id, request_id=req.request_id
             )
             if first is not None:
                 return _replay(first, account, digest)
-            await maintain(book, account, wallet)
+            wallet = await tx.wallet(account)
             day = rules.counting_day(wallet.usage_day, account.day)
-            decision = rules.decide(
-                accounts.state_of(wallet),
-                account.ent,
-                module,
-                qty,
-                day,
-                payment_overdue=account.payment_overdue,
-                standing=account.standing,
-            )
+            decision = account.decide(module, qty, wallet=accounts.state_of(wallet), day=day)
             if not decision.allowed:
-                await book.flush()
                 return ReserveOutcome(None, decision)
             wallet.reserved += decision.cost
             count_today(wallet, day, decision.cost)
@@ -138,14 +97,12 @@ async def reserve_credits(
                 created_at=account.now,
                 updated_at=account.now,
             )
-            book.touch(wallet, account.customer_public_id)
-            await book.flush()
+            tx.book.touch(wallet, account.customer_public_id)
     except IntegrityError:  # the same request id, committed concurrently
         first = await CreditReservation.get(
             tenant_id=principal.tenant_id, request_id=req.request_id
         )
         return _replay(first, account, digest)
-    await publish(bus, principal.tenant_id, book.changes)
     return ReserveOutcome(hold, decision)
 
 
@@ -158,9 +115,8 @@ def _replay(first: CreditReservation, account: Account, digest: str) -> ReserveO
     return ReserveOutcome(first, decision, replayed=True)
 
 
-async def _load_locked(
-    principal: Principal, public_id: str
-) -> tuple[CreditReservation, CreditWallet, Account]:
+async def _load(principal: Principal, public_id: str) -> tuple[CreditReservation, Account]:
+    """The hold (read again once its wallet is locked) and its customer's account."""
     check_id(public_id, "credit_reservation", field="reservationId")
     hold = await CreditReservation.get_or_none(
         tenant_id=principal.tenant_id, public_id=public_id
@@ -168,9 +124,7 @@ async def _load_locked(
     if hold is None:
         raise NotFoundError(f"no reservation {public_id}", field="reservationId")
     account = await accounts.load_account(principal.tenant_id, hold.customer.public_id)
-    wallet = (await accounts.lock_wallets([hold.wallet_id]))[hold.wallet_id]
-    await hold.refresh_from_db()  # the wallet lock orders every writer of its holds
-    return hold, wallet, account
+    return hold, account
 
 
 async def commit_reservation(
@@ -181,21 +135,24 @@ async def commit_reservation(
 ) -> CreditReservation:
     """Consume what the operation used (at most what was held); the rest goes back."""
     principal.require(Permission.CREDITS_CONSUME)
-    async with in_transaction():
-        hold, wallet, account = await _load_locked(principal, public_id)
+    hold, account = await _load(principal, public_id)
+    async with wallet_transaction(
+        principal.tenant_id, account.now, [hold.wallet_id], bus=bus, catch_up=False
+    ) as tx:
+        wallet = tx.wallets[hold.wallet_id]
+        await hold.refresh_from_db()  # the wallet lock orders every writer of its holds
         used = hold.quantity if qty is None else rules.quantity(qty)
         if used > hold.quantity:
             raise ValidationError(
                 f"quantity must be at most the {hold.quantity} reserved", field="quantity"
             )
         _must_be_held(hold, account.now)
-        book = Book(principal.tenant_id, account.now)
         amount = hold.amount * used // hold.quantity
-        _give_back(book, wallet, account.customer_public_id, hold)
+        give_back(tx.book, wallet, account.customer_public_id, hold)
         if wallet.usage_day == hold.usage_day:
             wallet.used_today += amount
         wallet.consumed_total += amount
-        book.entry(
+        tx.book.entry(
             wallet,
             account.customer_public_id,
             "consumption",
@@ -210,8 +167,6 @@ async def commit_reservation(
         )
         hold.status, hold.committed_amount, hold.updated_at = "committed", amount, account.now
         await hold.save(update_fields=("status", "committed_amount", "updated_at"))
-        await book.flush()
-    await publish(bus, principal.tenant_id, book.changes)
     return hold
 
 
@@ -219,15 +174,16 @@ async def release_reservation(
     principal: Principal, public_id: str, bus: EventBus | None = None
 ) -> CreditReservation:
     principal.require(Permission.CREDITS_CONSUME)
-    async with in_transaction():
-        hold, wallet, account = await _load_locked(principal, public_id)
+    hold, account = await _load(principal, public_id)
+    async with wallet_transaction(
+        principal.tenant_id, account.now, [hold.wallet_id], bus=bus, catch_up=False
+    ) as tx:
+        wallet = tx.wallets[hold.wallet_id]
+        await hold.refresh_from_db()  # the wallet lock orders every writer of its holds
         _must_be_held(hold, account.now)
-        book = Book(principal.tenant_id, account.now)
-        _give_back(book, wallet, account.customer_public_id, hold)
+        give_back(tx.book, wallet, account.customer_public_id, hold)
         hold.status, hold.updated_at = "released", account.now
         await hold.save(update_fields=("status", "updated_at"))
-        await book.flush()
-    await publish(bus, principal.tenant_id, book.changes)
     return hold
 
 
@@ -249,16 +205,13 @@ async def expire_due(
     due = CreditReservation.filter(
         status="held", expires_at__lte=now, customer__test_clock_id=test_clock_id
     )
-    wallet_ids = sorted(set(await due.values_list("wallet_id", flat=True)))
+    wallets = sorted(set(await due.values_list("wallet_id", "tenant_id")))
     count = 0
-    for wallet_id in wallet_ids:
-        async with in_transaction():
-            wallet = (await accounts.lock_wallets([wallet_id]))[wallet_id]
+    for wallet_id, tenant_id in wallets:
+        async with wallet_transaction(tenant_id, now, [wallet_id], bus=bus, catch_up=False) as tx:
+            wallet = tx.wallets[wallet_id]
             customer = await wallet.customer.only("id", "public_id")  # type: ignore[attr-defined]
-            book = Book(wallet.tenant_id, now)
             before = wallet.reserved
-            await release_expired(book, wallet, customer.public_id, now)
+            await release_expired(tx.book, wallet, customer.public_id, now)
             count += before != wallet.reserved
-            await book.flush()
-        await publish(bus, wallet.tenant_id, book.changes)
     return count

@@ -5,7 +5,6 @@ from, and what rolls over. No I/O and no clock reads: the callers pass `now`.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,21 +15,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from domain.credits import guards
+from domain.credits.guards import Refusal as Refusal
+from domain.credits.guards import counting_day as counting_day
+from domain.credits.guards import counts_on as counts_on
 from domain.errors import ValidationError
 
 DEFAULT_COSTS: dict[str, int] = {"rag": 1, "legal": 3, "fiscal": 3, "voice": 2, "park": 2, "api": 1}
 MAX_QUANTITY = 1_000_000
-# Statuses whose plan entitles the customer to its modules and allowance.
-ENTITLED_STATUSES = ("trialing", "active", "past_due")
-
-
-class Refusal(enum.StrEnum):
-    INSUFFICIENT_CREDITS = "INSUFFICIENT_CREDITS"
-    DAILY_LIMIT_REACHED = "DAILY_LIMIT_REACHED"
-    MODULE_NOT_IN_PLAN = "MODULE_NOT_IN_PLAN"
-    CUSTOMER_BLOCKED = "CUSTOMER_BLOCKED"
-    PAYMENT_OVERDUE = "PAYMENT_OVERDUE"  # an invoice is past its due date (or written off)
-    PAYMENT_FAILED = "PAYMENT_FAILED"  # a payment failed; the invoice is not yet overdue
 
 
 class UnknownModule(ValidationError):
@@ -106,7 +98,7 @@ class WalletState:
         return self.balance - self.reserved
 
     def used_on(self, day: str) -> int:
-        return self.used_today if counts_on(self.usage_day, day) else 0
+        return guards.used_on(self.usage_day, self.used_today, day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +107,9 @@ class Decision:
     refusal: Refusal | None
     balance_after: int  # the balance if it proceeds (the current one if not)
     remaining_today: int | None  # after it, None when unlimited
+    # Allowed, and nothing only the locked path does is due (decided with `now`):
+    # the one statement may write it.
+    plain: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -160,30 +155,48 @@ def decide(
     *,
     payment_overdue: bool,
     standing: Refusal = Refusal.PAYMENT_OVERDUE,
+    settings: CreditSettings | None = None,
+    next_event_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Decision:
-    """May this consumption proceed? The first refusal that applies, in the order
-    a support agent would explain it: plan, block, payment, daily cap, balance.
-    `payment_overdue` is the customer's delinquency (when the tenant blocks for it);
-    `standing` names it as the customer's invoices do (PAYMENT_OVERDUE only when one
-    is past due, PAYMENT_FAILED when a payment failed before that)."""
+    """May this consumption proceed? The first refusal guard that fails
+    (domain/credits/guards.py), in the order a support agent would explain it:
+    plan, block, payment, daily cap, balance. `payment_overdue` is the customer's
+    delinquency (when the tenant blocks for it); `standing` names it as the
+    customer's invoices do (PAYMENT_OVERDUE only when one is past due,
+    PAYMENT_FAILED when a payment failed before that). Given `now` (and the
+    tenant's `settings` and the wallet's `next_event_at`), it also says whether the
+    one statement may write it (`Decision.plain`)."""
     cost = cost_of(ent, module, qty)
-    used = wallet.used_on(day)
+    used = guards.used_on(wallet.usage_day, wallet.used_today, day)
+    facts = guards.Facts(
+        wallet.balance,
+        wallet.reserved,
+        used,
+        wallet.blocked,
+        wallet.auto_blocked,
+        ent.modules,
+        ent.daily_limit,
+        module,
+        cost,
+        payment_overdue,
+        standing,
+        settings.low_threshold if settings is not None else None,
+        settings.auto_block if settings is not None else False,
+        next_event_at,
+        now,
+    )
     remaining = None if ent.daily_limit is None else ent.daily_limit - used
-    refusal: Refusal | None = None
-    if module not in ent.modules:
-        refusal = Refusal.MODULE_NOT_IN_PLAN
-    elif wallet.blocked or wallet.auto_blocked:
-        refusal = Refusal.CUSTOMER_BLOCKED
-    elif payment_overdue:
-        refusal = standing
-    elif remaining is not None and cost > remaining:
-        refusal = Refusal.DAILY_LIMIT_REACHED
-    elif cost > wallet.available:
-        refusal = Refusal.INSUFFICIENT_CREDITS
+    refusal = guards.first_refusal(facts)
     if refusal is not None:
         return Decision(cost, refusal, wallet.balance, remaining)
+    plain = now is not None and all(guard.holds(facts) for guard in guards.LOCKED_PATH)
     return Decision(
-        cost, None, wallet.balance - cost, None if remaining is None else remaining - cost
+        cost,
+        None,
+        wallet.balance - cost,
+        None if remaining is None else remaining - cost,
+        plain,
     )
 
 
@@ -195,25 +208,6 @@ def zone(name: str) -> ZoneInfo:
 def local_day(now: datetime, tz: str) -> str:
     """The customer's calendar date at `now`: the key daily limits count under."""
     return now.astimezone(zone(tz)).date().isoformat()
-
-
-# Why the counter's date never goes back: a customer moving to a time zone where it
-# is still yesterday (Pacific/Kiritimati -> Pacific/Pago_Pago is 25 hours) would
-# otherwise open a fresh day. A move itself carries the usage over to the new zone's
-# date (wallets.carry_day_over); this rule keeps a consumption that still reads the
-# old zone after a move east (in flight, or another process's terms cached for
-# TERMS_SECONDS) counting under the carried date rather than restarting an earlier one.
-# ISO dates ('YYYY-MM-DD') compare as strings; '' (never used) is below every date.
-
-
-def counts_on(usage_day: str, today: str) -> bool:
-    """Does usage counted on `usage_day` still count against `today`'s limit?"""
-    return usage_day >= today
-
-
-def counting_day(usage_day: str, today: str) -> str:
-    """The date a consumption made `today` counts under: the later of the two."""
-    return usage_day if usage_day > today else today
 
 
 def next_reset(now: datetime, tz: str, usage_day: str = "") -> datetime:

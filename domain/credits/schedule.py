@@ -17,6 +17,7 @@ from domain import clock
 from domain.credits import accounts, purchases, reservations
 from domain.credits.wallets import on_wallet
 from domain.events.bus import EventBus
+from domain.subscriptions.statuses import ENTITLED_STATUSES, sql_list
 
 
 async def refresh_customer(tenant_id: int, customer_id: int, bus: EventBus | None = None) -> None:
@@ -37,14 +38,18 @@ async def follow_subscription(sub: Any) -> None:
 
 
 _CLOCK = "c.test_clock_id IS NULL"
-_WITHOUT_ALLOWANCE = """
+_WITHOUT_ALLOWANCE = (
+    """
 SELECT DISTINCT s.tenant_id, s.customer_id FROM subscription s
 JOIN plan p ON p.id = s.plan_id
 JOIN customer c ON c.id = s.customer_id
-WHERE s.status IN ('trialing', 'active', 'past_due') AND p.monthly_credits > 0 AND {clock}
+WHERE s.status IN """
+    + sql_list(ENTITLED_STATUSES)
+    + """ AND p.monthly_credits > 0 AND {clock}
   AND NOT EXISTS (SELECT 1 FROM credit_lot l WHERE l.subscription_id = s.id
                   AND l.kind = 'allowance' AND l.closed_at IS NULL)
 LIMIT {limit}"""
+)
 
 
 async def run_due(

@@ -18,8 +18,9 @@ from typing import Any
 from domain.invoicing.builder import DraftLine, prorated_line
 from domain.periods import Period, add_months, index_at, period_at
 from domain.subscriptions.proration import PricedItem, unused_part
+from domain.subscriptions.statuses import ENTITLED_STATUSES
 
-LIVE = ("trialing", "active", "past_due")
+LIVE = ENTITLED_STATUSES  # the statuses that entitle to the plan (one definition)
 
 
 @dataclass

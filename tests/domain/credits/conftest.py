@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -12,6 +13,19 @@ from domain.credits.admin import grant_credits
 from domain.credits.consume import ConsumeRequest
 from domain.tenancy.access import Principal, Role
 from tests.factories import admin_of, make_customer, make_plan, make_subscription, make_tenant
+
+T = TypeVar("T")
+
+
+def postgres_only(test: T) -> T:
+    """For tests of the one-statement path, which exists only on PostgreSQL: on
+    SQLite both of its sides take the locked path, so such a test is skipped there
+    rather than passing without checking anything."""
+    skip = pytest.mark.skipif(
+        os.environ.get("TALLY_TEST_DB", "sqlite") != "postgres",
+        reason="the one-statement path exists only on PostgreSQL",
+    )
+    return pytest.mark.postgres(skip(test))  # type: ignore[no-any-return]
 
 
 def utc(*args: int) -> datetime:

@@ -11,7 +11,7 @@ from domain.credits import consume, fast_consume, rules
 from domain.credits.rules import Refusal
 from domain.credits.schedule import verify_ledger
 from domain.errors import IdempotencyError, NotFoundError, ValidationError
-from tests.domain.credits.conftest import Credits, make_credits
+from tests.domain.credits.conftest import Credits, make_credits, postgres_only
 
 
 async def test_consume_debits_once_per_request_id(credits: Credits) -> None:
@@ -94,8 +94,10 @@ async def test_batch_applies_in_order_with_own_results(credits: Credits) -> None
     assert (await CreditWallet.get(customer_id=credits.customer.id)).balance == 0
 
 
+@postgres_only
 async def test_both_paths_write_the_same(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-statement path (PostgreSQL) and the locked path leave the same rows."""
+    """The one-statement path (PostgreSQL) and the locked path leave the same rows,
+    consumption after consumption (test_guard_parity.py: one, in random states)."""
 
     async def no_row(*args: object) -> None:
         return None  # what the statement answers when the case is not plain
