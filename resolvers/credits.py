@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from domain.credits import admin, consume, queries, reservations
 from domain.credits.live import credits_channel
+from domain.credits.rules import CreditSettings
 from domain.errors import BillingError
 from domain.payments import invoice_actions
 from domain.tenancy.access import Permission, Role
@@ -126,18 +127,12 @@ async def credit_usage(
 
 async def credit_settings(info: Info) -> t.CreditSettings:
     async def run() -> Any:
-        from db.models import Tenant
-
-        info.context.caller.require(Permission.CREDITS_READ)
-        return settings_view(await Tenant.get(id=info.context.caller.tenant_id))
+        return settings_view(await queries.credit_settings(info.context.caller))
 
     return await query(run)
 
 
-def settings_view(tenant: Any) -> t.CreditSettings:
-    from domain.credits.rules import CreditSettings
-
-    s = CreditSettings.of(tenant.credit_settings)
+def settings_view(s: CreditSettings) -> t.CreditSettings:
     return t.CreditSettings(
         costs=[t.ModuleCost(module=m, credits=c) for m, c in sorted(s.costs.items())],
         low_threshold=s.low_threshold,
@@ -234,10 +229,8 @@ async def release_reservation(info: Info, id: strawberry.ID) -> t.ReservationRes
     )
 
 
-async def _wallet_after(info: Info, customer: str) -> t.CreditWalletSuccess:
-    return t.CreditWalletSuccess(
-        wallet=_wallet(await queries.wallet_view(info.context.caller, customer))
-    )
+def _wallet_success(view: queries.WalletView) -> t.CreditWalletSuccess:
+    return t.CreditWalletSuccess(wallet=_wallet(view))
 
 
 async def grant_credits(
@@ -249,34 +242,25 @@ async def grant_credits(
     expires_at: datetime | None = None,
 ) -> t.CreditWalletResult:
     ctx = info.context
-    author = ctx.api_key.name if ctx.api_key is not None else None
-
-    async def run() -> t.CreditWalletSuccess:
-        await admin.grant_credits(
-            ctx.caller,
-            customer_id,
-            amount,
-            kind=kind.value,
-            reason=reason,
-            expires_at=expires_at,
-            author=author,
-            bus=ctx.bus,
-        )
-        return await _wallet_after(info, customer_id)
-
-    return await mutate(run(), lambda r: r)
+    grant = admin.grant_credits(
+        ctx.caller,
+        customer_id,
+        amount,
+        kind=kind.value,
+        reason=reason,
+        expires_at=expires_at,
+        author=ctx.api_key.name if ctx.api_key is not None else None,
+        bus=ctx.bus,
+    )
+    return await mutate(queries.wallet_after(grant, ctx.caller, customer_id), _wallet_success)
 
 
 async def _set_blocked(
     info: Info, customer_id: str, blocked: bool, reason: str | None
 ) -> t.CreditWalletResult:
     ctx = info.context
-
-    async def run() -> t.CreditWalletSuccess:
-        await admin.set_blocked(ctx.caller, customer_id, blocked, reason=reason, bus=ctx.bus)
-        return await _wallet_after(info, customer_id)
-
-    return await mutate(run(), lambda r: r)
+    change = admin.set_blocked(ctx.caller, customer_id, blocked, reason=reason, bus=ctx.bus)
+    return await mutate(queries.wallet_after(change, ctx.caller, customer_id), _wallet_success)
 
 
 async def block_customer(
@@ -319,7 +303,9 @@ async def update_credit_settings(
 ) -> t.CreditSettingsResult:
     return await mutate(
         admin.update_credit_settings(info.context.caller, to_data(input)),
-        lambda tenant: t.CreditSettingsSuccess(settings=settings_view(tenant)),
+        lambda tenant: t.CreditSettingsSuccess(
+            settings=settings_view(CreditSettings.of(tenant.credit_settings))
+        ),
     )
 
 

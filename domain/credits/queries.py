@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from tortoise.functions import Count, Sum
 
 from db.credit_models import CreditEntry, CreditLot, CreditWallet
+from db.models import Tenant
 from domain.credits import accounts, rules
 from domain.credits.accounts import Account
 from domain.credits.ledger_writer import CREDITS_ENTRY_KINDS
@@ -156,3 +158,16 @@ async def usage_by_day(
         .values("local_day", "module", "total", "count")
     )
     return [DailyUsage(r["local_day"], r["module"], -int(r["total"]), r["count"]) for r in rows]
+
+
+async def credit_settings(principal: Principal) -> rules.CreditSettings:
+    """The tenant's credit configuration (costs, thresholds, top-up prices)."""
+    principal.require(Permission.CREDITS_READ)
+    tenant = await Tenant.get(id=principal.tenant_id)
+    return rules.CreditSettings.of(tenant.credit_settings)
+
+
+async def wallet_after(change: Awaitable[Any], principal: Principal, customer: str) -> WalletView:
+    """Make a wallet change (a grant, a block), then read the wallet as the caller sees it."""
+    await change
+    return await wallet_view(principal, customer)

@@ -26,6 +26,7 @@ from db.invoice_models import BalanceEntry, Invoice
 from db.models import TestClock
 from db.payment_models import Payment, Refund
 from domain import clock
+from domain.credits.purchases import grant_paid
 from domain.ids import new_id
 from domain.invoicing import settlement
 from domain.payments import dunning
@@ -210,8 +211,6 @@ async def settle(locked: Locked, now: datetime) -> None:
         invoice.paid_at = now
         await settlement.on_paid(invoice, now, subscription_status=locked.subscription_status)
         if invoice.billing_reason == "credit_purchase":
-            from domain.credits.purchases import grant_paid
-
             await grant_paid(invoice.id)
     invoice.updated_at = now
     await update_many(Invoice, _SETTLED, [invoice])
