@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from domain.errors import ValidationError
+from domain.ids import check_id
 
 DEFAULT_PAGE = 25
 MAX_PAGE = 100
@@ -87,3 +88,12 @@ async def paginate(
         has_previous=request.after_key is not None,
         count=everything.count,
     )
+
+
+def narrowed_to(query: Any, relation: str, public_id: str | None, kind: str, *, field: str) -> Any:
+    """A list filter by a related row's public id (`invoiceId`, `customerId`, …): the
+    id's prefix is checked, and None leaves the query as it is."""
+    if public_id is None:
+        return query
+    check_id(public_id, kind, field=field)
+    return query.filter(**{f"{relation}__public_id": public_id})

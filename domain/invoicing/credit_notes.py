@@ -24,7 +24,7 @@ from domain.invoicing.events import announce_after_commit
 from domain.invoicing.numbering import take_numbers
 from domain.invoicing.service import InvoiceStatusError, load_invoice
 from domain.money import allocate, div_half_up, money_from_input
-from domain.pagination import Page, PageRequest, paginate
+from domain.pagination import Page, PageRequest, narrowed_to, paginate
 from domain.tenancy.access import Permission, Principal, scope
 from domain.unit_of_work import operation
 from domain.webhooks import announce
@@ -217,10 +217,6 @@ async def list_credit_notes(
 ) -> Page[CreditNote]:
     principal.require(Permission.INVOICES_READ)
     query = CreditNote.filter(**scope(principal))
-    if invoice_id is not None:
-        check_id(invoice_id, "invoice", field="invoiceId")
-        query = query.filter(invoice__public_id=invoice_id)
-    if customer_id is not None:
-        check_id(customer_id, "customer", field="customerId")
-        query = query.filter(customer__public_id=customer_id)
+    query = narrowed_to(query, "invoice", invoice_id, "invoice", field="invoiceId")
+    query = narrowed_to(query, "customer", customer_id, "customer", field="customerId")
     return await paginate(query, page)

@@ -31,7 +31,7 @@ from domain.invoicing.issuing import (
 )
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.money import money_from_input
-from domain.pagination import Page, PageRequest, paginate
+from domain.pagination import Page, PageRequest, narrowed_to, paginate
 from domain.tenancy.access import Permission, Principal, owned_customer, scope
 from domain.unit_of_work import operation
 from domain.webhooks import announce
@@ -347,9 +347,9 @@ async def list_invoices(
     if customer_id is not None:
         customer = await owned_customer(principal, customer_id, field="customerId")
         query = query.filter(customer_id=customer.id)
-    if subscription_id is not None:
-        check_id(subscription_id, "subscription", field="subscriptionId")
-        query = query.filter(subscription__public_id=subscription_id)
+    query = narrowed_to(
+        query, "subscription", subscription_id, "subscription", field="subscriptionId"
+    )
     if status is not None:
         query = query.filter(status=status)
     if overdue is not None:

@@ -17,7 +17,7 @@ from domain.idempotency import run_once
 from domain.ids import check_id, new_id
 from domain.invoicing.service import load_invoice
 from domain.money import money_from_input
-from domain.pagination import Page, PageRequest, paginate
+from domain.pagination import Page, PageRequest, narrowed_to, paginate
 from domain.payments.aftermath import after_success
 from domain.payments.attempt_sending import charge_request
 from domain.payments.collection import Locked, lock_payment, new_refund, settle
@@ -237,12 +237,8 @@ async def list_payments(
 ) -> Page[Payment]:
     principal.require(Permission.PAYMENTS_READ)
     query = Payment.filter(**scope(principal))
-    if invoice_id is not None:
-        check_id(invoice_id, "invoice", field="invoiceId")
-        query = query.filter(invoice__public_id=invoice_id)
-    if customer_id is not None:
-        check_id(customer_id, "customer", field="customerId")
-        query = query.filter(customer__public_id=customer_id)
+    query = narrowed_to(query, "invoice", invoice_id, "invoice", field="invoiceId")
+    query = narrowed_to(query, "customer", customer_id, "customer", field="customerId")
     if status is not None:
         query = query.filter(status=status)
     return await paginate(query, page)

@@ -11,7 +11,7 @@ from db.payment_models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from domain import clock, validation
 from domain.errors import NotFoundError, ValidationError
 from domain.ids import check_id, new_id
-from domain.pagination import Page, PageRequest, paginate
+from domain.pagination import Page, PageRequest, narrowed_to, paginate
 from domain.secrets_box import box
 from domain.tenancy.access import Permission, Principal
 from domain.webhooks.outbox import EVENT_TYPES
@@ -136,9 +136,7 @@ async def list_deliveries(
         query = query.filter(
             endpoint_id=(await load_endpoint(principal, endpoint_id, field="endpointId")).id
         )
-    if event_id is not None:
-        check_id(event_id, "webhook_event", field="eventId")
-        query = query.filter(event__public_id=event_id)
+    query = narrowed_to(query, "event", event_id, "webhook_event", field="eventId")
     if status is not None:
         query = query.filter(status=status)
     return await paginate(query, page)
