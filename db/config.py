@@ -57,6 +57,7 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
                     "db.invoice_models",
                     "db.payment_models",
                     "db.credit_models",
+                    "db.usage_models",
                 ],
                 "default_connection": name,
                 "migrations": "db.migrations",

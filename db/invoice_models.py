@@ -84,6 +84,9 @@ class InvoiceLine(Model):
     tax_rate_bp = fields.IntField(default=0)
     period_start = fields.DatetimeField(null=True)
     period_end = fields.DatetimeField(null=True)
+    # Usage lines: the charge and metric, the exact quantity and unit price (finer
+    # than the minor unit), the tier breakdown; null on every other line.
+    details = fields.JSONField(null=True)
 
     class Meta:
         table = "invoice_line"

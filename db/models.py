@@ -55,6 +55,8 @@ class Tenant(TimestampedModel):
     # Credits: module costs, low-balance threshold, auto-block, top-up prices
     # (domain/credits/rules.py reads it; null is the defaults).
     credit_settings = fields.JSONField(null=True)
+    # Usage events may arrive this many days after their period closed (issue 15).
+    usage_grace_days = fields.IntField(default=3, db_default=3)
 
     class Meta:
         table = "tenant"
@@ -92,6 +94,9 @@ class Plan(TimestampedModel):
     tax_behavior = fields.CharField(max_length=16, default="exclusive")
     status = fields.CharField(max_length=16, default="active")
     archived_at = fields.DatetimeField(null=True)
+    # Usage terms beyond the charges (domain/usage/plan_terms.py): a minimum
+    # commitment per currency, volume discounts on the usage total, SLA credit tiers.
+    usage_terms = fields.JSONField(null=True)
 
     class Meta:
         table = "plan"

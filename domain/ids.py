@@ -35,6 +35,10 @@ PREFIXES = {
     "credit_entry": "cle",
     "credit_reservation": "rsv",
     "credit_purchase": "cpur",
+    "billable_metric": "bm",
+    "charge": "chg",
+    "incident": "inc",
+    "spending_alert": "alrt",
 }
 
 _PATTERN = re.compile(r"^([a-z]+)_([0-9A-Za-z]{" + str(_BODY) + r"})$")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from domain.invoicing.tax.rules import TaxDecision
 from domain.invoicing.totals import DiscountInput, LineInput, Totals, compute_totals
@@ -13,7 +14,9 @@ from domain.invoicing.totals import DiscountInput, LineInput, Totals, compute_to
 
 @dataclass(frozen=True, slots=True)
 class DraftLine:
-    kind: str  # plan | add_on | proration_credit | proration_charge | one_off | usage | credit
+    # plan | add_on | proration_credit | proration_charge | one_off | usage |
+    # usage_adjustment | usage_minimum | usage_discount | sla_credit | credit
+    kind: str
     description: str
     quantity: int
     unit_amount_minor: int
@@ -22,6 +25,8 @@ class DraftLine:
     discountable: bool = True
     period_start: datetime | None = None
     period_end: datetime | None = None
+    # Usage lines: charge, metric, exact quantity and unit price, tier breakdown.
+    details: dict[str, Any] | None = None
 
 
 TIMES = "\N{MULTIPLICATION SIGN}"

@@ -56,6 +56,7 @@ class NewInvoice:
     period: Period | None = None
     pending: list[PendingItem] = field(default_factory=list)
     memo: str = ""
+    usage: Any = None  # what the usage context records once this invoice is stored
 
 
 def customer_snapshot(customer: Any) -> dict[str, Any]:
@@ -116,6 +117,7 @@ LINE_COLUMNS = (
     "tax_rate_bp",
     "period_start",
     "period_end",
+    "details",
 )
 
 
@@ -140,6 +142,7 @@ def line_rows(invoice_id: int, draft: Draft) -> list[tuple[Any, ...]]:
             draft.tax.rate_bp,
             line.period_start,
             line.period_end,
+            line.details,
         )
         for position, (line, discount) in enumerate(
             zip(draft.lines, draft.totals.line_discounts, strict=True)

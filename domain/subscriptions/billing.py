@@ -22,6 +22,7 @@ from domain.invoicing.issuing import NewInvoice, Party, pending_lines, store_inv
 from domain.invoicing.tax.rates import rate_tables, tax_for
 from domain.invoicing.totals import DiscountInput
 from domain.subscriptions.state_machine import InvoiceSpec, advance
+from domain.usage.closing import Closed, CloseRequest, close_usage, record_usage
 from domain.webhooks import announce
 
 SUBSCRIPTION_FIELDS = (
@@ -75,23 +76,57 @@ def discount_for(
     return discounts.get((coupon_id, "")) or discounts.get((coupon_id, currency))
 
 
+async def _usage(
+    specs: Sequence[InvoiceSpec], plans: dict[int, Plan] | None, preview: bool
+) -> dict[int, Closed]:
+    """The usage each spec's invoice bills in arrears, by spec position."""
+    asked = [(i, spec) for i, spec in enumerate(specs) if spec.usage is not None]
+    if not asked:
+        return {}
+    if plans is None:
+        ids = sorted({spec.usage.plan_id for _, spec in asked})  # type: ignore[union-attr]
+        plans = {p.id: p for p in await Plan.filter(id__in=ids)}
+    return await close_usage(
+        [
+            CloseRequest(
+                i,
+                spec.subscription,
+                plans[spec.usage.plan_id],  # type: ignore[union-attr]
+                spec.usage.start,  # type: ignore[union-attr]
+                spec.usage.end,  # type: ignore[union-attr]
+                spec.usage.free,  # type: ignore[union-attr]
+            )
+            for i, spec in asked
+        ],
+        preview=preview,
+    )
+
+
 async def specs_to_invoices(
     specs: Sequence[InvoiceSpec],
     parties: dict[int, Party],
     pending: dict[int, list[PendingItem]],
+    *,
+    plans: dict[int, Plan] | None = None,
+    preview: bool = False,
 ) -> list[NewInvoice]:
-    """Drafts for the specs: engine lines + the subscription's pending items (once)
-    + the coupon's discount + the customer's tax on the invoice date."""
+    """Drafts for the specs: engine lines + the usage the invoice bills in arrears +
+    the subscription's pending items (once) + the coupon's discount + the
+    customer's tax on the invoice date. With `preview`, usage is priced but no
+    period is locked or marked billed (`store_with_usage` records it)."""
     subs = [spec.subscription for spec in specs]
     coupon_ids = [s.coupon_id for s in subs if s.coupon_id is not None]
     discounts, codes = await coupon_terms(coupon_ids)
     tables = await rate_tables(party.tenant.id for party in parties.values())
+    usage = await _usage(specs, plans, preview)
     new: list[NewInvoice] = []
-    for spec in specs:
+    for position, spec in enumerate(specs):
         sub = spec.subscription
         party = parties[sub.customer_id]
         items = pending.pop(sub.id, [])
-        if spec.only_if_pending and not items:
+        closed = usage.get(position)
+        usage_lines = closed.lines if closed else []
+        if spec.only_if_pending and not items and not usage_lines:
             continue
         on = (spec.period.start if spec.period else sub.ended_at or sub.updated_at).date()
         tax = tax_for(party.tenant, party.customer, tables[party.tenant.id], on)
@@ -100,7 +135,7 @@ async def specs_to_invoices(
         )
         draft = build_draft(
             sub.currency,
-            [*spec.lines, *pending_lines(items)],
+            [*usage_lines, *spec.lines, *pending_lines(items)],
             tax,
             discount,
             codes.get(sub.coupon_id) if discount else None,
@@ -116,9 +151,21 @@ async def specs_to_invoices(
                 dedupe_key=spec.dedupe_key,
                 period=spec.period,
                 pending=items,
+                usage=closed,
             )
         )
     return new
+
+
+async def store_with_usage(new: Sequence[NewInvoice], now: datetime) -> list[Invoice]:
+    """Store invoices, then record the usage periods they bill (and credit the late
+    differences that lowered a billed period)."""
+    invoices = await store_invoices(new, now)
+    await record_usage(
+        [(item.usage, invoice) for item, invoice in zip(new, invoices, strict=True) if item.usage],
+        now,
+    )
+    return invoices
 
 
 async def parties_for(subs: Sequence[Any]) -> dict[int, Party]:
@@ -158,7 +205,9 @@ async def bill_subscriptions(
         specs.extend(due)
     parties = await parties_for(subs)
     pending = await pending_for([spec.subscription.id for spec in specs])
-    invoices = await store_invoices(await specs_to_invoices(specs, parties, pending), now)
+    invoices = await store_with_usage(
+        await specs_to_invoices(specs, parties, pending, plans=plans), now
+    )
     # One prepared UPDATE for all rows: bulk_update builds a CASE per column and row.
     await update_many(Subscription, SUBSCRIPTION_FIELDS, subs)
     # Status changes (trial over, resumed, canceled at period end) reach partners;

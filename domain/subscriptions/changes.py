@@ -25,7 +25,6 @@ from domain.clock import customer_now
 from domain.credits.schedule import follow_subscription
 from domain.errors import ValidationError
 from domain.invoicing.builder import Draft, DraftLine
-from domain.invoicing.issuing import store_invoices
 from domain.payments.charging import billed
 from domain.periods import Period
 from domain.subscriptions import state_machine
@@ -34,6 +33,7 @@ from domain.subscriptions.billing import (
     parties_for,
     pending_for,
     specs_to_invoices,
+    store_with_usage,
 )
 from domain.subscriptions.errors import InvalidStatus, SubscriptionNotActive
 from domain.subscriptions.loading import load_plan, load_subscription
@@ -83,10 +83,15 @@ async def _plan(plan_id: int) -> Plan:
 
 
 async def _drafts(
-    specs: list[state_machine.InvoiceSpec], pending: dict[int, list[PendingItem]]
+    specs: list[state_machine.InvoiceSpec],
+    pending: dict[int, list[PendingItem]],
+    *,
+    preview: bool = False,
 ) -> list:
     subs = [spec.subscription for spec in specs]
-    return await specs_to_invoices(specs, await parties_for(subs), pending) if subs else []
+    if not subs:
+        return []
+    return await specs_to_invoices(specs, await parties_for(subs), pending, preview=preview)
 
 
 async def _pending(sub: Subscription) -> list[PendingItem]:
@@ -208,6 +213,8 @@ async def _change(
         )
         sub.billing_anchor = now
         spec = state_machine.open_period(sub, new_plan, now, "subscription_update", first=False)
+        # Usage so far closes now, on the old plan's prices.
+        spec.usage = state_machine.UsageClose(period.start, now, old_plan.id)
         spec.lines = [
             *proration_draft_lines([c for c in credit if c.amount_minor], inclusive),
             *spec.lines,
@@ -234,13 +241,13 @@ async def _change(
 async def _bill_now(
     sub: Subscription, specs: list[state_machine.InvoiceSpec], preview: bool, now: datetime
 ) -> tuple[Subscription, Draft | None]:
-    new = await _drafts(specs, {sub.id: await _pending(sub)})
+    new = await _drafts(specs, {sub.id: await _pending(sub)}, preview=preview)
     if preview:
         return sub, new[0].draft if new else None
     sub.next_action_at = state_machine.next_action(sub)
     sub.updated_at = now
     await sub.save()
-    await store_invoices(new, now)
+    await store_with_usage(new, now)
     return sub, new[0].draft if new else None
 
 
@@ -335,6 +342,14 @@ async def cancel_subscription(
         return sub
     credit: list[DraftLine] = []
     discounted = False
+    # Usage so far closes now (a trial's is recorded, never billed); a paused
+    # subscription's closed at the pause and is billed here too.
+    usage = state_machine.UsageClose(
+        sub.current_period_start,
+        min(now, sub.current_period_end) if sub.status == "paused" else now,
+        sub.plan_id,
+        free=sub.status == "trialing",
+    )
     if prorate and sub.status in ("active", "past_due"):
         credit = _credit_unused(sub, await _plan(sub.plan_id), now)
         discounted = await coupon_on_prorations(sub)
@@ -351,8 +366,9 @@ async def cancel_subscription(
         credit,
         apply_coupon=discounted,
         only_if_pending=not credit,
+        usage=usage,
     )
-    await store_invoices(await _drafts([spec], {sub.id: await _pending(sub)}), now)
+    await store_with_usage(await _drafts([spec], {sub.id: await _pending(sub)}), now)
     return sub
 
 
@@ -391,7 +407,7 @@ async def preview_next_invoices(subs: Sequence[Subscription]) -> list[Draft | No
         found, _ = state_machine.advance(shadow, plans[shadow.plan_id], plans, at)
         specs += found[:1]
     pending = await pending_for([shadow.id for shadow, _ in due])
-    drafts = {new.subscription_id: new.draft for new in await _drafts(specs, pending)}
+    drafts = {new.subscription_id: new.draft for new in await _drafts(specs, pending, preview=True)}
     return [drafts.get(sub.id) for sub in subs]
 
 

@@ -23,6 +23,18 @@ from domain.subscriptions.statuses import ENTITLED_STATUSES
 LIVE = ENTITLED_STATUSES  # the statuses that entitle to the plan (one definition)
 
 
+@dataclass(frozen=True, slots=True)
+class UsageClose:
+    """The usage period an invoice closes (billed in arrears on it): [start, end).
+    `free`: a trial's, recorded but never billed (Stripe does not charge usage
+    during a trial)."""
+
+    start: datetime
+    end: datetime
+    plan_id: int  # the plan it closes on (a scheduled change applies after)
+    free: bool = False
+
+
 @dataclass
 class InvoiceSpec:
     """An invoice the engine decided on; pending items and the coupon are added when
@@ -37,6 +49,7 @@ class InvoiceSpec:
     lines: list[DraftLine] = field(default_factory=list)
     apply_coupon: bool = False
     only_if_pending: bool = False  # a final invoice exists only to settle pending items
+    usage: UsageClose | None = None  # the usage period this invoice bills in arrears
 
 
 def priced_items(sub: Any, plan: Any) -> list[PricedItem]:
@@ -177,11 +190,15 @@ def advance(
     to create and the plan the subscription ends on (a scheduled change may swap it)."""
     specs: list[InvoiceSpec] = []
     while (at := next_action(sub)) is not None and at <= until:
+        # The period ending now is billed for its usage in arrears on the next invoice.
+        closing = UsageClose(sub.current_period_start, sub.current_period_end, plan.id)
         if sub.status == "paused":
+            # The usage up to the pause (pausing ended the period then).
             sub.status = "active"
             sub.paused_at = sub.resume_at = None
             sub.billing_anchor = at
             specs.append(open_period(sub, plan, at, "subscription_resume", first=False))
+            specs[-1].usage = closing
         elif sub.status == "trialing" and sub.cancel_at_period_end:
             sub.status = "canceled"
             sub.ended_at = at
@@ -190,6 +207,7 @@ def advance(
             sub.status = "active"
             plan = _scheduled_change(sub, plan, plans, at)
             specs.append(open_period(sub, plan, at, "subscription_cycle", first=True))
+            specs[-1].usage = UsageClose(closing.start, closing.end, plan.id, free=True)
         else:
             if sub.cancel_at_period_end:
                 sub.status = "canceled"
@@ -201,10 +219,12 @@ def advance(
                         f"{sub.public_id}:final",
                         None,
                         only_if_pending=True,
+                        usage=closing,
                     )
                 )
                 break
             plan = _scheduled_change(sub, plan, plans, at)
             specs.append(open_period(sub, plan, at, "subscription_cycle", first=False))
+            specs[-1].usage = closing
     sub.next_action_at = next_action(sub)
     return specs, plan

@@ -47,6 +47,9 @@ class Permission(enum.Enum):
     CREDITS_READ = "credits:read"  # a customer token: its own wallet and ledger
     CREDITS_CONSUME = "credits:consume"  # check, consume, reserve, buy top-ups
     CREDITS_MANAGE = "credits:manage"  # grant, block, refund, settings
+    USAGE_INGEST = "usage:ingest"  # send usage events
+    USAGE_READ = "usage:read"  # a customer token: its own current usage and events
+    USAGE_MANAGE = "usage:manage"  # metrics, charges, incidents, spending alerts
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -61,6 +64,8 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.PAYMENTS_READ,
             Permission.CREDITS_READ,
             Permission.CREDITS_CONSUME,
+            Permission.USAGE_INGEST,
+            Permission.USAGE_READ,
         }
     ),
     Role.CUSTOMER: frozenset(
@@ -74,6 +79,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.PAYMENTS_READ,
             Permission.PAYMENT_METHODS_SELF,
             Permission.CREDITS_READ,
+            Permission.USAGE_READ,
         }
     ),
 }

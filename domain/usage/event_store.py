@@ -1,0 +1,237 @@
+"""The writes of ingestion, a fixed number of statements per batch on either database.
+
+Events go in with `ON CONFLICT (tenant_id, transaction_id) DO NOTHING RETURNING`,
+so the unique constraint decides which of two concurrent senders stored an event
+and only the events actually stored reach the aggregates: sixteen clients sending
+one id at once store it once and count it once. On PostgreSQL the batch travels as
+one JSON document (`json_populate_recordset`), one bound parameter instead of nine
+arrays; on SQLite as multi-row VALUES.
+
+Aggregate rows are created if missing (`DO NOTHING`), then locked in id order
+(`FOR UPDATE`: two batches touching one aggregate queue, never deadlock), merged
+in Python with `Decimal` and written back with one prepared UPDATE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from db.bulk import update_many
+from db.raw import is_postgres
+from db.usage_models import UsageAggregate, UsageEvent, UsagePeriod
+
+EVENT_COLUMNS = (
+    "tenant_id",
+    "transaction_id",
+    "customer_id",
+    "subscription_id",
+    "metric_id",
+    "timestamp",
+    "properties",
+    "body_hash",
+    "created_at",
+)
+AGGREGATE_FIELDS = (
+    "events",
+    "total",
+    "maximum",
+    "latest_at",
+    "latest_value",
+    "latest_tx",
+    "weighted",
+    "fees",
+    "uniques",
+    "updated_at",
+)
+_MARK = re.compile(r"\$\d+")
+AggregateKey = tuple[int, int, datetime, str]  # subscription, charge, period start, group
+
+
+def _conn() -> Any:
+    return UsageEvent._meta.db
+
+
+def marks(start: int, count: int) -> str:
+    return ", ".join(f"${i}" for i in range(start, start + count))
+
+
+def _sqlite_marks(sql: str) -> str:
+    return _MARK.sub("?", sql)
+
+
+async def _query(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    conn = _conn()
+    if not is_postgres(conn):
+        sql = _sqlite_marks(sql)
+    return list(await conn.execute_query_dict(sql, params))
+
+
+async def insert_events(rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Store the rows that are new; the transaction ids stored."""
+    if not rows:
+        return set()
+    cols = ", ".join(EVENT_COLUMNS)
+    conflict = "ON CONFLICT (tenant_id, transaction_id) DO NOTHING RETURNING transaction_id"
+    if is_postgres(_conn()):
+        document = orjson.dumps(list(rows), default=str).decode()
+        sql = (
+            f"INSERT INTO usage_event ({cols}) SELECT {cols} "
+            f"FROM json_populate_recordset(NULL::usage_event, $1::json) {conflict}"
+        )
+        found = await _query(sql, [document])
+        return {r["transaction_id"] for r in found}
+    stored: set[str] = set()
+    width = len(EVENT_COLUMNS)
+    for i in range(0, len(rows), 200):
+        chunk = rows[i : i + 200]
+        values = ", ".join(f"({marks(1 + j * width, width)})" for j in range(len(chunk)))
+        params: list[Any] = []
+        for row in chunk:
+            params.extend(
+                orjson.dumps(row[c]).decode() if c == "properties" else row[c]
+                for c in EVENT_COLUMNS
+            )
+        sql = f"INSERT INTO usage_event ({cols}) VALUES {values} {conflict}"
+        stored.update(r["transaction_id"] for r in await _query(sql, params))
+    return stored
+
+
+async def stored_hashes(tenant_id: int, transaction_ids: Sequence[str]) -> dict[str, str]:
+    """The body hash already stored for each of these ids (to tell a duplicate from a
+    conflicting reuse)."""
+    found: dict[str, str] = {}
+    ids = list(transaction_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        sql = (
+            "SELECT transaction_id, body_hash FROM usage_event WHERE tenant_id = $1 "
+            f"AND transaction_id IN ({marks(2, len(chunk))})"
+        )
+        for row in await _query(sql, [tenant_id, *chunk]):
+            found[row["transaction_id"]] = row["body_hash"]
+    return found
+
+
+async def lock_aggregates(
+    tenant_id: int, keys: Sequence[AggregateKey], now: datetime
+) -> dict[AggregateKey, UsageAggregate]:
+    """The aggregate rows for `keys`, created when missing, locked (PostgreSQL)."""
+    if not keys:
+        return {}
+    ordered = sorted(set(keys), key=lambda k: (k[0], k[1], k[2], k[3]))
+    cols = "tenant_id, subscription_id, charge_id, period_start, group_key, events, total, "
+    cols += "weighted, fees, uniques, updated_at"
+    for i in range(0, len(ordered), 400):
+        chunk = ordered[i : i + 400]
+        params: list[Any] = []
+        for sub, charge, start, group in chunk:
+            params.extend([tenant_id, sub, charge, start, group, now])
+        # Each row's updated_at is its sixth parameter: written as a placeholder of
+        # its own so the numbering stays in order for SQLite's `?`.
+        values = ", ".join(
+            f"({marks(1 + j * 6, 5)}, 0, '0', '0', '0', 0, ${6 + j * 6})" for j in range(len(chunk))
+        )
+        await _query(
+            f"INSERT INTO usage_aggregate ({cols}) VALUES {values} "
+            "ON CONFLICT (subscription_id, charge_id, period_start, group_key) DO NOTHING",
+            params,
+        )
+    subs = sorted({k[0] for k in ordered})
+    charges = sorted({k[1] for k in ordered})
+    starts = sorted({k[2] for k in ordered})
+    lock = " FOR UPDATE" if is_postgres(_conn()) else ""
+    sql = (
+        f"SELECT * FROM usage_aggregate WHERE subscription_id IN ({marks(1, len(subs))}) "
+        f"AND charge_id IN ({marks(1 + len(subs), len(charges))}) "
+        f"AND period_start IN ({marks(1 + len(subs) + len(charges), len(starts))}) "
+        f"ORDER BY id{lock}"
+    )
+    wanted = set(ordered)
+    found: dict[AggregateKey, UsageAggregate] = {}
+    for row in await _query(sql, [*subs, *charges, *starts]):
+        agg = UsageAggregate._init_from_db(**row)
+        key = (agg.subscription_id, agg.charge_id, agg.period_start, agg.group_key)
+        if key in wanted:
+            found[key] = agg
+    return found
+
+
+async def add_uniques(pairs: Sequence[tuple[int, str]]) -> Counter[int]:
+    """Record distinct values per aggregate; how many were new for each."""
+    new: Counter[int] = Counter()
+    unique_pairs = sorted(set(pairs))
+    for i in range(0, len(unique_pairs), 500):
+        chunk = unique_pairs[i : i + 500]
+        values = ", ".join(f"({marks(1 + j * 2, 2)})" for j in range(len(chunk)))
+        params = [v for pair in chunk for v in pair]
+        rows = await _query(
+            f"INSERT INTO usage_unique_value (aggregate_id, value) VALUES {values} "
+            "ON CONFLICT (aggregate_id, value) DO NOTHING RETURNING aggregate_id",
+            params,
+        )
+        new.update(r["aggregate_id"] for r in rows)
+    return new
+
+
+async def save_aggregates(rows: Sequence[UsageAggregate]) -> None:
+    await update_many(UsageAggregate, AGGREGATE_FIELDS, rows)
+
+
+async def lock_periods(
+    tenant_id: int | dict[int, int],
+    wanted: dict[tuple[int, datetime], tuple[datetime, str]],
+    *,
+    mode: str = "SHARE",
+) -> dict[tuple[int, datetime], UsagePeriod]:
+    """The usage periods (subscription, start) → (end, currency), created open when
+    missing and held with FOR SHARE: a billing run closing one waits for this batch
+    to commit (and then sees its events), or this batch waits for the close and
+    then sees the period billed (its events become a late adjustment). Closing
+    takes them with mode="UPDATE", for subscriptions of several tenants
+    (`tenant_id` by subscription id)."""
+    if not wanted:
+        return {}
+    keys = sorted(wanted)
+    for i in range(0, len(keys), 400):
+        chunk = keys[i : i + 400]
+        values = ", ".join(
+            f"({marks(1 + j * 5, 5)}, 'open', '{{}}', false, '[]')" for j in range(len(chunk))
+        )
+        params: list[Any] = []
+        for sub, start in chunk:
+            end, currency = wanted[(sub, start)]
+            tenant = tenant_id if isinstance(tenant_id, int) else tenant_id[sub]
+            params.extend([tenant, sub, start, end, currency])
+        await _query(
+            'INSERT INTO usage_period (tenant_id, subscription_id, start, "end", currency, '
+            f"status, billed, changed, alerts_sent) VALUES {values} "
+            "ON CONFLICT (subscription_id, start) DO NOTHING",
+            params,
+        )
+    subs = sorted({k[0] for k in keys})
+    lock = f" ORDER BY id FOR {mode}" if is_postgres(_conn()) else ""
+    rows = await _query(
+        f"SELECT * FROM usage_period WHERE subscription_id IN ({marks(1, len(subs))}){lock}",
+        subs,
+    )
+    found = {}
+    for row in rows:
+        period = UsagePeriod._init_from_db(**row)
+        if (period.subscription_id, period.start) in wanted:
+            found[(period.subscription_id, period.start)] = period
+    return found
+
+
+async def flag_changed(period_ids: Sequence[int]) -> None:
+    """Late events reached billed periods: their difference is billed next time."""
+    ids = sorted(set(period_ids))
+    if ids:
+        await _query(
+            f"UPDATE usage_period SET changed = true WHERE id IN ({marks(1, len(ids))})", ids
+        )
