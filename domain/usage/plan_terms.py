@@ -4,7 +4,7 @@ volume discounts on the period's usage total, SLA credit tiers.
 Input (GraphQL `setPlanUsageTerms`), amounts in major units as decimal strings:
     {"minimumCommitment": {"EUR": "100.00"},
      "volumeDiscounts": [{"above": {"EUR": "1000.00"}, "percent": "5"}, ...],
-     "slaCredits": [{"below": "99.9", "percent": "10"}, ...]}
+     "slaCredits": [{"below": "99.9", "creditPercent": "10"}, ...]}
 Stored with amounts in minor units (plan.usage_terms), read back by `UsageTerms`.
 """
 
@@ -70,7 +70,7 @@ def parse_usage_terms(data: dict[str, Any] | None) -> dict[str, Any] | None:
     if stored_discounts:
         stored["volume_discounts"] = stored_discounts
     if data.get("slaCredits"):
-        tiers = parse_sla_tiers(data["slaCredits"])
+        tiers = parse_sla_tiers(data["slaCredits"], field="slaCredits")
         stored["sla_credits"] = [
             {"below": str(t.below), "percent": str(t.credit_percent)} for t in tiers
         ]
@@ -117,5 +117,7 @@ def usage_terms_json(stored: dict[str, Any] | None, decimal_text: Any) -> dict[s
             for d in stored["volume_discounts"]
         ]
     if "sla_credits" in stored:
-        shown["slaCredits"] = stored["sla_credits"]
+        shown["slaCredits"] = [
+            {"below": t["below"], "creditPercent": t["percent"]} for t in stored["sla_credits"]
+        ]
     return shown
