@@ -18,7 +18,7 @@ from domain.invoicing import queries
 from domain.invoicing import service as invoice_service
 from domain.money import display_locale
 from domain.payments import queries as payment_queries
-from domain.subscriptions.changes import preview_next_invoices
+from domain.subscriptions.previews import preview_next_invoices
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
 from domain.validation import SUPPORTED_LOCALES

@@ -157,6 +157,19 @@ async def specs_to_invoices(
     return new
 
 
+async def drafts_for(
+    specs: Sequence[InvoiceSpec],
+    pending: dict[int, list[PendingItem]],
+    *,
+    preview: bool = False,
+) -> list[NewInvoice]:
+    """`specs_to_invoices` for specs made by a subscription operation (or a preview)."""
+    subs = [spec.subscription for spec in specs]
+    if not subs:
+        return []
+    return await specs_to_invoices(specs, await parties_for(subs), pending, preview=preview)
+
+
 async def store_with_usage(new: Sequence[NewInvoice], now: datetime) -> list[Invoice]:
     """Store invoices, then record the usage periods they bill (and credit the late
     differences that lowered a billed period)."""

@@ -13,9 +13,8 @@ at `resumeAt`) starts a fresh, fully billed period at the resume instant.
 
 from __future__ import annotations
 
-import copy
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ParamSpec
 
@@ -30,13 +29,12 @@ from domain.periods import Period
 from domain.subscriptions import state_machine
 from domain.subscriptions.billing import (
     bill_subscriptions,
-    parties_for,
-    pending_for,
-    specs_to_invoices,
+    drafts_for,
     store_with_usage,
 )
 from domain.subscriptions.errors import InvalidStatus, SubscriptionNotActive
 from domain.subscriptions.loading import load_plan, load_subscription
+from domain.subscriptions.previews import preview_next_invoice
 from domain.subscriptions.prices import add_on_items, period_total, plan_price, quantity
 from domain.subscriptions.proration import ProrationLine, prorate_change, unused_part
 from domain.subscriptions.proration_lines import (
@@ -80,18 +78,6 @@ async def _customer(sub: Subscription) -> Any:
 
 async def _plan(plan_id: int) -> Plan:
     return await Plan.get(id=plan_id)
-
-
-async def _drafts(
-    specs: list[state_machine.InvoiceSpec],
-    pending: dict[int, list[PendingItem]],
-    *,
-    preview: bool = False,
-) -> list:
-    subs = [spec.subscription for spec in specs]
-    if not subs:
-        return []
-    return await specs_to_invoices(specs, await parties_for(subs), pending, preview=preview)
 
 
 async def _pending(sub: Subscription) -> list[PendingItem]:
@@ -229,7 +215,7 @@ async def _change(
     if behavior == "always_invoice" and lines:
         spec.apply_coupon = await coupon_on_prorations(sub)
         return await _bill_now(sub, [spec], preview, now)
-    drafts = await _drafts([spec], {})
+    drafts = await drafts_for([spec], {})
     if not preview:
         sub.updated_at = now
         await sub.save()
@@ -241,7 +227,7 @@ async def _change(
 async def _bill_now(
     sub: Subscription, specs: list[state_machine.InvoiceSpec], preview: bool, now: datetime
 ) -> tuple[Subscription, Draft | None]:
-    new = await _drafts(specs, {sub.id: await _pending(sub)}, preview=preview)
+    new = await drafts_for(specs, {sub.id: await _pending(sub)}, preview=preview)
     if preview:
         return sub, new[0].draft if new else None
     sub.next_action_at = state_machine.next_action(sub)
@@ -368,7 +354,7 @@ async def cancel_subscription(
         only_if_pending=not credit,
         usage=usage,
     )
-    await store_with_usage(await _drafts([spec], {sub.id: await _pending(sub)}), now)
+    await store_with_usage(await drafts_for([spec], {sub.id: await _pending(sub)}), now)
     return sub
 
 
@@ -385,34 +371,3 @@ async def reactivate_subscription(principal: Principal, public_id: str) -> Subsc
     sub.updated_at = await customer_now(await _customer(sub))
     await sub.save()
     return sub
-
-
-async def preview_next_invoice(sub: Subscription) -> Draft | None:
-    """The invoice the next renewal (or trial end, or resume) will produce, including
-    pending prorations and any scheduled change; nothing is written."""
-    return (await preview_next_invoices([sub]))[0]
-
-
-async def preview_next_invoices(subs: Sequence[Subscription]) -> list[Draft | None]:
-    """`preview_next_invoice` of many subscriptions (a page of them) in a fixed number
-    of statements, in the order given."""
-    shadows = [copy.copy(sub) for sub in subs]
-    due = [(shadow, at) for shadow in shadows if (at := state_machine.next_action(shadow))]
-    if not due:
-        return [None] * len(subs)
-    plan_ids = {pid for shadow, _ in due for pid in _plan_ids(shadow)}
-    plans = {p.id: p for p in await Plan.filter(id__in=sorted(plan_ids))}
-    specs = []
-    for shadow, at in due:
-        found, _ = state_machine.advance(shadow, plans[shadow.plan_id], plans, at)
-        specs += found[:1]
-    pending = await pending_for([shadow.id for shadow, _ in due])
-    drafts = {new.subscription_id: new.draft for new in await _drafts(specs, pending, preview=True)}
-    return [drafts.get(sub.id) for sub in subs]
-
-
-def _plan_ids(sub: Subscription) -> list[int]:
-    ids = [sub.plan_id]
-    if sub.pending_change:
-        ids.append(sub.pending_change["plan_id"])
-    return ids

@@ -56,6 +56,8 @@ async def plan_charges(plan_ids: Iterable[int]) -> dict[int, list[ChargeSpec]]:
     if not ids:
         return found
     rows = await Charge.filter(plan_id__in=ids, archived_at=None).order_by("position", "id")
+    if not rows:
+        return found
     metrics = {
         m.id: metric_spec(m)
         for m in await BillableMetric.filter(id__in=sorted({r.metric_id for r in rows}))

@@ -168,10 +168,10 @@ async def _incidents(
     return found
 
 
-async def _charges_for(plans: Sequence[int], aggregates: dict) -> dict[int, Any]:
+async def _charges_for(by_plan: dict[int, list[Any]], aggregates: dict) -> dict[int, Any]:
     """Every charge a period is priced on: its plan's, and any other with usage in
     it (a plan changed mid-period: the old charges' usage, on the old prices)."""
-    specs = {c.id: c for charges in (await plan_charges(plans)).values() for c in charges}
+    specs = {c.id: c for charges in by_plan.values() for c in charges}
     missing = sorted({row.charge_id for rows in aggregates.values() for row in rows} - set(specs))
     if missing:
         rows = await Charge.filter(id__in=missing)
@@ -189,28 +189,38 @@ async def close_usage(
     """The usage lines of each request's invoice, with what to record once it is
     stored (`record_usage`). With `preview`, nothing is locked or created."""
     closed: dict[Any, Closed] = {r.key: Closed() for r in requests}
-    live = [r for r in requests if r.sub.id is not None]
+    requests = [r for r in requests if r.sub.id is not None]
+    if not requests:
+        return closed
+    # Two statements decide who has usage at all (a metered plan, or periods from
+    # before a plan change); flat-fee subscriptions stop here.
+    charged = await plan_charges(r.plan.id for r in requests)
+    known = await UsagePeriod.filter(subscription_id__in=sorted({r.sub.id for r in requests}))
+    with_periods = {p.subscription_id for p in known}
+    live = [r for r in requests if charged.get(r.plan.id) or r.sub.id in with_periods]
     if not live:
         return closed
     subs = {r.sub.id: r.sub for r in live}
     wanted = {(r.sub.id, r.start): (r.end, r.sub.currency) for r in live}
     if preview:
-        rows = await UsagePeriod.filter(subscription_id__in=sorted(subs))
-        periods = {
-            (p.subscription_id, p.start): p for p in rows if (p.subscription_id, p.start) in wanted
-        }
+        found = {(p.subscription_id, p.start): p for p in known}
+        late: list[UsagePeriod] = []
     else:
-        periods = await event_store.lock_periods(
-            {s.id: s.tenant_id for s in subs.values()}, wanted, mode="UPDATE"
+        # Billed periods are locked too, and read again under the lock: a late event
+        # committing meanwhile is either seen here or flags its period for next time.
+        billed = {
+            (p.subscription_id, p.start): (p.end, p.currency)
+            for p in known
+            if p.subscription_id in subs and p.status == "billed"
+        }
+        found = await event_store.lock_periods(
+            {s.id: s.tenant_id for s in subs.values()}, {**billed, **wanted}, mode="UPDATE"
         )
-    late = (
-        await UsagePeriod.filter(subscription_id__in=sorted(subs), status="billed", changed=True)
-        if not preview
-        else []
-    )
+        late = [found[k] for k in billed if k not in wanted and found[k].changed]
+    periods = {k: found[k] for k in wanted if k in found}
     keys = list(wanted) + [(p.subscription_id, p.start) for p in late]
     aggregates = await load_aggregates(keys)
-    specs = await _charges_for([r.plan.id for r in live], aggregates)
+    specs = await _charges_for(charged, aggregates)
     carried = await load_carried(keys, list(specs.values()))
     incidents = await _incidents(live)
     by_plan = defaultdict(list)
