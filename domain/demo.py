@@ -135,6 +135,53 @@ async def _billing(admin: Principal, plans: dict[str, Any], customers: dict[str,
     await create_subscription(
         admin, {"customer_id": on_clock.public_id, "plan_id": plans["pro"].public_id}
     )
+    await _streaming(admin, test_clock)
+
+
+async def _streaming(admin: Principal, test_clock: Any) -> None:
+    """Usage-based billing (docs/USAGE.md): the streaming and AI recipe's plan, and a
+    customer on the demo clock who has used it (advance the clock a month to see
+    the usage on its invoice)."""
+    from domain.subscriptions.service import create_subscription
+    from domain.usage.ingest import ingest_events
+    from domain.usage.recipes import streaming_catalog
+
+    plan = await streaming_catalog(admin)
+    streamer = await create_customer(
+        admin,
+        {
+            "external_id": "stream-1",
+            "name": "Nova Streams SAS",
+            "email": "billing@nova.example",
+            "address": {"city": "Nantes", "country": "FR"},
+            "locale": "fr",
+            "currency": "EUR",
+            "test_clock_id": test_clock.public_id,
+        },
+    )
+    await create_subscription(admin, {"customer_id": streamer.public_id, "plan_id": plan.public_id})
+    await ingest_events(
+        admin,
+        [
+            {
+                "transactionId": f"demo-{n}",
+                "externalCustomerId": "stream-1",
+                "metricCode": code,
+                "properties": props,
+            }
+            for n, (code, props) in enumerate(
+                [
+                    ("session_seconds", {"seconds": 3_601}),
+                    ("session_seconds", {"seconds": 1_250}),
+                    ("bandwidth", {"bytes": 48_500_000_000}),
+                    ("tokens", {"tokens": 1_200_000, "direction": "input", "model": "large"}),
+                    ("tokens", {"tokens": 300_000, "direction": "output", "model": "large"}),
+                    ("concurrent_streams", {"change": 3}),
+                    ("infra_cost", {"cost": "12.40"}),
+                ]
+            )
+        ],
+    )
 
 
 def _prices(dzd: int, eur: int, usd: int) -> list[dict[str, object]]:

@@ -45,7 +45,7 @@ async def test_demo_catalog(client: httpx.AsyncClient, db: str) -> None:
         and plans["premium-monthly"]["trialDays"] == 14
     )
     assert {c["code"] for c in body["coupons"]["nodes"]} == {"WELCOME20", "LAUNCH10"}
-    assert len(body["addOns"]["nodes"]) == 2 and body["customers"]["totalCount"] == 7
+    assert len(body["addOns"]["nodes"]) == 2 and body["customers"]["totalCount"] == 8
     billing = data(
         await gql(
             client,
@@ -65,12 +65,13 @@ async def test_demo_catalog(client: httpx.AsyncClient, db: str) -> None:
         ("user-1003", "business", "ACTIVE"),
         ("user-1006", "starter", "ACTIVE"),
         ("clock-1", "pro", "ACTIVE"),
+        ("stream-1", "stream-ai", "ACTIVE"),
     }
     invoices = billing["invoices"]["nodes"]
     # Pro 5,000.00 DZD + 2 seats of 500.00, with 19 % TVA: 7,140.00 DZD.
     assert invoices[0]["total"] == {"amountMinor": 714000, "currency": "DZD"}
     assert invoices[0]["taxes"] == [{"rate": "19"}]
-    assert len(invoices) == 4 and all(i["number"].startswith("INV-") for i in invoices)
+    assert len(invoices) == 5 and all(i["number"].startswith("INV-") for i in invoices)
     assert billing["testClocks"]["nodes"] == [{"name": "Demo clock"}]
     service = data(await gql(client, result.service_key, "{ viewer { role } }"))
     assert service["viewer"]["role"] == "SERVICE"
