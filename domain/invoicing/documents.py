@@ -46,6 +46,7 @@ async def invoice_document(invoice: Invoice) -> Document:
             "amount_minor",
             "period_start",
             "period_end",
+            "details",  # usage lines: exact quantity, unit price, tiers (pdf.py)
         )
     )
     lines = []

@@ -4,10 +4,14 @@ formatted by Babel; only the words live here."""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date
+from babel.numbers import format_decimal, parse_pattern
 
 LANGUAGES = ("en", "fr", "de", "es", "ar")
 RTL = frozenset({"ar"})
@@ -44,6 +48,16 @@ LABELS: dict[str, dict[str, str]] = {
         "proration_credit": "Unused time on {name}",
         "proration_charge": "Remaining time on {name}",
         "credit": "Credit: {name}",
+        "usage_adjustment": "Usage adjustment: {name}",
+        "usage_minimum": "Minimum commitment true-up",
+        "usage_discount": "Volume discount {name}",
+        "sla_credit": "SLA credit (uptime {name})",
+        "tier_from": "{low} and above",
+        "tier": "{range}: {units} × {price} + {fee} flat fee = {amount}",
+        "rounding": "Rounding: {amount}",
+        "billed_before": "Already invoiced: {amount}",
+        "commitment": "Committed minimum: {amount}",
+        "sla_share": "{percent} of the period's usage charges",
         "status_paid": "Paid",
         "status_void": "Void",
         "email_subject": "Invoice {number} from {seller}",
@@ -84,6 +98,16 @@ LABELS: dict[str, dict[str, str]] = {
         "proration_credit": "Temps non utilisé sur {name}",
         "proration_charge": "Temps restant sur {name}",
         "credit": "Crédit : {name}",
+        "usage_adjustment": "Ajustement de consommation : {name}",
+        "usage_minimum": "Complément d'engagement minimum",
+        "usage_discount": "Remise sur volume {name}",
+        "sla_credit": "Avoir SLA (disponibilité {name})",
+        "tier_from": "à partir de {low}",
+        "tier": "{range} : {units} × {price} + {fee} de frais fixes = {amount}",
+        "rounding": "Arrondi : {amount}",
+        "billed_before": "Déjà facturé : {amount}",
+        "commitment": "Engagement minimum : {amount}",
+        "sla_share": "{percent} des frais de consommation de la période",
         "status_paid": "Payée",
         "status_void": "Annulée",
         "email_subject": "Facture {number} de {seller}",
@@ -124,6 +148,16 @@ LABELS: dict[str, dict[str, str]] = {
         "proration_credit": "Nicht genutzte Zeit für {name}",
         "proration_charge": "Verbleibende Zeit für {name}",
         "credit": "Guthaben: {name}",
+        "usage_adjustment": "Nutzungskorrektur: {name}",
+        "usage_minimum": "Ausgleich auf den Mindestumsatz",
+        "usage_discount": "Mengenrabatt {name}",
+        "sla_credit": "SLA-Gutschrift (Verfügbarkeit {name})",
+        "tier_from": "ab {low}",
+        "tier": "{range}: {units} × {price} + {fee} Grundgebühr = {amount}",
+        "rounding": "Rundung: {amount}",
+        "billed_before": "Bereits berechnet: {amount}",
+        "commitment": "Vereinbarter Mindestumsatz: {amount}",
+        "sla_share": "{percent} der nutzungsabhängigen Entgelte des Zeitraums",
         "status_paid": "Bezahlt",
         "status_void": "Storniert",
         "email_subject": "Rechnung {number} von {seller}",
@@ -163,6 +197,16 @@ LABELS: dict[str, dict[str, str]] = {
         "proration_credit": "Tiempo no utilizado de {name}",
         "proration_charge": "Tiempo restante de {name}",
         "credit": "Crédito: {name}",
+        "usage_adjustment": "Ajuste de consumo: {name}",
+        "usage_minimum": "Ajuste al compromiso mínimo",
+        "usage_discount": "Descuento por volumen {name}",
+        "sla_credit": "Crédito por SLA (disponibilidad {name})",
+        "tier_from": "desde {low}",
+        "tier": "{range}: {units} × {price} + {fee} de cargo fijo = {amount}",
+        "rounding": "Redondeo: {amount}",
+        "billed_before": "Ya facturado: {amount}",
+        "commitment": "Compromiso mínimo: {amount}",
+        "sla_share": "{percent} de los cargos por consumo del periodo",
         "status_paid": "Pagada",
         "status_void": "Anulada",
         "email_subject": "Factura {number} de {seller}",
@@ -203,6 +247,16 @@ LABELS: dict[str, dict[str, str]] = {
         "proration_credit": "الوقت غير المستخدم من {name}",
         "proration_charge": "الوقت المتبقي من {name}",
         "credit": "رصيد: {name}",
+        "usage_adjustment": "تسوية الاستهلاك: {name}",
+        "usage_minimum": "تسوية الحد الأدنى للالتزام",
+        "usage_discount": "خصم الكمية {name}",
+        "sla_credit": "رصيد اتفاقية مستوى الخدمة (نسبة التوفر {name})",
+        "tier_from": "{low} فأكثر",
+        "tier": "{range}: {units} × {price} + {fee} رسوم ثابتة = {amount}",
+        "rounding": "التقريب: {amount}",
+        "billed_before": "سبقت فوترته: {amount}",
+        "commitment": "الحد الأدنى المتفق عليه: {amount}",
+        "sla_share": "{percent} من رسوم الاستهلاك للفترة",
         "status_paid": "مدفوعة",
         "status_void": "ملغاة",
         "email_subject": "الفاتورة {number} من {seller}",
@@ -274,11 +328,63 @@ def label(key: str, locale: str | None, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
-def line_label(kind: str, name: str, locale: str | None) -> str:
-    """A line's description as shown: prorations and credits are worded per language."""
+def line_label(
+    kind: str, name: str, locale: str | None, details: dict[str, Any] | None = None
+) -> str:
+    """A line's description as shown: prorations, credits and usage terms are worded
+    per language. With the line's `details`, a usage term's figure (the discount
+    percent, the uptime) is written in the locale's digits; without, as stored."""
+    details = details or {}
     if kind in ("proration_credit", "proration_charge", "credit"):
         return label(kind, locale, name=name)
+    if kind == "usage_adjustment":  # a past period's charge, or one of its terms
+        term = details.get("term")
+        inner = line_label(term, name, locale, details) if term in USAGE_TERMS else name
+        return label(kind, locale, name=inner)
+    if kind == "usage_minimum":
+        return label(kind, locale)
+    if kind == "usage_discount":
+        return label(kind, locale, name=percent_text(details.get("percent"), locale) or name)
+    if kind == "sla_credit":
+        return label(kind, locale, name=percent_text(details.get("uptime"), locale) or name)
     return name
+
+
+USAGE_TERMS = frozenset({"usage_minimum", "usage_discount", "sla_credit"})
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _percent(number: Decimal, places: Decimal, locale: str | None) -> str:
+    """`number` in the locale's percent pattern with exactly the decimals of `places`."""
+    loc = Locale.parse(language(locale))
+    pattern = copy.copy(parse_pattern(loc.percent_formats[None]))  # cached: copy to change
+    exp = places.as_tuple().exponent
+    digits = max(0, -exp) if isinstance(exp, int) else 0
+    pattern.frac_prec = (digits, digits)
+    return pattern.apply(number, loc)
+
+
+def number_text(value: Any, locale: str | None) -> str:
+    """An exact quantity in the locale's digits, every decimal kept, never rounded
+    ("12350.25" → "12 350,25" in French; trailing zeros dropped)."""
+    number = _decimal(value)
+    if number is None:
+        return str(value)
+    return format_decimal(number, locale=language(locale), decimal_quantization=False)
+
+
+def percent_text(value: Any, locale: str | None) -> str | None:
+    """A percent figure as the locale writes it, with the decimals it was given
+    ("98.750" → "98.750%" in English, "98,750 %" in French); None if not a number."""
+    number = _decimal(value)
+    return None if number is None else _percent(number.scaleb(-2), number, locale)
 
 
 def reason_label(reason: str, locale: str | None) -> str:

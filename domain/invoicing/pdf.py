@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from decimal import Decimal
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_symbol
 from xhtml2pdf import pisa
 from xhtml2pdf.config.resources import ResourceAccessPolicy
 
-from domain.invoicing.i18n import RTL, date_text, label, language, line_label, reason_label
-from domain.money import bp_to_percent, format_money
+from domain.invoicing.i18n import (
+    RTL,
+    date_text,
+    label,
+    language,
+    line_label,
+    number_text,
+    percent_text,
+    reason_label,
+)
+from domain.money import bp_to_percent, exponent, format_money, round_minor
 
 FONTS = Path(__file__).parent / "fonts"
 DASH = "\u2013"  # the en dash of a date range
+TIMES = "\u00d7"  # quantity times unit price
 POLICY = ResourceAccessPolicy(allow_remote=False, base_dir=str(FONTS))
 
 
@@ -80,6 +91,7 @@ th {{ border-bottom: 1px solid #888; text-align: {start}; }}
 .totals td {{ text-align: {end}; }}
 .strong {{ font-weight: bold; }}
 .note {{ font-size: 8.5pt; color: #444; margin-top: 10pt; }}
+.small {{ font-size: 7.5pt; color: #444; }}
 """
 
 
@@ -114,22 +126,7 @@ def render_html(doc: Document) -> str:
     meta_rows = "".join(
         f"<tr><td>{escape(k)}</td><td class='strong'>{escape(v)}</td></tr>" for k, v in meta
     )
-    line_rows = "".join(
-        "<tr>"
-        f"<td>{escape(line_label(line['kind'], line['description'], loc))}"
-        + (
-            f"<br/><font size='7.5'>{escape(date_text(line['period_start'], loc))} {DASH} "
-            f"{escape(date_text(line['period_end'], loc))}</font>"
-            if line.get("period_start") and line.get("period_end")
-            else ""
-        )
-        + "</td>"
-        f"<td class='num'>{escape(format_decimal(line['quantity'], locale=loc))}</td>"
-        f"<td class='num'>{escape(_money(doc, line['unit_amount_minor']))}</td>"
-        f"<td class='num'>{escape(_money(doc, line['amount_minor']))}</td>"
-        "</tr>"
-        for line in doc.lines
-    )
+    line_rows = "".join(_line_row(doc, line, loc) for line in doc.lines)
     total_rows = ""
     for key, minor in doc.totals:
         if key == "total":
@@ -168,6 +165,114 @@ def render_html(doc: Document) -> str:
     )
 
 
+def _line_row(doc: Document, line: dict[str, Any], loc: str) -> str:
+    """One line: its description, then small print (its dates, a usage line's
+    quantity and breakdown), its quantity, unit price and amount."""
+    notes = []
+    if line.get("period_start") and line.get("period_end"):
+        notes.append(
+            f"{date_text(line['period_start'], loc)} {DASH} {date_text(line['period_end'], loc)}"
+        )
+    notes += _usage_notes(doc, line, loc)
+    small = "".join(f"<br/><span class='small'>{escape(n)}</span>" for n in notes)
+    return (
+        "<tr>"
+        f"<td>{escape(line_label(line['kind'], line['description'], loc, line.get('details')))}"
+        f"{small}</td>"
+        f"<td class='num'>{escape(format_decimal(line['quantity'], locale=loc))}</td>"
+        f"<td class='num'>{escape(_money(doc, line['unit_amount_minor']))}</td>"
+        f"<td class='num'>{escape(_money(doc, line['amount_minor']))}</td>"
+        "</tr>"
+    )
+
+
+def _price(doc: Document, value: Any) -> str:
+    """A price or an exact amount in major units with every decimal it has (0.0001
+    EUR is "€0.0001", never rounded to cents), at least the currency's own ones."""
+    number = Decimal(str(value))
+    exp = exponent(doc.currency)
+    minor = number.scaleb(exp)
+    if minor == minor.to_integral_value():
+        return _money(doc, int(minor))
+    loc = language(doc.locale)
+    text = format_currency(number, doc.currency, locale=loc, decimal_quantization=False)
+    # CLDR currency spacing, as `format_money` applies it: "KWD 0.0001", not "KWD0.0001".
+    symbol = get_currency_symbol(doc.currency, loc)
+    at = text.find(symbol) + len(symbol)
+    if symbol[-1:].isalpha() and symbol in text and at < len(text) and text[at].isdigit():
+        text = text[:at] + "\u00a0" + text[at:]
+    return text
+
+
+def _signed(text: str) -> str:
+    """A difference with its sign: Babel writes the minus, the plus goes where it
+    would (after any direction mark, as in Arabic)."""
+    body = text.lstrip("\u200e\u200f")
+    marks = text[: len(text) - len(body)]
+    return text if body.startswith(("-", "\u2212")) else f"{marks}+{body}"
+
+
+def _tier_range(tier: dict[str, Any], counted: bool, loc: str) -> str:
+    """Units counted one by one read "1 to 1,000", "1,001 and above"; a fractional
+    quantity (GB) reads the bounds as they are ("0 to 10", "10 and above")."""
+    low = Decimal(str(tier["from"]))
+    low_text = number_text(low + 1 if counted and low == low.to_integral_value() else low, loc)
+    if tier.get("to") is None:
+        return label("tier_from", loc, low=low_text)
+    return f"{low_text}{DASH}{number_text(tier['to'], loc)}"
+
+
+def _usage_notes(doc: Document, line: dict[str, Any], loc: str) -> list[str]:
+    """What a usage line shows under its description: the exact quantity and unit
+    price, one row per tier and per dimension group, then what takes the exact sum
+    to the line's amount (the one rounding, what earlier invoices billed)."""
+    details = line.get("details") or {}
+    term = details.get("term")
+    if term == "usage_minimum":
+        return [label("commitment", loc, amount=_money(doc, int(details["minimumMinor"])))]
+    if term == "sla_credit":
+        return [label("sla_share", loc, percent=percent_text(details.get("percent"), loc) or "")]
+    if term or "units" not in details:
+        return []
+    metric = details.get("metric") or ""
+    units = Decimal(str(details["units"]))
+    quantity = f"{number_text(units, loc)} {metric}".strip()
+    tiers = details.get("tiers") or []
+    whole = int(details.get("amountMinor", line["amount_minor"]))
+    exact: Decimal | None = None
+    if details.get("unitPrice") is not None:
+        quantity += f" {TIMES} {_price(doc, details['unitPrice'])}"
+        product = units * Decimal(str(details["unitPrice"]))
+        if not tiers and round_minor(product.scaleb(exponent(doc.currency))) == whole:
+            exact = product  # free units would break the product: then it is not shown
+            quantity += f" = {_price(doc, product)}"
+    notes = [quantity]
+    counted = units == units.to_integral_value()
+    for tier in tiers:
+        notes.append(
+            label(
+                "tier",
+                loc,
+                range=_tier_range(tier, counted, loc),
+                units=number_text(tier["units"], loc),
+                price=_price(doc, tier["unitPrice"]),
+                fee=_price(doc, tier.get("flatFee") or 0),
+                amount=_price(doc, tier["amount"]),
+            )
+        )
+    if tiers:
+        exact = sum((Decimal(str(t["amount"])) for t in tiers), Decimal(0))
+    if exact is not None and (off := Decimal(whole).scaleb(-exponent(doc.currency)) - exact):
+        notes.append(label("rounding", loc, amount=_signed(_price(doc, off))))
+    for group in details.get("groups") or []:
+        name = ", ".join(f"{k} {v}" for k, v in (group.get("group") or {}).items())
+        used = f"{number_text(group['units'], loc)} {metric}".strip()
+        notes.append(f"{name}: {used} ({_money(doc, int(group['amountMinor']))})")
+    if before := whole - line["amount_minor"]:
+        notes.append(label("billed_before", loc, amount=_money(doc, -before)))
+    return notes
+
+
 def _tax_rows(doc: Document, loc: str) -> str:
     rows = ""
     for tax in doc.taxes:
@@ -175,7 +280,7 @@ def _tax_rows(doc: Document, loc: str) -> str:
         text = label("tax", loc, name=tax.get("name") or "", rate=rate).strip()
         on = label("tax_on", loc, amount=_money(doc, tax["taxable_minor"]))
         rows += (
-            f"<tr><td>{escape(text)} <font size='7.5'>({escape(on)})</font></td>"
+            f"<tr><td>{escape(text)} <span class='small'>({escape(on)})</span></td>"
             f"<td>{escape(_money(doc, tax['tax_minor']))}</td></tr>"
         )
     return rows
