@@ -6,7 +6,15 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import billing_run, credits, invoice_pdf, plans_list, provider_webhooks, query_limits
+from bench import (
+    billing_run,
+    credits,
+    invoice_pdf,
+    plans_list,
+    provider_webhooks,
+    query_limits,
+    usage_ingest,
+)
 
 BENCHMARKS = {
     "plans": plans_list.run,
@@ -15,11 +23,20 @@ BENCHMARKS = {
     "webhooks": provider_webhooks.run,
     "credits": credits.run,
     "limits": query_limits.run,
+    "usage": usage_ingest.run,  # options: see bench/usage_ingest.py
 }
 
 
+def _option_value(args: list[str], i: int) -> bool:
+    return i > 0 and args[i - 1].startswith("--") and "=" not in args[i - 1]
+
+
 def main() -> None:
-    chosen = sys.argv[1:] or list(BENCHMARKS)
+    # Names; options such as `--events 1000000` belong to a benchmark, which reads them.
+    args = sys.argv[1:]
+    chosen = [
+        a for i, a in enumerate(args) if not a.startswith("-") and not _option_value(args, i)
+    ] or list(BENCHMARKS)
     for name in chosen:
         result = asyncio.run(BENCHMARKS[name]())
         print(f"\n[{name}] {result.pop('benchmark')}")
