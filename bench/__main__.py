@@ -13,6 +13,7 @@ from bench import (
     plans_list,
     provider_webhooks,
     query_limits,
+    usage_billing,
     usage_ingest,
 )
 
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "credits": credits.run,
     "limits": query_limits.run,
     "usage": usage_ingest.run,  # options: see bench/usage_ingest.py
+    "usage-billing": usage_billing.run,
 }
 
 

@@ -136,6 +136,10 @@ def _line(
             for g in usage.groups
         ],
         "amountMinor": usage.amount_minor,
+        # What was priced (after free units) and its exact amount before the one
+        # rounding: the PDF shows how the quantity became the line.
+        "billedUnits": format(priced.units, "f"),
+        "amount": format(priced.amount, "f"),
     }
     return DraftLine(
         kind or "usage", usage.charge.display_name, 1, due, due, False, True, start, end, details
