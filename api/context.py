@@ -17,10 +17,13 @@ from domain.events.bus import EventBus
 from domain.invoicing import queries
 from domain.invoicing import service as invoice_service
 from domain.money import display_locale
+from domain.pagination import MAX_PAGE, PageRequest
 from domain.payments import queries as payment_queries
 from domain.subscriptions.previews import preview_next_invoices
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
+from domain.usage.charges import charges_of_plans
+from domain.usage.metrics import list_metrics
 from domain.validation import SUPPORTED_LOCALES
 
 
@@ -81,6 +84,14 @@ class Loaders:
     def blocks_credits(self) -> DataLoader[int, bool]:
         return DataLoader(payment_queries.credits_blocking)
 
+    @cached_property
+    def charges_by_plan(self) -> DataLoader[int, list[Any]]:
+        return DataLoader(lambda ids: charges_of_plans(self._tenant_id, ids))
+
+    @cached_property
+    def metric_by_id(self) -> DataLoader[int, Any]:
+        return DataLoader(self._metrics)
+
     @property
     def _tenant_id(self) -> int:
         assert self._principal is not None
@@ -91,6 +102,25 @@ class Loaders:
 
     async def _customers(self, ids: list[int]) -> list[Customer | None]:
         return await customers_by_ids(self._tenant_id, ids)
+
+    async def _metrics(self, ids: list[int]) -> list[Any]:
+        """Metrics by internal id, archived ones included. A tenant has a catalog's
+        worth of metrics, so they are read as the tenant's list, from the smallest id
+        asked, a page of 100 at a time until every one asked is found: one statement
+        for any page of charges or events."""
+        assert self._principal is not None
+        wanted = set(ids)
+        found: dict[int, Any] = {}
+        after = min(wanted) - 1
+        while not wanted <= found.keys():
+            page = await list_metrics(
+                self._principal, PageRequest(MAX_PAGE, after), include_archived=True
+            )
+            found.update((m.id, m) for m in page.items)
+            if not page.has_next or not page.items:
+                break
+            after = page.items[-1].id
+        return [found.get(i) for i in ids]
 
 
 @dataclass

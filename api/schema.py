@@ -14,17 +14,19 @@ from strawberry.schema.config import StrawberryConfig
 
 from domain.currencies import EXPONENTS
 from domain.errors import BillingError
-from resolvers import billing, catalog, credits, customers, tenancy
+from resolvers import billing, catalog, credits, customers, tenancy, usage
 from resolvers import payments as pay
 from schema import credits as ct
 from schema import payloads as p
 from schema import payments as pt
+from schema import usage as ut
 from schema.caches import ValidationByText
 from schema.common import BIGINT_SCALAR, DECIMAL_SCALAR, BigInt
 from schema.error_policy import ErrorPolicy
 from schema.execution import FastExecutionContext
 from schema.input_guard import InputGuard
 from schema.limits import limits
+from schema.usage_inputs import EVENT_TIMESTAMP_SCALAR, EventTimestamp
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -92,6 +94,31 @@ class Query:
     credit_ledger = strawberry.field(resolver=credits.credit_ledger)
     credit_usage = strawberry.field(resolver=credits.credit_usage)
     credit_settings = strawberry.field(resolver=credits.credit_settings)
+
+    billable_metric = strawberry.field(
+        resolver=usage.billable_metric, description="By id (bm_…) or code."
+    )
+    billable_metrics = strawberry.field(resolver=usage.billable_metrics)
+    plan_usage_terms = strawberry.field(
+        resolver=usage.plan_usage_terms,
+        description="A plan's minimum commitment, volume discounts and SLA credit tiers.",
+    )
+    current_usage = strawberry.field(
+        resolver=usage.current_usage,
+        description="The open period's usage so far, priced per charge and dimension group.",
+    )
+    metered_events = strawberry.field(
+        resolver=usage.metered_events,
+        description="A customer's stored usage events, in the order received; "
+        "`since` and `until` (exclusive) bound their timestamps.",
+    )
+    incidents = strawberry.field(
+        resolver=usage.incidents_list, description="Outages recorded (SLA credits)."
+    )
+    spending_alerts = strawberry.field(
+        resolver=usage.spending_alerts,
+        description="Usage thresholds: a customer's, or without customerId all of them.",
+    )
 
     @strawberry.field(description="Every ISO 4217 currency Tally accepts, with its exponent.")
     def currencies(self) -> list[Currency]:
@@ -215,6 +242,41 @@ class Mutation:
     update_credit_settings: ct.CreditSettingsResult = strawberry.mutation(
         resolver=credits.update_credit_settings
     )
+    create_billable_metric: ut.BillableMetricResult = strawberry.mutation(
+        resolver=usage.create_billable_metric
+    )
+    update_billable_metric: ut.BillableMetricResult = strawberry.mutation(
+        resolver=usage.update_billable_metric
+    )
+    archive_billable_metric: ut.BillableMetricResult = strawberry.mutation(
+        resolver=usage.archive_billable_metric
+    )
+    create_usage_charge: ut.UsageChargeResult = strawberry.mutation(
+        resolver=usage.create_usage_charge
+    )
+    archive_usage_charge: ut.UsageChargeResult = strawberry.mutation(
+        resolver=usage.archive_usage_charge
+    )
+    set_plan_usage_terms: ut.PlanUsageTermsResult = strawberry.mutation(
+        resolver=usage.set_plan_usage_terms,
+        description="Replace a plan's usage terms (null clears them) for the periods that "
+        'close from now on; amounts in major units: {"minimumCommitment": {"EUR": "100.00"}, '
+        '"volumeDiscounts": [{"above": {"EUR": "1000.00"}, "percent": "5"}], '
+        '"slaCredits": [{"below": "99.9", "creditPercent": "10"}]}.',
+    )
+    ingest_usage_events: ut.IngestUsageEventsResult = strawberry.mutation(
+        resolver=usage.ingest_usage_events,
+        description="Up to 1,000 events, each accepted, a duplicate, or refused with its "
+        "index and a code; one bad event never refuses the others.",
+    )
+    record_incident: ut.IncidentResult = strawberry.mutation(resolver=usage.record_incident)
+    delete_incident: ut.IncidentResult = strawberry.mutation(resolver=usage.delete_incident)
+    create_spending_alert: ut.SpendingAlertResult = strawberry.mutation(
+        resolver=usage.create_spending_alert
+    )
+    delete_spending_alert: ut.SpendingAlertResult = strawberry.mutation(
+        resolver=usage.delete_spending_alert
+    )
 
 
 @strawberry.type(
@@ -226,6 +288,11 @@ class Subscription:
     invoice_events = strawberry.subscription(resolver=billing.invoice_events)
     credit_balance = strawberry.subscription(resolver=credits.credit_balance)
     usage_events = strawberry.subscription(resolver=credits.usage_events)
+    usage_updates = strawberry.subscription(
+        resolver=usage.usage_updates,
+        description="A customer's current usage now, then each time events land "
+        "(coalesced: at most about five a second).",
+    )
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -242,7 +309,13 @@ def build_schema(*, max_depth: int = MAX_DEPTH, fast: bool = True) -> strawberry
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map={BigInt: BIGINT_SCALAR, Decimal: DECIMAL_SCALAR}),
+        config=StrawberryConfig(
+            scalar_map={
+                BigInt: BIGINT_SCALAR,
+                Decimal: DECIMAL_SCALAR,
+                EventTimestamp: EVENT_TIMESTAMP_SCALAR,
+            }
+        ),
         execution_context_class=FastExecutionContext if fast else None,
         extensions=[
             limits(max_depth, MAX_ALIASES),

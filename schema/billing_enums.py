@@ -49,6 +49,10 @@ class LineKind(enum.StrEnum):
     ONE_OFF = "one_off"
     USAGE = "usage"
     CREDIT = "credit"
+    USAGE_ADJUSTMENT = "usage_adjustment"  # late events in a period billed before
+    USAGE_MINIMUM = "usage_minimum"  # the minimum commitment's true-up
+    USAGE_DISCOUNT = "usage_discount"  # a volume discount on the period's usage
+    SLA_CREDIT = "sla_credit"  # a credit for the period's uptime
 
 
 @strawberry.enum

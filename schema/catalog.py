@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -16,6 +17,9 @@ from strawberry.types import Info
 from domain.catalog.plans import interval_name
 from domain.money import bp_to_percent
 from schema.common import BigInt, Money, MoneyInput, not_null_when_given
+
+if TYPE_CHECKING:
+    from schema.usage import UsageCharge
 
 
 class CatalogStatus(enum.StrEnum):
@@ -93,6 +97,12 @@ class Plan:
     def price(self, currency: str) -> Money | None:
         wanted = currency.upper()
         return next((m for m in self.price_list if m.currency == wanted), None)
+
+    @strawberry.field(description="Its usage charges (metered prices), in display order.")
+    async def charges(
+        self, info: Info
+    ) -> list[Annotated[UsageCharge, strawberry.lazy("schema.usage")]]:  # type: ignore[name-defined]
+        return await info.context.loaders.charges_by_plan.load(self.id)  # type: ignore[attr-defined]
 
 
 @strawberry.type

@@ -14,6 +14,7 @@ from domain.invoicing.i18n import line_label
 from domain.money import bp_to_percent
 from schema.billing_enums import LineKind
 from schema.common import Money, money
+from schema.usage_lines import UsageLineDetails, usage_details
 
 
 def percent(bp: int) -> str:
@@ -35,6 +36,10 @@ class InvoiceLine:
     tax_rate: str = strawberry.field(description='Percent as a decimal string ("20", "25.5").')
     period_start: datetime | None
     period_end: datetime | None
+    usage: UsageLineDetails | None = strawberry.field(
+        description="What a usage line bills (quantity, unit price, tiers, groups, or the "
+        "usage term); null on other lines."
+    )
 
 
 def line_view(row: Any, currency: str, locale: str, rate_bp: int | None = None) -> InvoiceLine:
@@ -53,6 +58,7 @@ def line_view(row: Any, currency: str, locale: str, rate_bp: int | None = None) 
         tax_rate=percent(rate_bp if rate_bp is not None else row.tax_rate_bp),
         period_start=row.period_start,
         period_end=row.period_end,
+        usage=usage_details(getattr(row, "details", None), currency),
     )
 
 

@@ -21,6 +21,7 @@ from domain.payments.operations import record_payment
 from domain.payments.settings import update_payment_settings
 from domain.tenancy.access import Principal, Role
 from domain.webhooks.endpoints import create_endpoint
+from tests.api import isolation_usage as usage  # usage metering's cases, merged below
 from tests.factories import (
     make_customer,
     make_key,
@@ -112,6 +113,7 @@ async def make_victim() -> dict[str, Any]:
     hold = await reserve_credits(admin, customer.public_id, "rag", "job", 1, "victim-hold")
     assert hold.reservation is not None
     return {
+        **await usage.make_victim_usage(admin, plan.public_id, customer.public_id),
         "entry": used.entry_id,
         "reservation": hold.reservation.public_id,
         "payment": payment.public_id,
@@ -143,6 +145,7 @@ QUERIES = {
     "creditNote": ("query($id: ID!) { creditNote(id: $id) { id } }", "credit_note"),
     "testClock": ("query($id: ID!) { testClock(id: $id) { id } }", "test_clock"),
     "payment": ("query($id: ID!) { payment(id: $id) { id } }", "payment"),
+    **usage.QUERIES,
 }
 # Queries that compute something for an id answer a foreign id with a NOT_FOUND error.
 COMPUTED = {
@@ -167,6 +170,7 @@ COMPUTED = {
         'query($id: ID!) { creditUsage(customerId: $id, fromDay: "2026-01-01", toDay: "2026-12-31") { day } }',
         "customer",
     ),
+    **usage.COMPUTED,
 }
 BY_CODE = [
     '{ plan(code: "victim-plan") { id } }',
@@ -195,6 +199,7 @@ LISTS = {
     "webhookEndpoints": "{ webhookEndpoints { nodes { id } totalCount } }",
     "webhookEvents": "{ webhookEvents { nodes { id } totalCount } }",
     "webhookDeliveries": "{ webhookDeliveries { nodes { status } totalCount } }",
+    **usage.LISTS,
 }
 OWN = {
     "viewer",
@@ -370,6 +375,7 @@ MUTATIONS = {
         'mutation($id: ID!) { refundCredits(entryId: $id, reason: "x") { __typename } }',
         "entry",
     ),
+    **usage.MUTATIONS,
 }
 # A batch answers per item: each foreign customer is NOT_FOUND on its own.
 PER_ITEM = {

@@ -11,6 +11,9 @@ from db.invoice_models import CreditNote, Invoice, TaxRate
 from db.models import AddOn, Coupon, Customer, Plan, Subscription
 from db.models import TestClock as ClockRow
 from db.payment_models import Payment, PaymentMethod, WebhookEndpoint
+from db.usage_models import BillableMetric, Charge, Incident, SpendingAlert, UsageEvent
+from domain.usage.metrics import create_metric
+from tests.api import isolation_usage as usage
 from tests.api.helpers import data, gql
 from tests.api.isolation_cases import (
     BY_CODE,
@@ -26,7 +29,7 @@ from tests.api.isolation_cases import (
     QUERIES,
     make_victim,
 )
-from tests.factories import make_key, make_tenant
+from tests.factories import admin_of, make_key, make_tenant
 
 
 def _fields(cls: type) -> set[str]:
@@ -41,7 +44,8 @@ def _camel(name: str) -> str:
 
 def test_every_operation_has_an_isolation_case() -> None:
     assert _fields(Query) == set(QUERIES) | set(COMPUTED) | set(LISTS) | OWN
-    assert _fields(Mutation) == set(MUTATIONS) | set(PER_ITEM) | CREATES_OWN
+    per_event, own = set(usage.PER_EVENT), usage.CREATES_OWN
+    assert _fields(Mutation) == set(MUTATIONS) | set(PER_ITEM) | per_event | CREATES_OWN | own
 
 
 async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -> None:
@@ -56,17 +60,17 @@ async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -
         body = await gql(client, key, document, {"id": victim[kind]})
         assert body["data"] in (None, {name: None}), name
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", name
-    for document in BY_CODE:
+    for document in [*BY_CODE, *usage.BY_CODE]:
         body = await gql(client, key, document)
         assert list(data(body).values()) == [None], document
-    for document in BY_EXTERNAL_ID:
+    for document in [*BY_EXTERNAL_ID, *usage.BY_EXTERNAL_ID]:
         body = await gql(client, key, document)
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", document
     for name, document in LISTS.items():
         result = data(await gql(client, key, document))[name]
         assert victim["tenant"].public_id not in str(result)
         rows = result if isinstance(result, list) else result["nodes"]
-        assert all(victim[k] not in str(rows) for k in OBJECTS), name
+        assert all(victim[k] not in str(rows) for k in (*OBJECTS, *usage.OBJECTS)), name
     tenant = data(await gql(client, key, "{ tenant { id name } viewer { tenant { id } } }"))
     assert tenant["tenant"]["name"] == "Attacker"
 
@@ -83,6 +87,14 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
     for name, (document, kind) in PER_ITEM.items():
         result = data(await gql(client, key, document, {"id": victim[kind]}))[name]
         assert [r["__typename"] for r in result["results"]] == [NOT_FOUND], name
+    # The attacker has a metric of that code, so only the customer is foreign.
+    own = {"code": "victim-metric", "name": "Mine", "aggregation": "COUNT"}
+    await create_metric(admin_of(attacker), own)
+    for name, (document, kind) in usage.PER_EVENT.items():
+        result = data(await gql(client, key, document, {"id": victim[kind]}))[name]
+        assert result["results"] == [
+            {"status": "REJECTED", "error": {"code": "UNKNOWN_CUSTOMER"}}
+        ], name
     # Nothing of the victim's changed, and the attacker created nothing.
     assert (await Plan.get(public_id=victim["plan"])).name == "Test plan"
     assert (await Plan.get(public_id=victim["plan"])).status == "active"
@@ -109,3 +121,13 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
     assert await CreditWallet.filter(tenant_id=attacker.id).count() == 0
     assert await Subscription.filter(tenant_id=attacker.id).count() == 0
     assert await Invoice.filter(tenant_id=attacker.id).count() == 0
+    metric = await BillableMetric.get(public_id=victim["metric"])
+    assert (metric.name, metric.archived_at) == ("Calls", None)
+    assert (await Charge.get(public_id=victim["charge"])).archived_at is None
+    assert await Charge.filter(plan__public_id=victim["plan"]).count() == 1
+    assert (await Plan.get(public_id=victim["plan"])).usage_terms is None
+    assert await Incident.exists(public_id=victim["incident"])
+    assert await Incident.filter(tenant_id=attacker.id).count() == 0
+    assert await SpendingAlert.exists(public_id=victim["alert"])
+    assert await SpendingAlert.filter(tenant_id=attacker.id).count() == 0
+    assert await UsageEvent.filter(tenant_id=attacker.id).count() == 0
