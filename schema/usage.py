@@ -165,7 +165,12 @@ class ChargeUsage:
     invoice_display_name: str
     model: ChargeModel
     metric: UsageMetricRef
-    units: Decimal = strawberry.field(description="The billed quantity (after conversion).")
+    units: Decimal = strawberry.field(description="The quantity (after conversion).")
+    billed_units: Decimal = strawberry.field(
+        description="What is priced: units after free units (PERCENTAGE: the amount the "
+        "rate applies to)."
+    )
+    exact_amount: Decimal = strawberry.field(description="Major units, before the one rounding.")
     events: BigInt
     amount: Money = strawberry.field(description="Rounded once, half-up, as it will be billed.")
     unit_price: Decimal | None = strawberry.field(
@@ -193,6 +198,8 @@ def _charge_usage(c: ChargeUsageValue, currency: str) -> ChargeUsage:
         model=ChargeModel(c.charge.model),
         metric=UsageMetricRef(code=c.charge.metric.code, name=c.charge.metric.name),
         units=plain(c.units),
+        billed_units=plain(priced.units),
+        exact_amount=plain(priced.amount),
         events=c.events,  # type: ignore[arg-type]
         amount=money(c.amount_minor, currency),
         unit_price=plain(priced.unit_price),

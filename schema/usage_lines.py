@@ -89,7 +89,14 @@ class UsageLineDetails:
     charge_id: strawberry.ID | None
     metric_code: str | None
     model: ChargeModel | None
-    units: Decimal | None = strawberry.field(description="The period's billed quantity.")
+    units: Decimal | None = strawberry.field(description="The period's quantity.")
+    billed_units: Decimal | None = strawberry.field(
+        description="What was priced: units after free units (PERCENTAGE: the amount the "
+        "rate applies to)."
+    )
+    exact_amount: Decimal | None = strawberry.field(
+        description="The charge's exact amount in major units, before the one rounding."
+    )
     events: BigInt | None
     unit_price: Decimal | None = strawberry.field(
         description="When one price applies to every unit (per unit; volume's reached tier)."
@@ -132,6 +139,8 @@ def usage_details(details: dict[str, Any] | None, currency: str) -> UsageLineDet
         metric_code=details.get("metric"),
         model=ChargeModel(model) if model else None,
         units=plain(details.get("units")),
+        billed_units=plain(details.get("billedUnits")),
+        exact_amount=plain(details.get("amount")),
         events=details.get("events"),
         unit_price=plain(details.get("unitPrice")),
         tiers=tiers,

@@ -19,7 +19,8 @@ INGEST = """mutation($events: [UsageEventInput!]!) { ingestUsageEvents(events: $
   ... on Error { code field message } } }"""
 CURRENT = """query($c: ID!) { currentUsage(customerId: $c) {
   currency periodStart periodEnd subscription { id } amount { amountMinor currency }
-  charges { chargeId invoiceDisplayName model metric { code name } units events
+  charges { chargeId invoiceDisplayName model metric { code name } units billedUnits
+    exactAmount events
     amount { amountMinor } unitPrice
     tiers { fromUnits toUnits units unitPrice flatFee amount }
     groups { group units amount { amountMinor } } } } }"""
@@ -29,7 +30,8 @@ ADVANCE = """mutation($id: ID!, $to: DateTime!) { advanceTestClock(id: $id, to: 
   __typename ... on Error { code } } }"""
 INVOICES = """query($s: ID!) { invoices(subscriptionId: $s) { nodes {
   lines { kind description amount { amountMinor } periodStart periodEnd
-    usage { term chargeId metricCode model units events unitPrice amount { amountMinor }
+    usage { term chargeId metricCode model units billedUnits exactAmount events unitPrice
+      amount { amountMinor }
       tiers { fromUnits toUnits units unitPrice flatFee amount }
       groups { group units amount { amountMinor } } } } } } }"""
 TIER_ROWS = [
@@ -139,6 +141,8 @@ async def test_a_metric_and_a_graduated_charge_priced_as_events_land(
             "model": "GRADUATED",
             "metric": {"code": "minutes", "name": "Minutes"},
             "units": "150",
+            "billedUnits": "150",
+            "exactAmount": "13.5",
             "events": 2,
             "amount": {"amountMinor": 1_350},
             "unitPrice": None,
@@ -257,6 +261,8 @@ async def test_the_renewal_invoice_shows_the_usage_line_in_detail(
         "metricCode": "minutes",
         "model": "GRADUATED",
         "units": "150",
+        "billedUnits": "150",
+        "exactAmount": "13.5",
         "events": 2,
         "unitPrice": None,
         "amount": {"amountMinor": 1_350},
