@@ -17,13 +17,12 @@ from domain.events.bus import EventBus
 from domain.invoicing import queries
 from domain.invoicing import service as invoice_service
 from domain.money import display_locale
-from domain.pagination import MAX_PAGE, PageRequest
 from domain.payments import queries as payment_queries
 from domain.subscriptions.previews import preview_next_invoices
 from domain.tenancy.access import Principal
 from domain.tenancy.api_keys import Authenticated
 from domain.usage.charges import charges_of_plans
-from domain.usage.metrics import list_metrics
+from domain.usage.metrics import metrics_by_ids
 from domain.validation import SUPPORTED_LOCALES
 
 
@@ -104,23 +103,7 @@ class Loaders:
         return await customers_by_ids(self._tenant_id, ids)
 
     async def _metrics(self, ids: list[int]) -> list[Any]:
-        """Metrics by internal id, archived ones included. A tenant has a catalog's
-        worth of metrics, so they are read as the tenant's list, from the smallest id
-        asked, a page of 100 at a time until every one asked is found: one statement
-        for any page of charges or events."""
-        assert self._principal is not None
-        wanted = set(ids)
-        found: dict[int, Any] = {}
-        after = min(wanted) - 1
-        while not wanted <= found.keys():
-            page = await list_metrics(
-                self._principal, PageRequest(MAX_PAGE, after), include_archived=True
-            )
-            found.update((m.id, m) for m in page.items)
-            if not page.has_next or not page.items:
-                break
-            after = page.items[-1].id
-        return [found.get(i) for i in ids]
+        return await metrics_by_ids(self._tenant_id, ids)
 
 
 @dataclass

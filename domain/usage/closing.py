@@ -28,6 +28,7 @@ from domain.invoicing.credit_notes import issue_credit_note
 from domain.money import div_half_up
 from domain.usage import event_store
 from domain.usage.catalog import charge_spec, metric_spec, plan_charges
+from domain.usage.charge_terms import decimal_text
 from domain.usage.current import (
     PeriodUsage,
     distinct_counts,
@@ -63,12 +64,12 @@ class Closed:
 def _tier_rows(priced: Any) -> list[dict[str, Any]]:
     return [
         {
-            "from": str(p.from_units),
-            "to": None if p.to_units is None else str(p.to_units),
-            "units": str(p.units),
-            "unitPrice": str(p.unit_price),
-            "flatFee": str(p.flat_fee),
-            "amount": str(p.amount),
+            "from": decimal_text(p.from_units),
+            "to": None if p.to_units is None else decimal_text(p.to_units),
+            "units": decimal_text(p.units),
+            "unitPrice": decimal_text(p.unit_price),
+            "flatFee": decimal_text(p.flat_fee),
+            "amount": decimal_text(p.amount),
         }
         for p in priced.parts
     ]
@@ -127,19 +128,19 @@ def _line(
         "charge": usage.charge.public_id,
         "metric": usage.charge.metric.code,
         "model": usage.charge.model,
-        "units": format(usage.units, "f"),
+        "units": decimal_text(usage.units),
         "events": usage.events,
-        "unitPrice": None if priced.unit_price is None else format(priced.unit_price, "f"),
+        "unitPrice": None if priced.unit_price is None else decimal_text(priced.unit_price),
         "tiers": _tier_rows(priced),
         "groups": [
-            {"group": g.group, "units": format(g.units, "f"), "amountMinor": g.amount_minor}
+            {"group": g.group, "units": decimal_text(g.units), "amountMinor": g.amount_minor}
             for g in usage.groups
         ],
         "amountMinor": usage.amount_minor,
         # What was priced (after free units) and its exact amount before the one
         # rounding: the PDF shows how the quantity became the line.
-        "billedUnits": format(priced.units, "f"),
-        "amount": format(priced.amount, "f"),
+        "billedUnits": decimal_text(priced.units),
+        "amount": decimal_text(priced.amount),
     }
     return DraftLine(
         kind or "usage", usage.charge.display_name, 1, due, due, False, True, start, end, details

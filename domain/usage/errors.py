@@ -3,14 +3,14 @@ the `EventError` codes below, with the index of the event in its batch."""
 
 from __future__ import annotations
 
-from domain.errors import BillingError, ValidationError
+from domain.errors import BillingError, ConflictError, ValidationError
 
 
 class UsageError(BillingError):
     code = "USAGE_ERROR"
 
 
-class MetricInUseError(UsageError):
+class MetricInUseError(ConflictError):
     code = "METRIC_IN_USE"
 
 

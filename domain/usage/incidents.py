@@ -63,19 +63,20 @@ async def list_incidents(
     query = Incident.filter(tenant_id=principal.tenant_id)
     if since is not None:
         query = query.filter(ended_at__gt=since)
-    if principal.customer_id is not None:  # a customer sees global incidents and its own
-        found = await query.order_by("id")
-        ids = [i.id for i in found if not i.customer_ids or principal.customer_id in i.customer_ids]
-        query = Incident.filter(id__in=ids)
-    return await paginate(query, page)
-
-
-async def incident_customers(incident: Incident) -> list[str]:
-    if not incident.customer_ids:
-        return []
-    return list(
-        await Customer.filter(id__in=incident.customer_ids).values_list("public_id", flat=True)
-    )
+    own = principal.customer_id
+    if own is None:
+        return await paginate(query, page)
+    # A customer token sees the incidents that touched every customer or itself, and
+    # among an incident's customers only itself. The affected ids are a JSON list
+    # (no portable containment query): the tenant's incidents are few, and read as
+    # (id, customers) pairs to pick the page's ids.
+    rows = await query.order_by("id").values_list("id", "customer_ids")
+    ids = [i for i, customers in rows if not customers or own in customers]
+    result = await paginate(Incident.filter(id__in=ids), page)
+    for incident in result.items:
+        if incident.customer_ids:
+            incident.customer_ids = [own]
+    return result
 
 
 @operation

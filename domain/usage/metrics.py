@@ -13,7 +13,7 @@ from typing import Any
 from db.usage_models import BillableMetric, Charge
 from domain import clock, validation
 from domain.errors import ConflictError, NotFoundError, ValidationError
-from domain.ids import check_id, new_id
+from domain.ids import new_id
 from domain.pagination import Page, PageRequest, paginate
 from domain.tenancy.access import Permission, Principal
 from domain.unit_of_work import operation
@@ -21,6 +21,7 @@ from domain.usage.aggregation import AGGREGATIONS, NEEDS_FIELD, TIME_UNITS
 from domain.usage.errors import MetricInUseError
 from domain.usage.units import conversion_json, parse_conversion
 
+ID_SHAPE = re.compile(r"^bm_[0-9A-Za-z]{16}$")
 _PROPERTY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 MAX_DIMENSIONS = 5
 
@@ -91,11 +92,14 @@ async def create_metric(principal: Principal, data: dict[str, Any]) -> BillableM
 
 
 async def load_metric(principal: Principal, ref: str, *, field: str = "metricId") -> BillableMetric:
-    """A metric by public id (bm_…) or code, within the caller's tenant."""
-    if isinstance(ref, str) and ref.startswith("bm_"):
-        check_id(ref, "billable_metric", field=field)
+    """A metric by public id (bm_ and 16 characters) or else by code, within the
+    caller's tenant (a code may itself start with bm_)."""
+    if not isinstance(ref, str) or not ref:
+        raise ValidationError("give a metric id (bm_…) or code", field=field)
+    found = None
+    if ID_SHAPE.match(ref):
         found = await BillableMetric.get_or_none(public_id=ref, tenant_id=principal.tenant_id)
-    else:
+    if found is None:
         found = await BillableMetric.get_or_none(code=ref, tenant_id=principal.tenant_id)
     if found is None:
         raise NotFoundError(f"no metric {ref}", field=field)
@@ -118,6 +122,13 @@ async def list_metrics(
     if not include_archived:
         query = query.filter(archived_at=None)
     return await paginate(query, page)
+
+
+async def metrics_by_ids(tenant_id: int, ids: list[int]) -> list[BillableMetric | None]:
+    """Metrics by internal id, archived ones included, in the order asked (a loader)."""
+    rows = await BillableMetric.filter(tenant_id=tenant_id, id__in=sorted(set(ids)))
+    found = {m.id: m for m in rows}
+    return [found.get(i) for i in ids]
 
 
 @operation

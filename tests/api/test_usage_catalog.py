@@ -54,7 +54,7 @@ async def test_metrics_charges_and_plan_terms_are_managed(
     assert renamed["updateBillableMetric"]["metric"] == {"name": "Minutes streamed"}
     in_use = data(await gql(client, admin, ARCHIVE_METRIC, {"id": metric_id}))
     assert in_use["archiveBillableMetric"] == {
-        "__typename": "ValidationError",
+        "__typename": "ConflictError",
         "code": "METRIC_IN_USE",
     }
     duplicate = data(
