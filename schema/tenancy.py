@@ -36,6 +36,10 @@ class Tenant:
     default_locale: str
     timezone: str
     payment_terms_days: int
+    usage_grace_days: int = strawberry.field(
+        description="Days after a period closed during which its usage events are "
+        "still accepted (billed as an adjustment on the next invoice)."
+    )
     test_mode: bool
     invoice_prefix: str
     credit_note_prefix: str
@@ -91,6 +95,7 @@ class UpdateTenantInput:
     default_locale: str | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
     payment_terms_days: int | None = not_null_when_given()
+    usage_grace_days: int | None = not_null_when_given()
     invoice_prefix: str | None = strawberry.UNSET
     credit_note_prefix: str | None = strawberry.UNSET
     number_digits: int | None = strawberry.UNSET

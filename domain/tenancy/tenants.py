@@ -43,6 +43,10 @@ def _clean(changes: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         out["payment_terms_days"] = validation.non_negative(
             changes["payment_terms_days"], field="paymentTermsDays", maximum=365
         )
+    if "usage_grace_days" in changes:  # how late a usage event may arrive (issue 15)
+        out["usage_grace_days"] = validation.non_negative(
+            changes["usage_grace_days"], field="usageGraceDays", maximum=31
+        )
     if changes.get("address") is not None:
         out.update(validation.address(changes["address"]))
     if "test_mode" in changes:

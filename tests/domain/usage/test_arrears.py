@@ -185,3 +185,21 @@ async def test_usage_during_a_trial_is_not_billed(metered: Metered) -> None:
     assert [k for k, _, _ in await _lines(first)] == ["plan"]
     period = await UsagePeriod.get(subscription_id=sub.id, start=utc(2027, 3, 1))
     assert period.status == "free"
+
+
+async def test_the_grace_window_is_the_tenant_s(metered: Metered) -> None:
+    from domain.tenancy.tenants import update_tenant
+
+    await update_tenant(metered.admin, {"usage_grace_days": 0})
+    await _minutes(metered)
+    await metered.subscribe()
+    await metered.advance(utc(2027, 4, 1, 0, 0, 1))
+    late = await metered.send(
+        {
+            "transactionId": "late",
+            "metricCode": "minutes",
+            "timestamp": utc(2027, 3, 31, 23).isoformat(),
+            "properties": {"minutes": 1},
+        }
+    )
+    assert late.outcomes[0].error.code == "TOO_LATE"
