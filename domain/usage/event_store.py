@@ -25,6 +25,7 @@ import orjson
 from db.bulk import update_many
 from db.raw import is_postgres
 from db.usage_models import UsageAggregate, UsageEvent, UsagePeriod
+from domain.usage.aggregation import merge
 
 EVENT_COLUMNS = (
     "tenant_id",
@@ -235,3 +236,145 @@ async def flag_changed(period_ids: Sequence[int]) -> None:
         await _query(
             f"UPDATE usage_period SET changed = true WHERE id IN ({marks(1, len(ids))})", ids
         )
+
+
+# -- PostgreSQL: fixed statement texts, set-based merges ---------------------------------
+# The statements below take arrays (`= ANY($1)`, `unnest`), so their text is the same
+# for every batch and asyncpg prepares each once per connection; rows come back as
+# tuples, never as models.
+
+_HELD_PERIODS = (
+    "SELECT id, subscription_id, start, status FROM usage_period "
+    "WHERE subscription_id = ANY($1::bigint[]) AND start = ANY($2::timestamptz[]) "
+    "ORDER BY id FOR SHARE"
+)
+_NEW_PERIODS = (
+    'INSERT INTO usage_period (tenant_id, subscription_id, start, "end", currency, status, '
+    "billed, changed, alerts_sent) "
+    "SELECT $1, s, st, e, c, 'open', '{}', false, '[]' "
+    "FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::text[]) AS u(s, st, e, c) "
+    "ORDER BY s, st ON CONFLICT (subscription_id, start) DO NOTHING"
+)
+
+
+async def hold_periods(
+    tenant_id: int, wanted: dict[tuple[int, datetime], tuple[datetime, str]]
+) -> dict[tuple[int, datetime], tuple[int, str]]:
+    """`lock_periods` for ingestion: (subscription, start) → (period id, status), the
+    rows created when missing and held FOR SHARE. On PostgreSQL the periods usually
+    exist, so this is one statement; the insert runs only for new ones."""
+    if not is_postgres(_conn()):
+        rows = await lock_periods(tenant_id, wanted)
+        return {key: (p.id, p.status) for key, p in rows.items()}
+    found: dict[tuple[int, datetime], tuple[int, str]] = {}
+
+    async def read(keys: list[tuple[int, datetime]]) -> None:
+        params = [sorted({k[0] for k in keys}), sorted({k[1] for k in keys})]
+        for row in await _query(_HELD_PERIODS, params):
+            key = (row["subscription_id"], row["start"])
+            if key in wanted:
+                found[key] = (row["id"], row["status"])
+
+    await read(list(wanted))
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        await _query(
+            _NEW_PERIODS,
+            [
+                tenant_id,
+                [k[0] for k in missing],
+                [k[1] for k in missing],
+                [wanted[k][0] for k in missing],
+                [wanted[k][1] for k in missing],
+            ],
+        )
+        await read(missing)
+    return found
+
+
+_MERGE = """
+INSERT INTO usage_aggregate AS a (tenant_id, subscription_id, charge_id, period_start,
+  group_key, events, total, maximum, latest_at, latest_value, latest_tx, weighted, fees,
+  uniques, updated_at)
+SELECT $1, s, c, p, g, e, t, m, la, lv, lt, w, f, 0, $2
+FROM unnest($3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::bigint[],
+  $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+  $14::text[]) AS u(s, c, p, g, e, t, m, la, lv, lt, w, f)
+ORDER BY s, c, p, g
+ON CONFLICT (subscription_id, charge_id, period_start, group_key) DO UPDATE SET
+  events = a.events + excluded.events,
+  total = (a.total::numeric + excluded.total::numeric)::text,
+  maximum = CASE WHEN excluded.maximum IS NOT NULL AND (a.maximum IS NULL
+    OR excluded.maximum::numeric > a.maximum::numeric) THEN excluded.maximum ELSE a.maximum END,
+  latest_value = CASE WHEN excluded.latest_at IS NOT NULL AND (a.latest_at IS NULL
+    OR (excluded.latest_at, excluded.latest_tx) > (a.latest_at, a.latest_tx))
+    THEN excluded.latest_value ELSE a.latest_value END,
+  latest_tx = CASE WHEN excluded.latest_at IS NOT NULL AND (a.latest_at IS NULL
+    OR (excluded.latest_at, excluded.latest_tx) > (a.latest_at, a.latest_tx))
+    THEN excluded.latest_tx ELSE a.latest_tx END,
+  latest_at = CASE WHEN excluded.latest_at IS NOT NULL AND (a.latest_at IS NULL
+    OR (excluded.latest_at, excluded.latest_tx) > (a.latest_at, a.latest_tx))
+    THEN excluded.latest_at ELSE a.latest_at END,
+  weighted = (a.weighted::numeric + excluded.weighted::numeric)::text,
+  fees = (a.fees::numeric + excluded.fees::numeric)::text,
+  updated_at = excluded.updated_at
+RETURNING id, subscription_id, charge_id, period_start, group_key"""
+_ADD_UNIQUES = (
+    "UPDATE usage_aggregate SET uniques = uniques + u.n "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS u(id, n) WHERE usage_aggregate.id = u.id"
+)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+async def merge_contributions(
+    tenant_id: int, contributions: dict[AggregateKey, Any], now: datetime
+) -> None:
+    """Fold each key's contribution into its aggregate (created if missing). On
+    PostgreSQL one INSERT … ON CONFLICT DO UPDATE does the arithmetic in SQL, rows
+    in key order so concurrent batches lock them in the same order; on SQLite the
+    rows are read, merged in Python and written back (writers are serialised)."""
+    if not contributions:
+        return
+    keys = sorted(contributions)
+    if not is_postgres(_conn()):
+        aggregates = await lock_aggregates(tenant_id, keys, now)
+        pairs = [(aggregates[k].id, v) for k in keys for v in contributions[k].uniques]
+        new_uniques = await add_uniques(pairs) if pairs else Counter()
+        for key in keys:
+            row = aggregates[key]
+            merge(row, contributions[key], new_uniques.get(row.id, 0))
+            row.updated_at = now
+        await save_aggregates(list(aggregates.values()))
+        return
+    columns: list[list[Any]] = [[] for _ in range(12)]
+    for key in keys:
+        c = contributions[key]
+        latest = c.latest
+        values = (
+            *key,
+            c.events,
+            format(c.total, "f"),
+            _text_or_none(c.maximum),
+            latest[0] if latest else None,
+            format(latest[2], "f") if latest else None,
+            latest[1] if latest else None,
+            format(c.weighted, "f"),
+            format(c.fees, "f"),
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    rows = await _query(_MERGE, [tenant_id, now, *columns])
+    if not any(contributions[k].uniques for k in keys):
+        return
+    ids = {
+        (r["subscription_id"], r["charge_id"], r["period_start"], r["group_key"]): r["id"]
+        for r in rows
+    }
+    pairs = [(ids[k], v) for k in keys for v in contributions[k].uniques]
+    new = await add_uniques(pairs)
+    if new:
+        counted = sorted(new.items())
+        await _query(_ADD_UNIQUES, [[i for i, _ in counted], [n for _, n in counted]])

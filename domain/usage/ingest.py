@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from db.models import Customer, Plan, Subscription, Tenant, TestClock
+from db.models import Plan, Tenant, TestClock
 from db.usage_models import UsagePeriod
 from domain import clock
 from domain.periods import add_months
-from domain.tenancy.access import Permission, Principal, Role
+from domain.tenancy.access import Permission, Principal
 from domain.unit_of_work import after_commit, operation
 from domain.usage import event_store, live
-from domain.usage.aggregation import ChargeSpec, Contribution, event_value, group_key, merge
+from domain.usage.aggregation import ChargeSpec, Contribution, event_value, group_key
 from domain.usage.catalog import metrics_by_code, plan_charges
 from domain.usage.charge_terms import event_fee
 from domain.usage.errors import EventError
+from domain.usage.lookups import CustomerRow, customers_by_refs, live_subscriptions
 from domain.usage.requests import EventInput, body_hash, parse_event
 
 FUTURE_SKEW = timedelta(minutes=5)
@@ -63,30 +64,13 @@ class _Placed:
     hash: str
 
 
-async def _customers(principal: Principal, refs: set[str]) -> dict[str, Any]:
-    scope: dict[str, Any] = {"tenant_id": principal.tenant_id}
-    if principal.role is Role.CUSTOMER:
-        scope["id"] = principal.customer_id
-    public = sorted(r for r in refs if r.startswith("cus_"))
-    external = sorted(refs - set(public))
-    found: dict[str, Any] = {}
-    fields = ("id", "public_id", "external_id", "test_clock_id")
-    if public:
-        for row in await Customer.filter(public_id__in=public, **scope).values(*fields):
-            found[row["public_id"]] = row
-    if external:
-        for row in await Customer.filter(external_id__in=external, **scope).values(*fields):
-            found[row["external_id"]] = row
-    return found
-
-
-async def _customer_times(customers: Sequence[dict[str, Any]]) -> dict[int, datetime]:
+async def _customer_times(customers: Sequence[CustomerRow]) -> dict[int, datetime]:
     now = clock.now()
-    clocks = sorted({c["test_clock_id"] for c in customers if c["test_clock_id"]})
+    clocks = sorted({c.test_clock_id for c in customers if c.test_clock_id})
     frozen = {}
     if clocks:
         frozen = dict(await TestClock.filter(id__in=clocks).values_list("id", "frozen_time"))
-    return {c["id"]: frozen.get(c["test_clock_id"], now) for c in customers}
+    return {c.id: frozen.get(c.test_clock_id, now) for c in customers}
 
 
 def _choose(event: EventInput, metric_id: int, subs: list[Any], charges: dict) -> tuple[Any, list]:
@@ -188,15 +172,10 @@ async def _place(
         return []
     tenant_id = principal.tenant_id
     metrics = await metrics_by_code(tenant_id, (e.metric_code for e in parsed))
-    customers = await _customers(principal, {e.customer_ref for e in parsed})
-    rows = list({c["id"]: c for c in customers.values()}.values())
-    times = await _customer_times(rows)
+    customers = await customers_by_refs(principal, {e.customer_ref for e in parsed})
+    times = await _customer_times(list({c.id: c for c in customers.values()}.values()))
     subs_by_customer: dict[int, list[Any]] = defaultdict(list)
-    subs = (
-        await Subscription.filter(customer_id__in=sorted(times), status__not="canceled")
-        if times
-        else []
-    )
+    subs = await live_subscriptions(times)
     for sub in subs:
         subs_by_customer[sub.customer_id].append(sub)
     charges = await plan_charges(s.plan_id for s in subs)
@@ -227,7 +206,7 @@ async def _place(
                 raise EventError(
                     "UNKNOWN_CUSTOMER", f"no customer {event.customer_ref}", field="customerId"
                 )
-            now = times[customer["id"]]
+            now = times[customer.id]
             at = event.timestamp or now
             if at > now + FUTURE_SKEW:
                 raise EventError(
@@ -235,7 +214,7 @@ async def _place(
                     "timestamp is more than 5 minutes ahead",
                     field="timestamp",
                 )
-            sub, sub_charges = _choose(event, metric.id, subs_by_customer[customer["id"]], charges)
+            sub, sub_charges = _choose(event, metric.id, subs_by_customer[customer.id], charges)
             value = event_value(metric, event.properties)
         except EventError as exc:
             outcomes[event.index] = EventOutcome(event.index, event.transaction_id, REJECTED, exc)
@@ -243,7 +222,7 @@ async def _place(
         if at < sub.current_period_start:
             late_subs.add(sub.id)
         pending.append(
-            (event, customer["id"], sub, sub_charges, at, value, body_hash(event, customer["id"]))
+            (event, customer.id, sub, sub_charges, at, value, body_hash(event, customer.id))
         )
     past: dict[int, list[UsagePeriod]] = defaultdict(list)
     if late_subs:
@@ -289,7 +268,7 @@ def _repeat(p: _Placed, stored_hash: str) -> EventOutcome:
 
 async def _store(tenant_id: int, fresh: list[_Placed], outcomes: dict[int, EventOutcome]) -> None:
     now = clock.now()
-    periods = await event_store.lock_periods(
+    periods = await event_store.hold_periods(
         tenant_id,
         {(p.sub.id, p.period[0]): (p.period[1], p.sub.currency) for p in fresh},
     )
@@ -336,20 +315,11 @@ async def _store(tenant_id: int, fresh: list[_Placed], outcomes: dict[int, Event
             contributions[key].add(
                 charge.metric, p.value, p.timestamp, p.event.transaction_id, p.period[0], fee
             )
-    aggregates = await event_store.lock_aggregates(tenant_id, list(contributions), now)
-    uniques = [
-        (aggregates[key].id, value) for key, c in contributions.items() for value in c.uniques
-    ]
-    new_uniques = await event_store.add_uniques(uniques) if uniques else {}
-    for key, contribution in contributions.items():
-        row = aggregates[key]
-        merge(row, contribution, new_uniques.get(row.id, 0))
-        row.updated_at = now
-    await event_store.save_aggregates(list(aggregates.values()))
+    await event_store.merge_contributions(tenant_id, contributions, now)
     late = [
-        periods[(p.sub.id, p.period[0])].id
+        periods[(p.sub.id, p.period[0])][0]
         for p in kept
-        if periods[(p.sub.id, p.period[0])].status == "billed"
+        if periods[(p.sub.id, p.period[0])][1] == "billed"
     ]
     await event_store.flag_changed(late)
     touched = sorted({(p.customer_id, p.sub.id) for p in kept})

@@ -103,3 +103,52 @@ async def test_bad_events_are_refused_with_their_index_and_the_rest_kept(metered
         (6, "REJECTED", "INVALID_TRANSACTION_ID"),
     ]
     assert await UsageEvent.filter(tenant_id=metered.tenant.id).count() == 1
+
+
+async def test_every_aggregation_folds_the_same_in_any_order_and_batching(
+    metered: Metered,
+) -> None:
+    """On PostgreSQL the fold is SQL (INSERT … ON CONFLICT DO UPDATE), on SQLite
+    Python: both must give what the events say, however they are split and ordered."""
+    import random
+
+    codes = {
+        "n": ("COUNT", None),
+        "s": ("SUM", "v"),
+        "m": ("MAX", "v"),
+        "l": ("LATEST", "v"),
+        "u": ("UNIQUE_COUNT", "who"),
+    }
+    for code, (aggregation, field) in codes.items():
+        metric = await metered.metric(code, aggregation, field_name=field)
+        await metered.charge(metric, "PER_UNIT", {"unitPrice": "1"})
+    await metered.subscribe()
+    await metered.advance(utc(2027, 3, 20))
+    values = ["3", "-1.5", "7.25", "0", "7.25", "2"]
+    events = []
+    for code in codes:
+        for i, value in enumerate(values):
+            at = utc(2027, 3, 2 + i).isoformat()
+            props = {"v": value, "who": f"user-{i % 4}"}
+            events.append(
+                {
+                    "transactionId": f"{code}{i}",
+                    "metricCode": code,
+                    "timestamp": at,
+                    "properties": props,
+                }
+            )
+    random.Random(7).shuffle(events)
+    for start in range(0, len(events), 7):
+        await metered.send(*events[start : start + 7])
+    usage = await current_usage(metered.admin, metered.customer.public_id)
+    units = {c.charge.metric.code: c.units for c in usage.charges}
+    # COUNT 6; SUM 18 (3 - 1.5 + 7.25 + 0 + 7.25 + 2); MAX 7.25; LATEST the last by
+    # time (2, on the 7th); UNIQUE_COUNT user-0 … user-3.
+    assert units == {
+        "n": Decimal(6),
+        "s": Decimal(18),
+        "m": Decimal("7.25"),
+        "l": Decimal(2),
+        "u": Decimal(4),
+    }
