@@ -20,6 +20,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from db.models import Customer, Subscription
+from db.raw import fetch, is_postgres
 from db.usage_models import SpendingAlert, UsagePeriod
 from domain import clock
 from domain.errors import NotFoundError, ValidationError
@@ -35,9 +36,22 @@ from domain.webhooks.outbox import emit_many
 MAX_ALERTS_PER_CUSTOMER = 20
 
 
+_ALERTS_SQL = (
+    "SELECT * FROM spending_alert WHERE tenant_id = $1 "
+    "AND (customer_id IS NULL OR customer_id = ANY($2::bigint[]))"
+)
+
+
 async def _alerts_for(tenant_id: int, customer_ids: Sequence[int]) -> list[SpendingAlert]:
+    """The thresholds that may concern these customers: one indexed statement with a
+    fixed text (the ids as an array) on PostgreSQL, however many customers a batch
+    touched; usually none."""
+    ids = sorted(set(customer_ids))
+    if is_postgres(SpendingAlert._meta.db):
+        rows = await fetch(SpendingAlert, _ALERTS_SQL, [tenant_id, ids])
+        return [SpendingAlert._init_from_db(**row) for row in rows]
     return await SpendingAlert.filter(
-        Q(customer_id__in=sorted(set(customer_ids))) | Q(customer_id=None), tenant_id=tenant_id
+        Q(customer_id__in=ids) | Q(customer_id=None), tenant_id=tenant_id
     )
 
 

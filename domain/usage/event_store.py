@@ -297,9 +297,8 @@ INSERT INTO usage_aggregate AS a (tenant_id, subscription_id, charge_id, period_
   group_key, events, total, maximum, latest_at, latest_value, latest_tx, weighted, fees,
   uniques, updated_at)
 SELECT $1, s, c, p, g, e, t, m, la, lv, lt, w, f, 0, $2
-FROM unnest($3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::bigint[],
-  $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
-  $14::text[]) AS u(s, c, p, g, e, t, m, la, lv, lt, w, f)
+FROM json_to_recordset($3::json) AS u(s bigint, c bigint, p timestamptz, g text, e bigint,
+  t text, m text, la timestamptz, lv text, lt text, w text, f text)
 ORDER BY s, c, p, g
 ON CONFLICT (subscription_id, charge_id, period_start, group_key) DO UPDATE SET
   events = a.events + excluded.events,
@@ -318,7 +317,7 @@ ON CONFLICT (subscription_id, charge_id, period_start, group_key) DO UPDATE SET
   weighted = (a.weighted::numeric + excluded.weighted::numeric)::text,
   fees = (a.fees::numeric + excluded.fees::numeric)::text,
   updated_at = excluded.updated_at
-RETURNING id, subscription_id, charge_id, period_start, group_key"""
+{returning}"""
 _ADD_UNIQUES = (
     "UPDATE usage_aggregate SET uniques = uniques + u.n "
     "FROM unnest($1::bigint[], $2::bigint[]) AS u(id, n) WHERE usage_aggregate.id = u.id"
@@ -349,25 +348,36 @@ async def merge_contributions(
             row.updated_at = now
         await save_aggregates(list(aggregates.values()))
         return
-    columns: list[list[Any]] = [[] for _ in range(12)]
+    # The rows travel as one JSON document: binding twelve arrays made asyncpg check
+    # the type of each of their 12,000 elements.
+    document = []
     for key in keys:
         c = contributions[key]
         latest = c.latest
-        values = (
-            *key,
-            c.events,
-            format(c.total, "f"),
-            _text_or_none(c.maximum),
-            latest[0] if latest else None,
-            format(latest[2], "f") if latest else None,
-            latest[1] if latest else None,
-            format(c.weighted, "f"),
-            format(c.fees, "f"),
+        document.append(
+            {
+                "s": key[0],
+                "c": key[1],
+                "p": key[2].isoformat(),
+                "g": key[3],
+                "e": c.events,
+                "t": format(c.total, "f"),
+                "m": _text_or_none(c.maximum),
+                "la": latest[0].isoformat() if latest else None,
+                "lv": format(latest[2], "f") if latest else None,
+                "lt": latest[1] if latest else None,
+                "w": format(c.weighted, "f"),
+                "f": format(c.fees, "f"),
+            }
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    rows = await _query(_MERGE, [tenant_id, now, *columns])
-    if not any(contributions[k].uniques for k in keys):
+    uniques = any(contributions[k].uniques for k in keys)
+    returning = (
+        "RETURNING id, subscription_id, charge_id, period_start, group_key" if uniques else ""
+    )
+    rows = await _query(
+        _MERGE.format(returning=returning), [tenant_id, now, orjson.dumps(document).decode()]
+    )
+    if not uniques:
         return
     ids = {
         (r["subscription_id"], r["charge_id"], r["period_start"], r["group_key"]): r["id"]

@@ -175,7 +175,7 @@ async def _place(
     customers = await customers_by_refs(principal, {e.customer_ref for e in parsed})
     times = await _customer_times(list({c.id: c for c in customers.values()}.values()))
     subs_by_customer: dict[int, list[Any]] = defaultdict(list)
-    subs = await live_subscriptions(times)
+    subs = await live_subscriptions(tenant_id, times)
     for sub in subs:
         subs_by_customer[sub.customer_id].append(sub)
     charges = await plan_charges(s.plan_id for s in subs)

@@ -45,14 +45,16 @@ class SubscriptionRow:
 CUSTOMER_COLUMNS = ("id", "public_id", "external_id", "test_clock_id")
 SUBSCRIPTION_COLUMNS = tuple(SubscriptionRow.__slots__)  # type: ignore[attr-defined]
 
-_CUSTOMERS_SQL = (
-    "SELECT id, public_id, external_id, test_clock_id FROM customer WHERE tenant_id = $1 "
-    "AND (public_id = ANY($2::text[]) OR external_id = ANY($3::text[])) "
-    "AND ($4::bigint IS NULL OR id = $4)"
-)
+# One statement per kind of reference, each on its own index (public_id is unique;
+# (tenant_id, external_id) is unique); a customer token adds `AND id = …`.
+_CUSTOMERS_BY = {
+    kind: "SELECT id, public_id, external_id, test_clock_id FROM customer "
+    f"WHERE tenant_id = $1 AND {kind} = ANY($2::text[])"
+    for kind in ("public_id", "external_id")
+}
 _SUBSCRIPTIONS_SQL = (
     f"SELECT {', '.join(SUBSCRIPTION_COLUMNS)} FROM subscription "
-    "WHERE customer_id = ANY($1::bigint[]) AND status <> 'canceled'"
+    "WHERE tenant_id = $1 AND customer_id = ANY($2::bigint[]) AND status <> 'canceled'"
 )
 
 
@@ -64,7 +66,14 @@ async def customers_by_refs(principal: Principal, refs: Iterable[str]) -> dict[s
     external = sorted(wanted - set(public))
     own = principal.customer_id if principal.role is Role.CUSTOMER else None
     if is_postgres(Customer._meta.db):
-        found = await fetch(Customer, _CUSTOMERS_SQL, [principal.tenant_id, public, external, own])
+        found = []
+        for kind, refs_of_kind in (("public_id", public), ("external_id", external)):
+            if refs_of_kind:
+                found += await fetch(
+                    Customer, _CUSTOMERS_BY[kind], [principal.tenant_id, refs_of_kind]
+                )
+        if own is not None:
+            found = [row for row in found if row["id"] == own]
     else:
         scope: dict[str, Any] = {"tenant_id": principal.tenant_id}
         if own is not None:
@@ -86,15 +95,15 @@ async def customers_by_refs(principal: Principal, refs: Iterable[str]) -> dict[s
     return rows
 
 
-async def live_subscriptions(customer_ids: Iterable[int]) -> list[SubscriptionRow]:
-    """Every subscription of these customers that has not ended."""
+async def live_subscriptions(tenant_id: int, customer_ids: Iterable[int]) -> list[SubscriptionRow]:
+    """Every subscription of these customers (of this tenant) that has not ended."""
     ids = sorted(set(customer_ids))
     if not ids:
         return []
     if is_postgres(Subscription._meta.db):
-        found = await fetch(Subscription, _SUBSCRIPTIONS_SQL, [ids])
+        found = await fetch(Subscription, _SUBSCRIPTIONS_SQL, [tenant_id, ids])
     else:
-        found = await Subscription.filter(customer_id__in=ids, status__not="canceled").values(
-            *SUBSCRIPTION_COLUMNS
-        )
+        found = await Subscription.filter(
+            tenant_id=tenant_id, customer_id__in=ids, status__not="canceled"
+        ).values(*SUBSCRIPTION_COLUMNS)
     return [SubscriptionRow(**row) for row in found]
