@@ -70,7 +70,8 @@ class UsageEvent(Model):
     class Meta:
         table = "usage_event"
         unique_together = (("tenant_id", "transaction_id"),)
-        indexes = (("customer_id", "timestamp"),)
+        # A customer's events in time order (exports, listings), keyset by (time, id).
+        indexes = (("customer_id", "timestamp", "id"),)
 
 
 class UsagePeriod(Model):

@@ -122,7 +122,7 @@ class Migration(migrations.Migration):
                 ('body_hash', fields.CharField(max_length=32)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'usage_event', 'app': 'tally', 'unique_together': (('tenant_id', 'transaction_id'),), 'indexes': [Index(fields=['customer_id', 'timestamp'])], 'pk_attr': 'id'},
+            options={'table': 'usage_event', 'app': 'tally', 'unique_together': (('tenant_id', 'transaction_id'),), 'indexes': [Index(fields=['customer_id', 'timestamp', 'id'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

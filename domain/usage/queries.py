@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from tortoise.expressions import Q
+
 from db.models import Customer, Subscription
 from db.usage_models import BillableMetric, Charge, UsageAggregate, UsageEvent, UsagePeriod
 from domain import clock
@@ -89,23 +91,24 @@ async def metric_codes(tenant_id: int) -> dict[int, str]:
 async def export_events(
     principal: Principal, customer_ref: str, *, since: datetime | None, until: datetime | None
 ) -> AsyncIterator[dict[str, Any]]:
-    """A customer's events in time order, read in keyset chunks so that an export
-    of any size holds one chunk in memory."""
+    """A customer's events in time order (ties by arrival), read in keyset chunks
+    on the (customer_id, timestamp, id) index, so that an export of any size holds
+    one chunk in memory and each chunk starts where the last ended."""
     principal.require(Permission.USAGE_READ)
     customer = await customer_by_ref(principal, customer_ref)
     codes = await metric_codes(principal.tenant_id)
     subs = dict(await Subscription.filter(customer_id=customer.id).values_list("id", "public_id"))
-    last = 0
+    last: tuple[datetime, int] | None = None
     while True:
-        query = UsageEvent.filter(
-            tenant_id=principal.tenant_id, customer_id=customer.id, id__gt=last
-        )
+        query = UsageEvent.filter(tenant_id=principal.tenant_id, customer_id=customer.id)
+        if last is not None:
+            query = query.filter(Q(timestamp__gt=last[0]) | Q(timestamp=last[0], id__gt=last[1]))
         if since is not None:
             query = query.filter(timestamp__gte=since)
         if until is not None:
             query = query.filter(timestamp__lt=until)
         rows = (
-            await query.order_by("id")
+            await query.order_by("timestamp", "id")
             .limit(EXPORT_CHUNK)
             .values(
                 "id", "transaction_id", "subscription_id", "metric_id", "timestamp", "properties"
@@ -122,7 +125,7 @@ async def export_events(
             }
         if len(rows) < EXPORT_CHUNK:
             return
-        last = rows[-1]["id"]
+        last = (rows[-1]["timestamp"], rows[-1]["id"])
 
 
 async def export_periods(principal: Principal, customer_ref: str) -> AsyncIterator[dict[str, Any]]:

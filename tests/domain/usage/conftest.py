@@ -64,9 +64,12 @@ class Metered:
             self.admin, [{"customerId": who.public_id, **event} for event in events]
         )
 
-    async def subscribe(self, **data: Any) -> Any:
+    async def subscribe(self, customer: Any = None, **data: Any) -> Any:
         return await make_subscription(
-            tenant=self.tenant, customer=self.customer, plan=data.pop("plan", self.plan), **data
+            tenant=self.tenant,
+            customer=customer or self.customer,
+            plan=data.pop("plan", self.plan),
+            **data,
         )
 
 
