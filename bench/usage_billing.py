@@ -44,7 +44,7 @@ EVENTS = """
 INSERT INTO usage_event (tenant_id, transaction_id, customer_id, subscription_id, metric_id,
   timestamp, properties, body_hash, created_at)
 SELECT s.tenant_id, s.public_id || ':' || e, s.customer_id, s.id, $1,
-  $2 + (e * interval '6 hours'), jsonb_build_object('minutes', 3), md5(s.public_id || e), $2
+  $2::timestamptz + (e * interval '6 hours'), jsonb_build_object('minutes', 3), md5(s.public_id || e), $2
 FROM subscription s CROSS JOIN generate_series(1, $3) AS e"""
 AGGREGATES = """
 INSERT INTO usage_aggregate (tenant_id, subscription_id, charge_id, period_start, group_key,
