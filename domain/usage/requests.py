@@ -129,6 +129,8 @@ def number(value: Any, name: str) -> Decimal:
         raise EventError("MISSING_PROPERTY", f"property {name!r} is required", field=name)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise EventError("NOT_A_NUMBER", f"property {name!r} must be a number", field=name)
+    # A JSON number with a fraction arrives from the parser as a float; its shortest
+    # repr is the decimal the sender wrote ("0.1"), so Decimal(str()) is exact to it.
     try:
         parsed = Decimal(str(value).strip()) if not isinstance(value, int) else Decimal(value)
     except InvalidOperation:
