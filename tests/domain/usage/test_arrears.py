@@ -203,3 +203,30 @@ async def test_the_grace_window_is_the_tenant_s(metered: Metered) -> None:
         }
     )
     assert late.outcomes[0].error.code == "TOO_LATE"
+
+
+async def test_a_minimum_commitment_is_trued_up(metered: Metered) -> None:
+    from domain.usage.charges import set_plan_usage_terms
+
+    await _minutes(metered)
+    await set_plan_usage_terms(
+        metered.admin, metered.plan.public_id, {"minimumCommitment": {"EUR": "20.00"}}
+    )
+    sub = await metered.subscribe()
+    await metered.send(
+        {"transactionId": "a", "metricCode": "minutes", "properties": {"minutes": 50}}
+    )
+    await metered.advance(utc(2027, 4, 1))
+    await metered.send(
+        {"transactionId": "b", "metricCode": "minutes", "properties": {"minutes": 300}}
+    )
+    await metered.advance(utc(2027, 5, 1))
+    april, may = (await Invoice.filter(subscription_id=sub.id).order_by("id"))[1:]
+    # March: 50 minutes = 5.00, below the 20.00 committed: a 15.00 true-up.
+    assert await _lines(april) == [
+        ("usage", "Streaming minutes", 500),
+        ("usage_minimum", "", 1_500),
+        ("plan", "Stream", 1_000),
+    ]
+    # April: 100 x 0.10 + 200 x 0.05 + 1.00 = 21.00, above it: no true-up line.
+    assert [k for k, _, _ in await _lines(may)] == ["usage", "plan"]
