@@ -30,8 +30,9 @@ async def insert_many(
         return
     conn = model._meta.db
     fields, columns = _columns(model, names)
+    quoted = ", ".join('"' + c + '"' for c in columns)  # a column may be a reserved word
     sql = (
-        f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) "
+        f"INSERT INTO {model._meta.db_table} ({quoted}) "
         f"VALUES ({', '.join(_marks(conn, len(columns)))})"
     )
     values = [
@@ -48,7 +49,8 @@ async def update_many(model: type[Model], names: Sequence[str], objects: Sequenc
     conn = model._meta.db
     fields, columns = _columns(model, names)
     marks = _marks(conn, len(columns) + 1)
-    assignments = ", ".join(f"{c} = {m}" for c, m in zip(columns, marks, strict=False))
+    # Quoted: a column may be a reserved word (usage_period.end).
+    assignments = ", ".join(f'"{c}" = {m}' for c, m in zip(columns, marks, strict=False))
     sql = f"UPDATE {model._meta.db_table} SET {assignments} WHERE id = {marks[-1]}"
     values = [
         [

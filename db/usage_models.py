@@ -92,6 +92,8 @@ class UsagePeriod(Model):
     changed = fields.BooleanField(default=False)
     # Spending alert thresholds (minor units) already reached in this period.
     alerts_sent = fields.JSONField(default=list)
+    # The plan's usage terms it closed on: late events re-price it with these.
+    terms = fields.JSONField(null=True)
 
     class Meta:
         table = "usage_period"
@@ -108,14 +110,14 @@ class UsageAggregate(Model):
     period_start = fields.DatetimeField()
     group_key = fields.CharField(max_length=255, default="")  # canonical JSON of the dims
     events = fields.BigIntField(default=0)
-    total = fields.CharField(max_length=64, default="0")  # Σ value (SUM, percentage amount)
-    maximum = fields.CharField(max_length=64, null=True)
+    total = fields.CharField(max_length=100, default="0")  # Σ value (SUM, percentage amount)
+    maximum = fields.CharField(max_length=100, null=True)
     latest_at = fields.DatetimeField(null=True)
-    latest_value = fields.CharField(max_length=64, null=True)
+    latest_value = fields.CharField(max_length=100, null=True)
     latest_tx = fields.CharField(max_length=128, null=True)  # tie-break for equal times
     # TIME_WEIGHTED_SUM: Σ v·(t - period start) in seconds (values are level changes).
-    weighted = fields.CharField(max_length=64, default="0")
-    fees = fields.CharField(max_length=64, default="0")  # Σ per-event percentage fees
+    weighted = fields.CharField(max_length=100, default="0")
+    fees = fields.CharField(max_length=100, default="0")  # Σ per-event percentage fees
     uniques = fields.BigIntField(default=0)
     updated_at = fields.DatetimeField()
 

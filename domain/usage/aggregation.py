@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import orjson
 
 from domain.usage.errors import EventError
+from domain.usage.pricing import EXACT
 from domain.usage.requests import number
 from domain.usage.units import Conversion, convert
 
@@ -114,6 +115,18 @@ class Contribution:
         period_start: datetime,
         fee: Decimal | None,
     ) -> None:
+        with localcontext(EXACT):
+            self._add(metric, value, at, transaction_id, period_start, fee)
+
+    def _add(
+        self,
+        metric: MetricSpec,
+        value: Decimal | str | None,
+        at: datetime,
+        transaction_id: str,
+        period_start: datetime,
+        fee: Decimal | None,
+    ) -> None:
         self.events += 1
         if fee is not None:
             self.fees += fee
@@ -128,7 +141,13 @@ class Contribution:
         if self.latest is None or (at, transaction_id) > self.latest[:2]:
             self.latest = (at, transaction_id, value)
         if metric.aggregation == "TIME_WEIGHTED_SUM":
-            self.weighted += value * Decimal((at - period_start).total_seconds())
+            # Seconds since the period's start, exact to the microsecond (a float's
+            # binary expansion would add forty spurious digits).
+            held = at - period_start
+            seconds = Decimal(held.days * 86_400 + held.seconds) + Decimal(
+                held.microseconds
+            ).scaleb(-6)
+            self.weighted += value * seconds
 
 
 def dec(text: str | None) -> Decimal | None:
@@ -142,6 +161,11 @@ def text(value: Decimal) -> str:
 
 def merge(row: Any, c: Contribution, new_uniques: int) -> None:
     """Fold a contribution into a stored aggregate row (attributes of UsageAggregate)."""
+    with localcontext(EXACT):  # sums of 18-decimal values stay exact, never rounded to 28 digits
+        _merge(row, c, new_uniques)
+
+
+def _merge(row: Any, c: Contribution, new_uniques: int) -> None:
     row.events += c.events
     row.total = text(Decimal(row.total) + c.total)
     row.fees = text(Decimal(row.fees) + c.fees)
@@ -179,6 +203,18 @@ def measure(
     """The quantity of a charge over its matching group aggregates, up to `until`.
     `carried` is the TIME_WEIGHTED_SUM level at the period's start; `distinct` the
     count of distinct values across groups for UNIQUE_COUNT (one group: its own)."""
+    with localcontext(EXACT):
+        return _measure(metric, groups, period_start, until, carried, distinct)
+
+
+def _measure(
+    metric: MetricSpec,
+    groups: Sequence[Any],
+    period_start: datetime,
+    until: datetime,
+    carried: Decimal,
+    distinct: int | None,
+) -> Measured:
     events = sum(g.events for g in groups)
     total = sum((Decimal(g.total) for g in groups), ZERO)
     fees = sum((Decimal(g.fees) for g in groups), ZERO)

@@ -240,7 +240,8 @@ async def close_usage(
             key=lambda c: (c.plan_id != plan_id, c.id),
         )
         distinct = await distinct_counts(spanning_uniques(charges, rows))
-        return price_period(sub, charges, start, end, end, rows, carried, distinct)
+        live = {c.id for c in by_plan[plan_id]}
+        return price_period(sub, charges, start, end, end, rows, carried, distinct, live)
 
     for r in live:
         out = closed[r.key]
@@ -259,6 +260,9 @@ async def close_usage(
             if due or (shown and key not in billed and not key.startswith("_")):
                 out.lines.append(_line(key, due, what, r.start, r.end, None))
             billed[key] = amount
+        # What late events re-price it against: its real end (a change of interval
+        # closes a period early) and the terms it closed on.
+        period.end, period.terms = r.end, r.plan.usage_terms
         out.updates.append((period, billed, "billed"))
     first_request = {}
     for r in live:
@@ -266,12 +270,12 @@ async def close_usage(
     for period in late:
         r = first_request[period.subscription_id]
         sub = subs[period.subscription_id]
-        # The plan the period was billed on is the subscription's then; its charges
-        # are found from the period's aggregates, its terms from the current plan.
+        # Its charges are found from the period's aggregates, its commitment and
+        # discounts are the ones it closed on; its SLA credit stays as billed.
         usage = await priced(sub, r.plan.id, period.start, period.end)
         billed = dict(period.billed)
         diffs = []
-        for key, (amount, what) in _amounts(usage, UsageTerms.of(r.plan.usage_terms), None).items():
+        for key, (amount, what) in _amounts(usage, UsageTerms.of(period.terms), None).items():
             if key == "_sla":
                 continue
             due = amount - billed.get(key, 0)
@@ -303,7 +307,9 @@ async def record_usage(done: Sequence[tuple[Closed, Any]], now: datetime) -> Non
         for period, net in closed.credits:
             await _credit_late(period, net, now)
     if rows:
-        await update_many(UsagePeriod, ("billed", "changed", "status", "invoice_id"), rows)
+        await update_many(
+            UsagePeriod, ("billed", "changed", "status", "invoice_id", "end", "terms"), rows
+        )
 
 
 async def _credit_late(period: UsagePeriod, net: int, now: datetime) -> None:

@@ -13,16 +13,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from tortoise.functions import Count
 
-from db.usage_models import UsageAggregate, UsageUniqueValue
+from db.usage_models import Charge, UsageAggregate, UsageUniqueValue
 from domain.money import allocate
 from domain.usage.aggregation import ZERO, ChargeSpec, group_values, measure
 from domain.usage.charge_terms import price
-from domain.usage.pricing import Priced
+from domain.usage.pricing import EXACT, Priced
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +77,41 @@ async def load_aggregates(keys: Sequence[Key]) -> dict[Key, list[Any]]:
 async def load_carried(
     keys: Sequence[Key], charges: Sequence[ChargeSpec]
 ) -> dict[tuple[int, int, str], Decimal]:
-    """Time-weighted levels at each period's start, per (subscription, charge, group):
-    the sum of all earlier changes (one row per earlier period, never the events)."""
-    weighted = sorted({c.id for c in charges if c.metric.aggregation == "TIME_WEIGHTED_SUM"})
+    """Time-weighted levels at each period's start, per (subscription, metric, group):
+    the sum of every earlier change of that metric, whichever charge counted it (a
+    charge repriced or a plan changed keeps the level: the streams are still
+    running). One row per earlier period and charge, never the events."""
+    metrics = sorted({c.metric.id for c in charges if c.metric.aggregation == "TIME_WEIGHTED_SUM"})
     levels: dict[tuple[int, int, str], Decimal] = defaultdict(lambda: ZERO)
-    if not weighted or not keys:
+    if not metrics or not keys:
         return levels
+    counted = dict(await Charge.filter(metric_id__in=metrics).values_list("id", "metric_id"))
     starts = dict(keys)
     rows = await UsageAggregate.filter(
         subscription_id__in=sorted(starts),
-        charge_id__in=weighted,
+        charge_id__in=sorted(counted),
         period_start__lt=max(starts.values()),
     ).values_list("subscription_id", "charge_id", "group_key", "period_start", "total")
-    for sub_id, charge_id, group, period_start, total in rows:
-        if period_start < starts[sub_id]:
-            levels[(sub_id, charge_id, group)] += Decimal(total)
+    with localcontext(EXACT):
+        for sub_id, charge_id, group, period_start, total in rows:
+            if period_start < starts[sub_id]:
+                levels[(sub_id, counted[charge_id], group)] += Decimal(total)
     return levels
+
+
+def _level(
+    carried: dict[tuple[int, int, str], Decimal], sub_id: int, charge: ChargeSpec
+) -> dict[str, Decimal]:
+    """The carried level of each group this charge prices (its filters decide)."""
+    return {
+        group: level
+        for (s, metric, group), level in carried.items()
+        if s == sub_id and metric == charge.metric.id and charge.matches(_values(group))
+    }
+
+
+def _values(group: str) -> dict[str, str]:
+    return group_values([group])[0]
 
 
 async def distinct_counts(groups_by_charge: dict[int, list[int]]) -> dict[int, int]:
@@ -126,8 +145,12 @@ def price_period(
     rows: Sequence[Any],
     carried: dict[tuple[int, int, str], Decimal],
     distinct: dict[int, int],
+    carrying: set[int] | None = None,
 ) -> PeriodUsage:
-    """Price `sub`'s usage in [start, end) as of `until` from loaded aggregates."""
+    """Price `sub`'s usage in [start, end) as of `until` from loaded aggregates.
+    Time-weighted levels carried from earlier periods go to the charges in
+    `carrying` (None: all): the plan's live charges, not an archived one or an old
+    plan's, so a level is never counted twice."""
     by_charge: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         by_charge[row.charge_id].append(row)
@@ -138,7 +161,10 @@ def price_period(
         if terms is None:
             continue
         groups = sorted(by_charge.get(charge.id, []), key=lambda g: g.group_key)
-        level = sum((v for (s, c, _), v in carried.items() if s == sub.id and c == charge.id), ZERO)
+        levels = (
+            _level(carried, sub.id, charge) if carrying is None or charge.id in carrying else {}
+        )
+        level = sum(levels.values(), ZERO)
         measured = measure(
             charge.metric, groups, distinct=distinct.get(charge.id), carried=level, **window
         )
@@ -153,7 +179,7 @@ def price_period(
         per_group = []
         if charge.metric.dimensions:
             for g, value in zip(groups, group_values(g.group_key for g in groups), strict=True):
-                own = carried.get((sub.id, charge.id, g.group_key), ZERO)
+                own = levels.get(g.group_key, ZERO)
                 per_group.append((value, measure(charge.metric, [g], carried=own, **window).units))
         found.append(
             ChargeUsage(

@@ -188,13 +188,13 @@ async def lock_periods(
     tenant_id: int | dict[int, int],
     wanted: dict[tuple[int, datetime], tuple[datetime, str]],
     *,
-    mode: str = "SHARE",
+    mode: str = "NO KEY UPDATE",
 ) -> dict[tuple[int, datetime], UsagePeriod]:
     """The usage periods (subscription, start) → (end, currency), created open when
-    missing and held with FOR SHARE: a billing run closing one waits for this batch
-    to commit (and then sees its events), or this batch waits for the close and
-    then sees the period billed (its events become a late adjustment). Closing
-    takes them with mode="UPDATE", for subscriptions of several tenants
+    missing and locked (`mode`, in id order): a billing run closing one waits for
+    this batch to commit (and then sees its events), or this batch waits for the
+    close and then sees the period billed (its events become a late adjustment).
+    Closing takes them with mode="UPDATE", for subscriptions of several tenants
     (`tenant_id` by subscription id)."""
     if not wanted:
         return {}
@@ -246,7 +246,7 @@ async def flag_changed(period_ids: Sequence[int]) -> None:
 _HELD_PERIODS = (
     "SELECT id, subscription_id, start, status FROM usage_period "
     "WHERE subscription_id = ANY($1::bigint[]) AND start = ANY($2::timestamptz[]) "
-    "ORDER BY id FOR SHARE"
+    "ORDER BY id FOR NO KEY UPDATE"
 )
 _NEW_PERIODS = (
     'INSERT INTO usage_period (tenant_id, subscription_id, start, "end", currency, status, '
@@ -261,8 +261,14 @@ async def hold_periods(
     tenant_id: int, wanted: dict[tuple[int, datetime], tuple[datetime, str]]
 ) -> dict[tuple[int, datetime], tuple[int, str]]:
     """`lock_periods` for ingestion: (subscription, start) → (period id, status), the
-    rows created when missing and held FOR SHARE. On PostgreSQL the periods usually
-    exist, so this is one statement; the insert runs only for new ones."""
+    rows created when missing and locked FOR NO KEY UPDATE, in id order. A billing
+    run closing a period (FOR UPDATE) waits for this batch, or this batch waits for
+    the close and then sees the period billed and flags it for a late adjustment:
+    that flag is an UPDATE of a row this batch already holds. (FOR SHARE let two
+    batches of late events hold one period and then deadlock upgrading to flag it.)
+    Batches touching the same period queue here; they would queue on its aggregate
+    rows anyway. On PostgreSQL the periods usually exist, so this is one statement;
+    the insert runs only for new ones."""
     if not is_postgres(_conn()):
         rows = await lock_periods(tenant_id, wanted)
         return {key: (p.id, p.status) for key, p in rows.items()}

@@ -142,24 +142,35 @@ async def export_periods(principal: Principal, customer_ref: str) -> AsyncIterat
         (p.subscription_id, p.start): p
         for p in await UsagePeriod.filter(subscription_id__in=sorted(subs))
     }
-    rows = await UsageAggregate.filter(subscription_id__in=sorted(subs)).order_by(
-        "period_start", "subscription_id", "charge_id", "group_key"
-    )
-    for row in rows:
-        period = periods.get((row.subscription_id, row.period_start))
-        yield {
-            "subscription": subs[row.subscription_id],
-            "charge": charges.get(row.charge_id),
-            "period_start": row.period_start,
-            "period_end": period.end if period else None,
-            "status": period.status if period else "open",
-            "group": row.group_key,
-            "events": row.events,
-            "total": row.total,
-            "maximum": row.maximum,
-            "latest": row.latest_value,
-            "unique": row.uniques,
-            "billed_minor": (period.billed or {}).get(charges.get(row.charge_id, ""), None)
-            if period
-            else None,
-        }
+    last = 0
+    while True:  # keyset chunks: a high-cardinality dimension is never held at once
+        rows = (
+            await UsageAggregate.filter(subscription_id__in=sorted(subs), id__gt=last)
+            .order_by("id")
+            .limit(EXPORT_CHUNK)
+        )
+        for row in rows:
+            yield _period_row(row, periods, subs, charges)
+        if len(rows) < EXPORT_CHUNK:
+            return
+        last = rows[-1].id
+
+
+def _period_row(row: Any, periods: dict, subs: dict[int, str], charges: dict[int, str]) -> dict:
+    period = periods.get((row.subscription_id, row.period_start))
+    return {
+        "subscription": subs[row.subscription_id],
+        "charge": charges.get(row.charge_id),
+        "period_start": row.period_start,
+        "period_end": period.end if period else None,
+        "status": period.status if period else "open",
+        "group": row.group_key,
+        "events": row.events,
+        "total": row.total,
+        "maximum": row.maximum,
+        "latest": row.latest_value,
+        "unique": row.uniques,
+        "billed_minor": (period.billed or {}).get(charges.get(row.charge_id, ""))
+        if period
+        else None,
+    }

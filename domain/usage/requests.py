@@ -21,6 +21,8 @@ from domain.usage.errors import EventError
 MAX_EVENTS_PER_CALL = 1_000
 MAX_PROPERTIES = 50
 MAX_PROPERTIES_BYTES = 8_192
+MAX_VALUE = Decimal(10) ** 24
+MAX_DECIMALS = 18
 _KEYS = frozenset(
     {
         "transactionId",
@@ -69,7 +71,9 @@ def parse_timestamp(value: Any) -> datetime | None:
     if isinstance(value, str) and len(value) <= 40:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(UTC)  # year 1 or 9999 can overflow here
+        except (ValueError, OverflowError):
             parsed = None
         if parsed is not None:
             if parsed.tzinfo is None:
@@ -78,7 +82,7 @@ def parse_timestamp(value: Any) -> datetime | None:
                     "timestamp needs a UTC offset (…Z or …+02:00)",
                     field="timestamp",
                 )
-            return parsed.astimezone(UTC)
+            return parsed
     raise EventError(
         "INVALID_TIMESTAMP", "timestamp must be ISO 8601 or Unix seconds", field="timestamp"
     )
@@ -135,8 +139,20 @@ def number(value: Any, name: str) -> Decimal:
         parsed = Decimal(str(value).strip()) if not isinstance(value, int) else Decimal(value)
     except InvalidOperation:
         parsed = None
-    if parsed is None or not parsed.is_finite() or abs(parsed) >= Decimal(10) ** 24:
-        raise EventError("NOT_A_NUMBER", f"property {name!r} must be a number", field=name)
+    # Bounded in both directions: under 10^24 and at most 18 decimals, so every value,
+    # sum and maximum fits the aggregate columns and stays exact ("1e-999999999" is
+    # fifteen bytes of input and would be a billion-digit string).
+    if (
+        parsed is None
+        or not parsed.is_finite()
+        or abs(parsed) >= MAX_VALUE
+        or parsed.as_tuple().exponent < -MAX_DECIMALS  # type: ignore[operator]
+    ):
+        raise EventError(
+            "NOT_A_NUMBER",
+            f"property {name!r} must be a number below 10^24 with at most {MAX_DECIMALS} decimals",
+            field=name,
+        )
     return parsed
 
 
