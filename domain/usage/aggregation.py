@@ -61,7 +61,11 @@ class ChargeSpec:
     per_event_fee: bool = False
 
     def matches(self, properties: dict[str, Any]) -> bool:
-        return all(str(properties.get(k)) in allowed for k, allowed in self.filters.items())
+        # A plain loop: this runs for every event and charge of an ingestion batch.
+        for key, allowed in self.filters.items():
+            if str(properties.get(key)) not in allowed:
+                return False
+        return True
 
 
 def group_key(metric: MetricSpec, properties: dict[str, Any]) -> str:

@@ -14,13 +14,16 @@ in Python with `Decimal` and written back with one prepared UPDATE.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
+from tortoise.exceptions import IntegrityError
 
 from db.bulk import update_many
 from db.raw import is_postgres
@@ -51,6 +54,7 @@ AGGREGATE_FIELDS = (
     "updated_at",
 )
 _MARK = re.compile(r"\$\d+")
+_log = logging.getLogger("tortoise.db_client")
 AggregateKey = tuple[int, int, datetime, str]  # subscription, charge, period start, group
 
 
@@ -66,11 +70,19 @@ def _sqlite_marks(sql: str) -> str:
     return _MARK.sub("?", sql)
 
 
-async def _query(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+async def _query(sql: str, params: list[Any]) -> list[Any]:
+    """Rows that read by column name (asyncpg Records, sqlite3 Rows): not copied
+    into dicts, which for a thousand returned ids cost more than the statement."""
     conn = _conn()
     if not is_postgres(conn):
-        sql = _sqlite_marks(sql)
-    return list(await conn.execute_query_dict(sql, params))
+        return list(await conn.execute_query_dict(_sqlite_marks(sql), params))
+    if _log.isEnabledFor(logging.DEBUG):  # what db/querylog.py counts
+        _log.debug("%s: %s", sql, params)
+    try:
+        async with conn.acquire_connection() as connection:  # the transaction's, inside one
+            return list(await connection.fetch(sql, *params))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(exc) from exc
 
 
 async def insert_events(rows: Sequence[dict[str, Any]]) -> set[str]:
@@ -156,7 +168,7 @@ async def lock_aggregates(
     wanted = set(ordered)
     found: dict[AggregateKey, UsageAggregate] = {}
     for row in await _query(sql, [*subs, *charges, *starts]):
-        agg = UsageAggregate._init_from_db(**row)
+        agg = UsageAggregate._init_from_db(**dict(row))
         key = (agg.subscription_id, agg.charge_id, agg.period_start, agg.group_key)
         if key in wanted:
             found[key] = agg
@@ -223,7 +235,7 @@ async def lock_periods(
     )
     found = {}
     for row in rows:
-        period = UsagePeriod._init_from_db(**row)
+        period = UsagePeriod._init_from_db(**dict(row))
         if (period.subscription_id, period.start) in wanted:
             found[(period.subscription_id, period.start)] = period
     return found

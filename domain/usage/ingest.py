@@ -74,8 +74,10 @@ async def _customer_times(customers: Sequence[CustomerRow]) -> dict[int, datetim
 
 
 def _choose(event: EventInput, metric_id: int, subs: list[Any], charges: dict) -> tuple[Any, list]:
+    """`charges`: (plan id, metric id) → the plan's charges of that metric."""
+
     def charging(sub: Any) -> list[ChargeSpec]:
-        return [c for c in charges.get(sub.plan_id, ()) if c.metric.id == metric_id]
+        return charges.get((sub.plan_id, metric_id), [])
 
     if event.subscription_ref is not None:
         named = [s for s in subs if s.public_id == event.subscription_ref]
@@ -178,7 +180,10 @@ async def _place(
     subs = await live_subscriptions(tenant_id, times)
     for sub in subs:
         subs_by_customer[sub.customer_id].append(sub)
-    charges = await plan_charges(s.plan_id for s in subs)
+    charges: dict[tuple[int, int], list[ChargeSpec]] = defaultdict(list)
+    for plan_id, specs in (await plan_charges(s.plan_id for s in subs)).items():
+        for spec in specs:
+            charges[(plan_id, spec.metric.id)].append(spec)
     intervals = (
         dict(
             await Plan.filter(id__in=sorted({s.plan_id for s in subs})).values_list(
