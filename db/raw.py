@@ -72,3 +72,22 @@ async def fetch(model: type[Model], sql: str, params: list[Any]) -> list[dict[st
         raise IntegrityError(exc) from exc
     except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as exc:
         raise OperationalError(exc) from exc
+
+
+async def fetch_rows(model: type[Model], sql: str, params: list[Any]) -> list[Any]:
+    """`fetch` for statements that return many rows read by column name (a batch's
+    `RETURNING`, its locked aggregates): on PostgreSQL the asyncpg Records as they
+    come, on the current transaction's connection inside one, without copying each
+    into a dict; on SQLite the rows as dicts."""
+    conn = model._meta.db
+    if conn.capabilities.dialect != "postgres":
+        return list(await conn.execute_query_dict(portable(conn, sql), params))
+    if _log.isEnabledFor(logging.DEBUG):  # what db/querylog.py counts
+        _log.debug("%s: %s", sql, params)
+    try:
+        async with conn.acquire_connection() as connection:
+            return list(await connection.fetch(sql, *params))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(exc) from exc
+    except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as exc:
+        raise OperationalError(exc) from exc

@@ -14,19 +14,15 @@ in Python with `Decimal` and written back with one prepared UPDATE.
 
 from __future__ import annotations
 
-import logging
-import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import orjson
-from tortoise.exceptions import IntegrityError
 
 from db.bulk import update_many
-from db.raw import is_postgres
+from db.raw import fetch_rows, is_postgres
 from db.usage_models import UsageAggregate, UsageEvent, UsagePeriod
 from domain.usage.aggregation import merge
 
@@ -53,8 +49,6 @@ AGGREGATE_FIELDS = (
     "uniques",
     "updated_at",
 )
-_MARK = re.compile(r"\$\d+")
-_log = logging.getLogger("tortoise.db_client")
 AggregateKey = tuple[int, int, datetime, str]  # subscription, charge, period start, group
 
 
@@ -66,23 +60,8 @@ def marks(start: int, count: int) -> str:
     return ", ".join(f"${i}" for i in range(start, start + count))
 
 
-def _sqlite_marks(sql: str) -> str:
-    return _MARK.sub("?", sql)
-
-
 async def _query(sql: str, params: list[Any]) -> list[Any]:
-    """Rows that read by column name (asyncpg Records, sqlite3 Rows): not copied
-    into dicts, which for a thousand returned ids cost more than the statement."""
-    conn = _conn()
-    if not is_postgres(conn):
-        return list(await conn.execute_query_dict(_sqlite_marks(sql), params))
-    if _log.isEnabledFor(logging.DEBUG):  # what db/querylog.py counts
-        _log.debug("%s: %s", sql, params)
-    try:
-        async with conn.acquire_connection() as connection:  # the transaction's, inside one
-            return list(await connection.fetch(sql, *params))
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        raise IntegrityError(exc) from exc
+    return await fetch_rows(UsageEvent, sql, params)
 
 
 async def insert_events(rows: Sequence[dict[str, Any]]) -> set[str]:
