@@ -58,6 +58,7 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
                     "db.payment_models",
                     "db.credit_models",
                     "db.usage_models",
+                    "db.royalty_models",
                 ],
                 "default_connection": name,
                 "migrations": "db.migrations",

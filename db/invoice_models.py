@@ -87,6 +87,9 @@ class InvoiceLine(Model):
     # Usage lines: the charge and metric, the exact quantity and unit price (finer
     # than the minor unit), the tier breakdown; null on every other line.
     details = fields.JSONField(null=True)
+    # Royalties (issue 16): the work this line sells, and how (SALE or LICENSE).
+    work = fields.ForeignKeyField("tally.Work", related_name="invoice_lines", null=True)
+    work_use = fields.CharField(max_length=8, null=True)
 
     class Meta:
         table = "invoice_line"

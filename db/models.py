@@ -57,6 +57,9 @@ class Tenant(TimestampedModel):
     credit_settings = fields.JSONField(null=True)
     # Usage events may arrive this many days after their period closed (issue 15).
     usage_grace_days = fields.IntField(default=3, db_default=3)
+    # Royalties: pool rate, default payout threshold, the usage event code that counts
+    # as a read (domain/royalties/settings.py reads it; null is the defaults).
+    royalty_settings = fields.JSONField(null=True)
 
     class Meta:
         table = "tenant"
@@ -65,6 +68,8 @@ class Tenant(TimestampedModel):
 class ApiKey(TimestampedModel):
     tenant = fields.ForeignKeyField("tally.Tenant", related_name="api_keys")
     customer = fields.ForeignKeyField("tally.Customer", related_name="api_keys", null=True)
+    # Set only for payee tokens: the one payee whose statements this key reads.
+    payee = fields.ForeignKeyField("tally.Payee", related_name="api_keys", null=True)
     name = fields.CharField(max_length=100)
     role = fields.CharField(max_length=16)
     # The lookup half of the key, shown in listings; the whole key is only hashed.
@@ -121,6 +126,8 @@ class AddOn(TimestampedModel):
     description = fields.TextField(default="")
     kind = fields.CharField(max_length=16)  # recurring | one_off
     status = fields.CharField(max_length=16, default="active")
+    # A work whose contributors earn royalties on this add-on's sales (issue 16).
+    work = fields.ForeignKeyField("tally.Work", related_name="add_ons", null=True)
     archived_at = fields.DatetimeField(null=True)
 
     class Meta:

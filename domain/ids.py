@@ -39,6 +39,14 @@ PREFIXES = {
     "charge": "chg",
     "incident": "inc",
     "spending_alert": "alrt",
+    "payee": "pye",
+    "work": "wrk",
+    "contract": "ctr",
+    "royalty_advance": "adv",
+    "royalty_adjustment": "radj",
+    "royalty_statement": "rst",
+    "royalty_ledger_entry": "rle",
+    "royalty_payout": "rpo",
 }
 
 _PATTERN = re.compile(r"^([a-z]+)_([0-9A-Za-z]{" + str(_BODY) + r"})$")

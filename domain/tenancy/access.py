@@ -6,6 +6,8 @@ service  what a partner backend needs: read the catalog, customers,
 customer a frontend token bound to one customer: that customer only (its
          profile, subscriptions, invoices, credit notes, wallet and ledger;
          nothing it can buy or consume)
+payee    a token bound to one royalty payee (an author): its own statements,
+         ledger and earnings, nothing else
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     SERVICE = "service"
     CUSTOMER = "customer"
+    PAYEE = "payee"
 
 
 class Permission(enum.Enum):
@@ -50,6 +53,9 @@ class Permission(enum.Enum):
     USAGE_INGEST = "usage:ingest"  # send usage events
     USAGE_READ = "usage:read"  # a customer token: its own current usage and events
     USAGE_MANAGE = "usage:manage"  # metrics, charges, incidents, spending alerts
+    ROYALTIES_READ = "royalties:read"  # a payee token: its own statements, ledger, earnings
+    ROYALTIES_READS = "royalties:reads"  # record reads of works
+    ROYALTIES_MANAGE = "royalties:manage"  # payees, works, contracts, runs, payouts
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -66,6 +72,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CREDITS_CONSUME,
             Permission.USAGE_INGEST,
             Permission.USAGE_READ,
+            Permission.ROYALTIES_READS,
         }
     ),
     Role.CUSTOMER: frozenset(
@@ -82,6 +89,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.USAGE_READ,
         }
     ),
+    Role.PAYEE: frozenset({Permission.TENANT_READ, Permission.ROYALTIES_READ}),
 }
 
 
@@ -92,6 +100,8 @@ class Principal:
     key_id: int
     # Set only for customer tokens: the one customer this caller may see.
     customer_id: int | None = None
+    # Set only for payee tokens: the one payee whose royalties this caller may see.
+    payee_id: int | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in _GRANTS[self.role]
