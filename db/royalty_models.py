@@ -265,6 +265,8 @@ class RoyaltyLedgerEntry(Model):
     balance_after_minor = fields.BigIntField()
     currency = fields.CharField(max_length=3)
     memo = fields.CharField(max_length=500, default="")
+    # A reserve withheld: the period it is released in (the contract's N periods on).
+    release_period = fields.CharField(max_length=7, null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

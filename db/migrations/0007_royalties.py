@@ -154,6 +154,7 @@ class Migration(migrations.Migration):
                 ('balance_after_minor', fields.BigIntField()),
                 ('currency', fields.CharField(max_length=3)),
                 ('memo', fields.CharField(default='', max_length=500)),
+                ('release_period', fields.CharField(null=True, max_length=7)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'royalty_ledger_entry', 'app': 'tally', 'indexes': [Index(fields=['payee_id', 'id'])], 'pk_attr': 'id', 'table_description': 'The append-only royalty ledger, payout currency. `amount_minor` moves the'},

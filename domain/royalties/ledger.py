@@ -38,6 +38,7 @@ COLUMNS = (
     "balance_after_minor",
     "currency",
     "memo",
+    "release_period",
     "created_at",
 )
 
@@ -53,6 +54,7 @@ class Posting:
     advance_minor: int = 0
     reserve_minor: int = 0
     memo: str = ""
+    release_period: str | None = None  # reserve_withheld: when it is released
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -88,6 +90,7 @@ async def post(
                 payee.balance_minor,
                 payee.payout_currency,
                 p.memo[:500],
+                p.release_period,
                 at,
             )
         )

@@ -105,6 +105,8 @@ class Statement:
     payable_minor: int
     closing_minor: int
     status: Outcome
+    # With per-work reserves: what was withheld from each work's sales (payout currency).
+    withheld_by_work: tuple[tuple[str, int], ...] = ()
 
     @property
     def carried_forward_minor(self) -> int:
@@ -159,11 +161,18 @@ def build_statement(
     period: int = 0,
     advance_remaining_minor: int = 0,
     threshold_minor: int = 0,
+    reserves_by_work: Mapping[str, ReserveTerms] | None = None,
+    released_minor: int = 0,
 ) -> Statement:
     """One payee's statement for `period` from plain inputs: the period's earning lines
     and returns (sale currencies), the period's rates into `currency`, the reserve
     terms and what was withheld in earlier periods (payout currency, by period index),
     the advance still unearned and the payout threshold (payout currency).
+
+    A payee with several contracts has a reserve per contract: `reserves_by_work`
+    withholds each work's percent of that work's SALE earnings (rounded once per
+    work), and `released_minor` is what earlier withholdings release now (the caller
+    knows each one's release period); it replaces `reserve`/`reserve_history`.
 
     Returns are converted at this period's rate, like every movement of the period. The
     reserve is withheld from this period's SALE earnings after conversion; the caller
@@ -215,7 +224,19 @@ def build_statement(
     returns_minor = sum(clawed)
     sales = sum(line.amount_minor for line in lines if line.kind is TransactionType.SALE)
     withheld = released = 0
-    if reserve is not None:
+    by_work: dict[str, int] = {}
+    if reserves_by_work is not None:
+        check_non_negative(released_minor=released_minor)
+        sold: dict[str, int] = defaultdict(int)
+        for line in lines:
+            if line.kind is TransactionType.SALE and line.work in reserves_by_work:
+                sold[line.work] += line.amount_minor
+        for work in sorted(sold):
+            kept = reserve_withheld(sold[work], reserves_by_work[work].percent)
+            if kept:
+                by_work[work] = kept
+        withheld, released = sum(by_work.values()), released_minor
+    elif reserve is not None:
         withheld = reserve_withheld(sales, reserve.percent)
         released = reserve_released(reserve_history or {}, period, reserve.release_after)
     available = opening_minor + earnings_minor - returns_minor - withheld + released
@@ -245,4 +266,5 @@ def build_statement(
         payable_minor=settlement.payable_minor,
         closing_minor=settlement.closing_minor,
         status=settlement.status,
+        withheld_by_work=tuple(sorted(by_work.items())),
     )
