@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
 import strawberry
@@ -51,12 +52,25 @@ class ChangeSubscriptionInput:
     effective: ChangeEffective = ChangeEffective.IMMEDIATELY
 
 
+@strawberry.enum(description="How an invoice line sells a work (royalties).")
+class WorkUse(enum.StrEnum):
+    SALE = "SALE"
+    LICENSE = "LICENSE"
+
+
 @strawberry.input
 class InvoiceItemInput:
     description: str
     quantity: int = 1
     unit_price: MoneyInput
     tax_behavior: TaxBehavior = TaxBehavior.EXCLUSIVE
+    work_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The work (wrk_…) this line sells: its authors earn royalties on it.",
+    )
+    work_use: WorkUse | None = strawberry.field(
+        default=strawberry.UNSET, description="SALE (the default with a workId) or LICENSE."
+    )
 
 
 @strawberry.input

@@ -201,6 +201,10 @@ class CreateAddOnInput:
     kind: AddOnKind
     prices: list[MoneyInput]
     description: str | None = strawberry.UNSET
+    work_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The work (wrk_…) it sells: its invoice lines are SALEs of that work.",
+    )
 
 
 @strawberry.input
@@ -208,6 +212,9 @@ class UpdateAddOnInput:
     name: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     prices: list[MoneyInput] | None = strawberry.UNSET
+    work_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The work it sells; null unlinks it."
+    )
 
 
 @strawberry.input

@@ -40,6 +40,10 @@ class InvoiceLine:
         description="What a usage line bills (quantity, unit price, tiers, groups, or the "
         "usage term); null on other lines."
     )
+    work_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The work (wrk_…) this line sells, for royalties; null on other lines.",
+    )
 
 
 def line_view(row: Any, currency: str, locale: str, rate_bp: int | None = None) -> InvoiceLine:
@@ -59,6 +63,7 @@ def line_view(row: Any, currency: str, locale: str, rate_bp: int | None = None) 
         period_start=row.period_start,
         period_end=row.period_end,
         usage=usage_details(getattr(row, "details", None), currency),
+        work_id=getattr(row, "work_public_id", None),
     )
 
 

@@ -1,4 +1,8 @@
-"""Add-ons: extras sold with a subscription, recurring or one-off, priced per currency."""
+"""Add-ons: extras sold with a subscription, recurring or one-off, priced per currency.
+
+An add-on may sell a work (`workId`, issue 16): its invoice lines then carry the work
+as a SALE, so the work's authors earn royalties on it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from db.models import AddOn, AddOnPrice
 from domain import validation
 from domain.catalog.repository import CatalogItems, amounts_from_input
 from domain.errors import ValidationError
+from domain.invoicing.works import work_of
 from domain.pagination import Page, PageRequest
 from domain.tenancy.access import Permission, Principal
 
@@ -40,6 +45,8 @@ async def create_add_on(
     principal.require(Permission.CATALOG_WRITE)
     fields = _clean(data, creating=True)
     prices = amounts_from_input(data.get("prices") or [], field="prices")
+    if data.get("work_id") is not None:
+        fields["work_id"] = await work_of(principal.tenant_id, data["work_id"])
     return await ADD_ONS.create(
         principal,
         fields,
@@ -53,6 +60,8 @@ async def create_add_on(
 async def update_add_on(principal: Principal, public_id: str, changes: dict[str, Any]) -> AddOn:
     principal.require(Permission.CATALOG_WRITE)
     fields = _clean(changes, creating=False)
+    if "work_id" in changes:  # an explicit null unlinks the work
+        fields["work_id"] = await work_of(principal.tenant_id, changes["work_id"])
     prices = None
     if "prices" in changes:
         prices = amounts_from_input(changes["prices"] or [], field="prices")

@@ -27,6 +27,10 @@ class DraftLine:
     period_end: datetime | None = None
     # Usage lines: charge, metric, exact quantity and unit price, tier breakdown.
     details: dict[str, Any] | None = None
+    # Royalties (issue 16): the work (internal id) the line sells and how, SALE or
+    # LICENSE; a sale's author is paid from it once the invoice is paid.
+    work_id: int | None = None
+    work_use: str | None = None
 
 
 TIMES = "\N{MULTIPLICATION SIGN}"

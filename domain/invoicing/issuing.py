@@ -118,6 +118,8 @@ LINE_COLUMNS = (
     "period_start",
     "period_end",
     "details",
+    "work_id",
+    "work_use",
 )
 
 
@@ -143,6 +145,8 @@ def line_rows(invoice_id: int, draft: Draft) -> list[tuple[Any, ...]]:
             line.period_start,
             line.period_end,
             line.details,
+            line.work_id,
+            line.work_use,
         )
         for position, (line, discount) in enumerate(
             zip(draft.lines, draft.totals.line_discounts, strict=True)

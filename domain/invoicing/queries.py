@@ -7,14 +7,21 @@ from collections import defaultdict
 
 from db.invoice_models import CreditNote, Invoice, InvoiceLine
 from db.models import Subscription
+from db.royalty_models import Work
 from domain.invoicing.issuing import balances
 
 
 async def lines_by_invoice(invoice_ids: list[int]) -> list[list[InvoiceLine]]:
+    """Each invoice's lines in order; a line that sells a work carries the work's
+    public id as `work_public_id` (one more query per batch, only when one does)."""
     found: dict[int, list[InvoiceLine]] = defaultdict(list)
-    for line in await InvoiceLine.filter(invoice_id__in=invoice_ids).order_by(
-        "invoice_id", "position"
-    ):
+    lines = await InvoiceLine.filter(invoice_id__in=invoice_ids).order_by("invoice_id", "position")
+    work_ids = sorted({line.work_id for line in lines if line.work_id is not None})
+    works = (
+        dict(await Work.filter(id__in=work_ids).values_list("id", "public_id")) if work_ids else {}
+    )
+    for line in lines:
+        line.work_public_id = works.get(line.work_id)  # type: ignore[attr-defined]
         found[line.invoice_id].append(line)
     return [found[i] for i in invoice_ids]
 

@@ -30,6 +30,7 @@ from domain.invoicing.issuing import (
     line_rows,
 )
 from domain.invoicing.tax.rates import rate_tables, tax_for
+from domain.invoicing.works import tag_lines
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, narrowed_to, paginate
 from domain.tenancy.access import Permission, Principal, owned_customer, scope
@@ -130,7 +131,8 @@ async def create_invoice(
             principal, data.get("customer_id") or "", field="customerId"
         )
         currency = (data.get("currency") or customer.currency).upper()
-        lines = item_lines(data.get("items") or [], currency)
+        items = data.get("items") or []
+        lines = await tag_lines(principal.tenant_id, items, item_lines(items, currency))
         now = await customer_now(customer)
         invoice = Invoice(
             public_id=new_id("invoice"),
@@ -174,7 +176,8 @@ async def update_draft(principal: Principal, public_id: str, data: dict[str, Any
     if data.get("items") is not None:
         if invoice.subscription_id is not None:
             raise InvoiceStatusError("a subscription invoice's lines follow the subscription")
-        lines = item_lines(data["items"], invoice.currency)
+        items = data["items"]
+        lines = await tag_lines(principal.tenant_id, items, item_lines(items, invoice.currency))
         draft = await _draft_for(invoice, lines, now)
         apply_draft(invoice, draft)
         await InvoiceLine.filter(invoice_id=invoice.id).delete()
@@ -198,6 +201,9 @@ async def _finalize(invoice: Invoice, now: datetime) -> Invoice:
             r.kind in ("plan", "add_on", "one_off"),
             r.period_start,
             r.period_end,
+            r.details,
+            r.work_id,
+            r.work_use,
         )
         for r in rows
     ]

@@ -31,7 +31,8 @@ def quantity(value: Any, *, field: str = "quantity") -> int:
 async def add_on_items(
     tenant_id: int, entries: list[dict[str, Any]], currency: str, *, field: str = "addOns"
 ) -> list[dict[str, Any]]:
-    """Add-on snapshots for a subscription: code, name, kind, quantity, unit price."""
+    """Add-on snapshots for a subscription: code, name, kind, quantity, unit price
+    (and the work it sells, if any)."""
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
@@ -49,16 +50,19 @@ async def add_on_items(
         price = await AddOnPrice.get_or_none(add_on_id=add_on.id, currency=currency)
         if price is None:
             raise PriceNotFound(f"add-on {add_on.code} has no {currency} price", field=where)
-        items.append(
-            {
-                "id": public_id,
-                "code": add_on.code,
-                "name": add_on.name,
-                "kind": add_on.kind,
-                "quantity": quantity(entry.get("quantity", 1), field=f"{where}.quantity"),
-                "unit_amount_minor": price.amount_minor,
-            }
-        )
+        item = {
+            "id": public_id,
+            "code": add_on.code,
+            "name": add_on.name,
+            "kind": add_on.kind,
+            "quantity": quantity(entry.get("quantity", 1), field=f"{where}.quantity"),
+            "unit_amount_minor": price.amount_minor,
+        }
+        if add_on.work_id is not None:
+            # The work it sells, kept with the price (issue 16): its lines are SALEs of
+            # that work. Only when there is one, so earlier snapshots compare equal.
+            item["work_id"] = add_on.work_id
+        items.append(item)
     return items
 
 

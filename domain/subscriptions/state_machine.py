@@ -11,7 +11,7 @@ and bill the next period). Periods are billed in advance, as Stripe does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -82,25 +82,19 @@ def period_lines(sub: Any, plan: Any, start: datetime, *, first: bool) -> tuple[
     whole = full_period(sub, plan, start)
     period = Period(start, whole.end)
     inclusive = plan.tax_behavior == "inclusive"
+    # An add-on that sells a work bills it as a SALE of that work (issue 16).
+    works = {f"add_on:{a['code']}": a.get("work_id") for a in sub.add_ons}
     lines: list[DraftLine] = []
     for item in priced_items(sub, plan):
         kind = "plan" if item.key == "plan" else "add_on"
+        work = works.get(item.key)
         if period.start != whole.start:
             amount = unused_part(item.amount_minor, whole, start)
-            lines.append(
-                prorated_line(
-                    kind,
-                    item.description,
-                    item.quantity,
-                    amount,
-                    inclusive,
-                    period.start,
-                    period.end,
-                )
+            line = prorated_line(
+                kind, item.description, item.quantity, amount, inclusive, period.start, period.end
             )
-            continue
-        lines.append(
-            DraftLine(
+        else:
+            line = DraftLine(
                 kind,
                 item.description,
                 item.quantity,
@@ -111,22 +105,25 @@ def period_lines(sub: Any, plan: Any, start: datetime, *, first: bool) -> tuple[
                 period.start,
                 period.end,
             )
-        )
+        lines.append(_selling(line, work))
     if first:
         for add_on in sub.add_ons:
             if add_on["kind"] == "one_off":
-                lines.append(
-                    DraftLine(
-                        "add_on",
-                        add_on["name"],
-                        add_on["quantity"],
-                        add_on["unit_amount_minor"],
-                        add_on["unit_amount_minor"] * add_on["quantity"],
-                        inclusive,
-                        True,
-                    )
+                line = DraftLine(
+                    "add_on",
+                    add_on["name"],
+                    add_on["quantity"],
+                    add_on["unit_amount_minor"],
+                    add_on["unit_amount_minor"] * add_on["quantity"],
+                    inclusive,
+                    True,
                 )
+                lines.append(_selling(line, add_on.get("work_id")))
     return period, lines
+
+
+def _selling(line: DraftLine, work_id: int | None) -> DraftLine:
+    return line if work_id is None else replace(line, work_id=work_id, work_use="SALE")
 
 
 def next_action(sub: Any) -> datetime | None:
