@@ -27,7 +27,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise
 from tortoise.connection import get_connection
 
-from api import documents, royalty_http, usage_http
+from api import documents, royalty_documents_http, royalty_http, usage_http
 from api.graphql_app import GRAPHIQL_ASSETS, TallyGraphQL
 from api.provider_webhooks import provider_webhook
 from api.schema import build_schema
@@ -174,6 +174,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/v1/reads", royalty_http.record, methods=["POST"]),
             Route("/v1/exports/usage-events.{format}", usage_http.export_usage_events),
             Route("/v1/exports/usage-periods.{format}", usage_http.export_usage_periods),
+            Route(
+                "/v1/royalty-statements/{id}.{format}",
+                royalty_documents_http.royalty_statement_document,
+            ),
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
             # GraphiQL's scripts and styles, served here rather than from a CDN.
