@@ -58,6 +58,10 @@ class FakeStripe:
         self.in_flight: Counter[str] = Counter()  # Stripe customer → intents being answered
         self.max_in_flight = 0
         self.same_customer_overlap = False
+        # Connect transfers made (by id), and every transfer request by idempotency key.
+        self.transfers: dict[str, dict[str, Any]] = {}
+        self.transfer_requests: Counter[str] = Counter()
+        self.idempotent_params: dict[str, dict[str, Any]] = {}
         self.app = Starlette(
             routes=[
                 Route("/v1/customers", self.customers, methods=["POST"]),
@@ -65,6 +69,7 @@ class FakeStripe:
                 Route("/v1/payment_intents", self.payment_intents, methods=["POST"]),
                 Route("/v1/refunds", self.create_refund, methods=["POST"]),
                 Route("/v1/payment_intents/{pi}/cancel", self.cancel_intent, methods=["POST"]),
+                Route("/v1/transfers", self.create_transfer, methods=["POST"]),
             ]
         )
         self.port = _free_port()
@@ -86,7 +91,12 @@ class FakeStripe:
         self._server.should_exit = True
         self._thread.join(5)
 
-    async def _handle(self, request: Request, work: Any) -> JSONResponse:
+    async def _handle(
+        self, request: Request, work: Any, *, strict_idempotency: bool = False
+    ) -> JSONResponse:
+        """`strict_idempotency` follows Stripe's rules to the letter (the endpoints that
+        ask for it): a key replayed with other parameters is refused, and a request
+        refused with a 4xx leaves no result under its key, so it may be sent again."""
         auth = request.headers.get("authorization", "")
         if not auth.startswith("Bearer sk_"):
             return JSONResponse(
@@ -97,13 +107,25 @@ class FakeStripe:
             self.fail_next -= 1
             return JSONResponse({"error": {"type": "api_error", "message": "outage"}}, 500)
         key = request.headers.get("idempotency-key")
+        params = _form(await request.body())
         if key and key in self.idempotent:
+            if strict_idempotency and self.idempotent_params.get(key) != params:
+                return JSONResponse(
+                    {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": "Keys for idempotent requests can only be used with"
+                            " the same parameters they were first used with.",
+                        }
+                    },
+                    400,
+                )
             status, body = self.idempotent[key]
             return JSONResponse(body, status, headers={"Idempotent-Replayed": "true"})
-        params = _form(await request.body())
         status, body = work(params, request, key)
-        if key:
+        if key and not (strict_idempotency and 400 <= status < 500):
             self.idempotent[key] = (status, body)
+            self.idempotent_params[key] = params
         return JSONResponse(body, status)
 
     async def customers(self, request: Request) -> JSONResponse:
@@ -245,6 +267,37 @@ class FakeStripe:
             return 200, refund
 
         return await self._handle(request, work)
+
+    async def create_transfer(self, request: Request) -> JSONResponse:
+        """A Connect transfer: to a destination `acct_missing…` it fails as Stripe's
+        "No such destination" (a 400, not kept under the idempotency key)."""
+        self.transfer_requests[request.headers.get("idempotency-key", "")] += 1
+
+        def work(params: dict[str, Any], request: Request, key: str | None) -> tuple[int, dict]:
+            destination = params.get("destination", "")
+            if not destination.startswith("acct_") or destination.startswith("acct_missing"):
+                return 400, {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "resource_missing",
+                        "param": "destination",
+                        "message": f"No such destination: '{destination}'",
+                    }
+                }
+            transfer = {
+                "id": "tr_" + secrets.token_hex(8),
+                "object": "transfer",
+                "amount": int(params["amount"]),
+                "currency": params["currency"],
+                "destination": destination,
+                "description": params.get("description"),
+                "metadata": params.get("metadata", {}),
+                "reversed": False,
+            }
+            self.transfers[transfer["id"]] = transfer
+            return 200, transfer
+
+        return await self._handle(request, work, strict_idempotency=True)
 
 
 def _free_port() -> int:

@@ -25,6 +25,8 @@ EVENT_TYPES = (
     "payment.refunded",
     "payment.disputed",
     "credits.low",
+    "royalty_statement.approved",
+    "payout.paid",
 )
 _COLUMNS = ("public_id", "tenant_id", "type", "payload", "dispatched", "created_at", "updated_at")
 
