@@ -16,6 +16,7 @@ from db.royalty_models import Contract
 from domain import clock
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id
+from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
 from domain.royalties.payees import check_active, load_payee, own_payee, require_read
 from domain.royalties.terms import parse_terms, reserve_json, rules_json
@@ -51,8 +52,65 @@ async def load_contract(
     return found
 
 
+def _rule_item(i: int, item: dict[str, Any]) -> dict[str, Any]:
+    """One rule of the API's list shape ({type, rate, basis, escalators, flat_fee}) in
+    terms.py's form; fields left out (None) are left out."""
+    out: dict[str, Any] = {}
+    if item.get("rate") is not None:
+        out["rate"] = item["rate"]
+    if item.get("basis") is not None:
+        out["basis"] = item["basis"]
+    if item.get("escalators") is not None:
+        out["escalators"] = [
+            {"upTo": t.get("upTo", t.get("up_to")), "rate": t.get("rate")}
+            for t in item["escalators"]
+        ]
+    fees = item.get("flatFee", item.get("flat_fee"))
+    if fees is not None:
+        out["flatFee"] = {}
+        for j, fee in enumerate(fees):
+            money = money_from_input(
+                currency=fee.get("currency"),
+                amount_minor=fee.get("amount_minor", fee.get("amountMinor")),
+                amount=fee.get("amount"),
+                field=f"rules[{i}].flatFee[{j}]",
+            )
+            if money.currency in out["flatFee"]:
+                raise ValidationError(
+                    f"one flat fee per currency ({money.currency} twice)",
+                    field=f"rules[{i}].flatFee[{j}]",
+                    code="INVALID_CONTRACT",
+                )
+            out["flatFee"][money.currency] = money.amount_minor
+    return out
+
+
+def rules_of(rules: Any) -> Any:
+    """Rules as terms.py reads them: a mapping by transaction type as it is, or the
+    API's list of per-type items (each type once)."""
+    if not isinstance(rules, list):
+        return rules
+    mapping: dict[str, Any] = {}
+    for i, item in enumerate(rules):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if not isinstance(kind, str):
+            raise ValidationError("a rule names its type", field=f"rules[{i}].type")
+        if kind in mapping:
+            raise ValidationError(
+                f"{kind} has two rules", field=f"rules[{i}].type", code="INVALID_CONTRACT"
+            )
+        mapping[kind] = _rule_item(i, item)
+    return mapping
+
+
+def reserve_of(reserve: Any) -> Any:
+    if isinstance(reserve, dict) and "release_after" in reserve:
+        return {"percent": reserve.get("percent"), "releaseAfter": reserve["release_after"]}
+    return reserve
+
+
 def _terms(rules: Any, reserve: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    terms = parse_terms(rules, reserve)
+    terms = parse_terms(rules_of(rules), reserve_of(reserve))
     return rules_json(terms), reserve_json(terms)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from db.royalty_models import Payee, RoyaltyLedgerEntry
+from db.royalty_models import Payee, RoyaltyLedgerEntry, RoyaltyStatement
 from domain import clock, validation
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id
@@ -265,7 +265,21 @@ async def list_payees(
 
 async def payees_by_ids(principal: Principal, ids: list[int]) -> list[Payee | None]:
     """Payees by internal id in the order asked (a loader); a payee token gets only its
-    own (the others are None)."""
+    own, and a key that may not read payees (a service key reading works) none: the
+    others are None."""
+    if not (principal.can(Permission.ROYALTIES_MANAGE) or principal.can(Permission.ROYALTIES_READ)):
+        return [None] * len(ids)
     rows = await Payee.filter(id__in=sorted(set(ids)), **payee_scope(principal))
     found = {p.id: p for p in rows}
+    return [found.get(i) for i in ids]
+
+
+async def statements_by_ids(principal: Principal, ids: list[int]) -> list[RoyaltyStatement | None]:
+    """Statements by internal id in the order asked (a loader for the payouts and ledger
+    entries that point at them); a payee token gets only its own."""
+    scope: dict[str, Any] = {"tenant_id": principal.tenant_id}
+    if principal.role is Role.PAYEE:
+        scope["payee_id"] = principal.payee_id
+    rows = await RoyaltyStatement.filter(id__in=sorted(set(ids)), **scope)
+    found = {s.id: s for s in rows}
     return [found.get(i) for i in ids]

@@ -14,7 +14,7 @@ from db.models import Tenant
 from db.royalty_models import RoyaltyExchangeRate, RoyaltyRun
 from domain import clock
 from domain.errors import ValidationError
-from domain.money import normalise_currency
+from domain.money import money_from_input, normalise_currency
 from domain.royalties.balances import ExchangeRate
 from domain.royalties.settings import RoyaltyPeriod, RoyaltySettings
 from domain.tenancy.access import Permission, Principal
@@ -125,8 +125,19 @@ async def royalty_settings(principal: Principal) -> RoyaltySettings:
 @operation
 async def update_royalty_settings(principal: Principal, raw: dict[str, Any]) -> RoyaltySettings:
     """Change the settings named in `raw` (poolRate, thresholdMinor, thresholdCurrency,
-    readEventCode); the others keep their current values."""
+    readEventCode, or the threshold as a money input {currency, amount_minor | amount});
+    the others keep their current values."""
     principal.require(Permission.ROYALTIES_MANAGE)
+    raw = dict(raw)
+    threshold = raw.pop("threshold", None)
+    if threshold is not None:
+        money = money_from_input(
+            currency=threshold.get("currency"),
+            amount_minor=threshold.get("amount_minor", threshold.get("amountMinor")),
+            amount=threshold.get("amount"),
+            field="threshold",
+        )
+        raw["thresholdMinor"], raw["thresholdCurrency"] = money.amount_minor, money.currency
     tenant = await Tenant.select_for_update().get(id=principal.tenant_id)
     current = RoyaltySettings.of(tenant.royalty_settings)
     merged = {

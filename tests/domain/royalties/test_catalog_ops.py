@@ -4,6 +4,7 @@ typed refusals, and what a payee token may see of them."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -322,6 +323,8 @@ async def test_a_payee_token_sees_its_own_works_and_a_service_key_all(
     assert await works.get_work(token, w2.public_id) is None
     assert (await works.get_work(token, "w1")).id == w1.id  # type: ignore[union-attr]
     assert len((await works.list_works(service_of(tenant), PAGE)).items) == 3
+    # A service key (it records reads) sees works, not who is paid for them.
+    assert await payees.payees_by_ids(service_of(tenant), [a.id]) == [None]
     by_payee = await works.list_works(admin, PAGE, payee_id=b.public_id)
     assert [w.code for w in by_payee.items] == ["w2"]
 
@@ -608,3 +611,17 @@ async def test_adjustments_go_to_open_periods_with_a_reason(
         await adjustments.record_adjustment(
             admin, p.public_id, 200, "EUR", "bonus", "2027-01", idempotency_key="adj-1"
         )
+
+
+async def test_two_racing_advances_with_one_key_make_one_advance(admin: Principal) -> None:
+    p = await payee(admin)
+
+    async def send() -> RoyaltyAdvance:
+        return await advances.record_advance(
+            admin, p.public_id, 7_000, "EUR", date(2026, 1, 10), "wire", "race-1"
+        )
+
+    first, second = await asyncio.gather(send(), send())
+    assert first.id == second.id
+    assert (await Payee.get(id=p.id)).advance_minor == 7_000
+    assert await RoyaltyLedgerEntry.filter(payee_id=p.id).count() == 1
