@@ -183,3 +183,27 @@ def note_parts(
             taken[lines[i].id] = part
         found[note_id] = taken
     return found
+
+
+def refunds_by_note(
+    splits: Sequence[LineSplit], note_ids: Sequence[int], parts: Mapping[int, Mapping[int, int]]
+) -> dict[int, dict[tuple[int, int], int]]:
+    """Each note's part of each piece: note id → (line id, work id) → minor units."""
+    return {
+        note_id: {
+            (split.line_id, work): part
+            for split in splits
+            for work, part in split.refund_by_work(parts[note_id].get(split.line_id, 0)).items()
+        }
+        for note_id in note_ids
+    }
+
+
+def with_refund(figures: LineFigures, refunded: int) -> LineFigures:
+    """A piece's figures with what its credit notes took (never more than its net)."""
+    return LineFigures(
+        figures.list_minor,
+        figures.discount_minor,
+        figures.included_tax_minor,
+        min(max(refunded, 0), figures.net_minor),
+    )

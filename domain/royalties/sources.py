@@ -43,7 +43,15 @@ from db.royalty_models import RoyaltyAdjustment, Work
 from domain.invoicing.totals import tax_of
 from domain.royalties.earnings import LineFigures, TransactionType
 from domain.royalties.facts import AdjustmentFact, PeriodFacts, ReturnFact, SaleFact
-from domain.royalties.line_parts import LineRow, LineSplit, note_parts, split_line, usage_groups
+from domain.royalties.line_parts import (
+    LineRow,
+    LineSplit,
+    note_parts,
+    refunds_by_note,
+    split_line,
+    usage_groups,
+    with_refund,
+)
 from domain.royalties.settings import RoyaltyPeriod, RoyaltySettings
 
 
@@ -286,7 +294,7 @@ async def period_facts(tenant_id: int, period: RoyaltyPeriod) -> PeriodFacts:
     # Most lines are a tagged line of an invoice without credit notes: one fact each,
     # built straight from the row (a million of them is the benchmark's period).
     others: dict[int, list[Any]] = defaultdict(list)
-    figures: dict[tuple[int, int, int, int], LineFigures] = {}  # shared: they are frozen
+    figures: dict[tuple[int, int, int], LineFigures] = {}  # shared: they are frozen
     for row in rows:
         if row["details"] is not None or row["invoice_id"] in notes:
             others[row["invoice_id"]].append(row)
@@ -302,6 +310,7 @@ async def period_facts(tenant_id: int, period: RoyaltyPeriod) -> PeriodFacts:
         invoice_notes = notes.get(invoice_id, [])
         _invoice_facts(period, head, splits, invoice_notes, collected, sales, returns, lines)
     sales.sort(key=_BY_LINE)
+    returns.sort(key=_BY_ISSUE)
     return PeriodFacts(
         sales=tuple(sales),
         returns=tuple(returns),
@@ -311,21 +320,23 @@ async def period_facts(tenant_id: int, period: RoyaltyPeriod) -> PeriodFacts:
     )
 
 
-_KINDS = {None: TransactionType.SALE, "SALE": TransactionType.SALE}
-_KINDS["LICENSE"] = TransactionType.LICENSE
-
-
+_KINDS = {
+    None: TransactionType.SALE,
+    "SALE": TransactionType.SALE,
+    "LICENSE": TransactionType.LICENSE,
+}
 _BY_LINE = attrgetter("line_id", "work_id")
+_BY_ISSUE = attrgetter("issued_at", "credit_note_id", "line_id", "work_id")
 
 
-def _plain_sale(row: Any, known: dict[tuple[int, int, int, int], LineFigures]) -> SaleFact | None:
+def _plain_sale(row: Any, known: dict[tuple[int, int, int], LineFigures]) -> SaleFact | None:
     """A work-tagged line of an invoice paid in the period that nothing credited."""
     amount = row["amount_minor"]
     if amount < 0:
         return None
     discount = min(max(row["discount_minor"], 0), amount)
     rate = row["tax_rate_bp"] if row["tax_inclusive"] else 0
-    key = (amount, discount, rate, 0)
+    key = (amount, discount, rate)
     figures = known.get(key)
     if figures is None:
         tax = tax_of(amount - discount, rate, inclusive=True)
@@ -354,13 +365,13 @@ def _invoice_facts(
     """The facts of one invoice with credit notes or usage lines naming works."""
     currency, paid_at = head["currency"], _time(head["paid_at"])
     parts = note_parts(lines, [(n["id"], n["subtotal_minor"]) for n in notes])
-    refunds = _refunds(splits, notes, parts)  # note id → (line, work) → part
+    refunds = refunds_by_note(splits, [n["id"] for n in notes], parts)
     subscription = head["subscription_id"] is not None
     if paid_at >= period.start:
         for split in splits:
             for work, figures in split.pieces().items():
                 refunded = sum(r.get((split.line_id, work), 0) for r in refunds.values())
-                figures = _with_refund(figures, refunded)
+                figures = with_refund(figures, refunded)
                 sales.append(
                     SaleFact(
                         split.line_id, work, split.kind, currency, split.units, figures, paid_at
@@ -377,26 +388,3 @@ def _invoice_facts(
             for (line_id, work), part in sorted(refunds[note["id"]].items()):
                 if part > 0:
                     returns.append(ReturnFact(line_id, work, note["id"], currency, part, issued))
-
-
-def _refunds(
-    splits: list[LineSplit], notes: list[Any], parts: dict[int, dict[int, int]]
-) -> dict[int, dict[tuple[int, int], int]]:
-    found: dict[int, dict[tuple[int, int], int]] = {}
-    for note in notes:
-        per_line = parts[note["id"]]
-        found[note["id"]] = {
-            (split.line_id, work): part
-            for split in splits
-            for work, part in split.refund_by_work(per_line.get(split.line_id, 0)).items()
-        }
-    return found
-
-
-def _with_refund(figures: LineFigures, refunded: int) -> LineFigures:
-    return LineFigures(
-        figures.list_minor,
-        figures.discount_minor,
-        figures.included_tax_minor,
-        min(max(refunded, 0), figures.net_minor),
-    )

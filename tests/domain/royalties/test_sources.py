@@ -113,6 +113,16 @@ class Shop:
             )
         return int(note.id)
 
+    async def meter(self, plan: Any, code: str, unit_price: str, **metric: Any) -> None:
+        """A metric (COUNT unless told) and its per-unit charge on `plan`."""
+        data = {"code": code, "name": code, "aggregation": "COUNT", **metric}
+        await create_metric(self.admin, data)
+        prices = [{"currency": "EUR", "properties": {"unitPrice": unit_price}}]
+        await create_charge(
+            self.admin,
+            {"plan_id": plan.public_id, "metric_id": code, "model": "PER_UNIT", "prices": prices},
+        )
+
 
 def item(description: str, unit_minor: int, quantity: int = 1, **extra: Any) -> dict[str, Any]:
     return {
@@ -251,24 +261,8 @@ async def test_subscriptions_add_ons_usage_groups_and_the_collected_pool(db: str
         tenant=tenant, country="FR", name="Metered", test_clock_id=test_clock.public_id
     )
     stream = await make_plan(tenant=tenant, code="stream", prices=[("EUR", 1000)])
-    await create_metric(
-        admin,
-        {
-            "code": "pages",
-            "name": "Pages",
-            "aggregation": "SUM",
-            "field_name": "pages",
-            "dimensions": ["workId"],
-        },
-    )
-    await create_charge(
-        admin,
-        {
-            "plan_id": stream.public_id,
-            "metric_id": "pages",
-            "model": "PER_UNIT",
-            "prices": [{"currency": "EUR", "properties": {"unitPrice": "0.10"}}],
-        },
+    await shop.meter(
+        stream, "pages", "0.10", aggregation="SUM", field_name="pages", dimensions=["workId"]
     )
     metered_sub = await make_subscription(
         tenant=tenant, customer=metered, plan=stream, coupon_code="TEN"
@@ -343,17 +337,8 @@ async def test_reads_from_recorded_reads_usage_events_and_consumptions(db: str) 
     test_clock = await make_test_clock(tenant=tenant, at=utc(2026, 3, 1))
     reader = await make_customer(tenant=tenant, test_clock_id=test_clock.public_id)
     plan = await make_plan(tenant=tenant, code="reads", prices=[("EUR", 0)])
-    for code, aggregation in (("read", "COUNT"), ("pages", "COUNT")):
-        await create_metric(admin, {"code": code, "name": code, "aggregation": aggregation})
-        await create_charge(
-            admin,
-            {
-                "plan_id": plan.public_id,
-                "metric_id": code,
-                "model": "PER_UNIT",
-                "prices": [{"currency": "EUR", "properties": {"unitPrice": "0"}}],
-            },
-        )
+    for code in ("read", "pages"):
+        await shop.meter(plan, code, "0")
     await make_subscription(tenant=tenant, customer=reader, plan=plan)
     sent = [
         ("read", {"workId": dune.public_id}),
@@ -397,43 +382,39 @@ async def test_reads_from_recorded_reads_usage_events_and_consumptions(db: str) 
         other.admin,
         [{"requestId": "x", "workId": other.dune.public_id, "occurredAt": "2026-03-10T00:00:00Z"}],
     )
+    at = clock.now()
     payee = await Payee.create(
         public_id=new_id("payee"),
         tenant_id=tenant.id,
         name="Author",
         kind="author",
         payout_currency="EUR",
-        created_at=clock.now(),
-        updated_at=clock.now(),
+        created_at=at,
+        updated_at=at,
     )
-    adjustment = await RoyaltyAdjustment.create(
-        public_id=new_id("royalty_adjustment"),
-        tenant_id=tenant.id,
-        payee_id=payee.id,
-        work_id=dune.id,
-        period="2026-03",
-        amount_minor=-1500,
-        currency="EUR",
-        reason="Misreported sales",
-        created_at=clock.now(),
-        updated_at=clock.now(),
-    )
-    await RoyaltyAdjustment.create(
-        public_id=new_id("royalty_adjustment"),
-        tenant_id=tenant.id,
-        payee_id=payee.id,
-        period="2026-04",
-        amount_minor=700,
-        currency="EUR",
-        reason="Bonus",
-        created_at=clock.now(),
-        updated_at=clock.now(),
-    )
+    adjustments = [
+        await RoyaltyAdjustment.create(
+            public_id=new_id("royalty_adjustment"),
+            tenant_id=tenant.id,
+            payee_id=payee.id,
+            work_id=work,
+            period=period,
+            amount_minor=amount,
+            currency="EUR",
+            reason=reason,
+            created_at=at,
+            updated_at=at,
+        )
+        for work, period, amount, reason in (
+            (dune.id, "2026-03", -1500, "Misreported sales"),
+            (None, "2026-04", 700, "Bonus"),
+        )
+    ]
 
     march = await period_facts(tenant.id, MARCH)
     assert march.reads_by_work == {dune.id: 11, emma.id: 7}
     assert march.adjustments == (
-        AdjustmentFact(adjustment.id, payee.id, dune.id, "EUR", -1500, "Misreported sales"),
+        AdjustmentFact(adjustments[0].id, payee.id, dune.id, "EUR", -1500, "Misreported sales"),
     )
     assert march.sales == () and march.returns == ()
     # The tenant's read event code decides which events are reads.
