@@ -13,6 +13,7 @@ from bench import (
     plans_list,
     provider_webhooks,
     query_limits,
+    royalties,
     usage_billing,
     usage_ingest,
 )
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "limits": query_limits.run,
     "usage": usage_ingest.run,  # options: see bench/usage_ingest.py
     "usage-billing": usage_billing.run,
+    "royalties": royalties.run,  # options: see bench/royalties.py
 }
 
 
