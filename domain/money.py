@@ -135,10 +135,17 @@ def allocate(total: int, weights: Sequence[int | Decimal]) -> list[int]:
         raise ValueError("weights must not all be zero")
     sign = -1 if total < 0 else 1
     magnitude = abs(total)
-    exact = [Decimal(magnitude) * Decimal(w) / Decimal(weight_sum) for w in weights]
-    parts = [int(e) for e in exact]  # floor, since everything is non-negative
+    # Exact integer quotients and remainders (Decimal weights scaled to integers): a
+    # 28-digit Decimal division rounds, and two remainders that are exactly equal
+    # could then compare unequal and break the documented tie-break.
+    scale = max((-Decimal(w).as_tuple().exponent for w in weights), default=0)
+    scale = max(int(scale), 0)
+    ints = [int(Decimal(w).scaleb(scale)) for w in weights]
+    whole = sum(ints)
+    quotients = [divmod(magnitude * w, whole) for w in ints]
+    parts = [q for q, _ in quotients]
     leftover = magnitude - sum(parts)
-    by_remainder = sorted(range(len(parts)), key=lambda i: (-(exact[i] - parts[i]), i))
+    by_remainder = sorted(range(len(parts)), key=lambda i: (-quotients[i][1], i))
     for i in by_remainder[:leftover]:
         parts[i] += 1
     return [sign * p for p in parts]

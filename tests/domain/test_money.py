@@ -229,3 +229,11 @@ def test_a_long_bad_amount_is_not_echoed() -> None:
         Money.from_decimal("9" * 100_000 + "x", "EUR")
     assert len(caught.value.message) < 200
     assert shown("x" * 1_000) == "'" + "x" * 38 + "…"
+
+
+def test_allocate_breaks_exact_ties_exactly() -> None:
+    # 6,193,720 over 36/147/182 (sum 365): the 36 and 182 parts have exactly equal
+    # remainders (165/365). A 28-digit Decimal division made them compare unequal;
+    # integer remainders tie, and the tie goes to the earliest weight.
+    assert allocate(6_193_720, [182, 147, 36]) == [3_088_376, 2_494_457, 610_887]
+    assert allocate(6_193_720, [36, 147, 182]) == [610_888, 2_494_457, 3_088_375]
