@@ -179,6 +179,7 @@ async def _create_key(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _verify_ledger() -> int:
     from domain.credits.schedule import verify_ledger
+    from domain.royalties import ledger as royalty_ledger
 
     checked, bad = await verify_ledger()
     for m in bad:
@@ -187,7 +188,48 @@ async def _verify_ledger() -> int:
             f"ledger {m.ledger}, lots {m.lots}"
         )
     print(f"{checked} wallets checked, {len(bad)} mismatched")
-    return 1 if bad else 0
+    payees, wrong = await royalty_ledger.verify_ledger()
+    for w in wrong:
+        print(
+            f"MISMATCH payee {w.payee} {w.figure}: stored {w.stored_minor}, ledger {w.ledger_minor}"
+        )
+    print(f"{payees} royalty payees checked, {len(wrong)} mismatched")
+    return 1 if bad or wrong else 0
+
+
+async def _calculate_royalties(period: str, tenant: str | None) -> int:
+    """Every tenant's (or one tenant's) royalty run for `period`, with a progress bar."""
+    from db.models import Tenant
+    from db.royalty_models import Payee
+    from domain.royalties.run import run_period
+    from domain.royalties.settings import RoyaltyPeriod
+
+    month = RoyaltyPeriod.parse(period, field="--period")
+    query = Tenant.filter(public_id=tenant) if tenant else Tenant.all()
+    ids = await query.order_by("id").values_list("id", "public_id")
+    if tenant and not ids:
+        raise CommandError(f"no tenant {tenant}")
+    with_payees = set(await Payee.all().distinct().values_list("tenant_id", flat=True))
+    interactive = sys.stderr.isatty()
+    for tenant_id, public_id in ids:
+        if tenant_id not in with_payees:
+            continue
+        started = time.perf_counter()
+
+        def progress(done: int, total: int, started: float = started) -> None:
+            bar = _bar(done, total, started, "payees")
+            sys.stderr.write(bar if interactive else bar.lstrip("\r") + "\n")
+            sys.stderr.flush()
+
+        report = await run_period(tenant_id, month, progress=progress)
+        if interactive:
+            sys.stderr.write("\n")
+        done = "already complete" if report.already_complete else "completed"
+        print(
+            f"{public_id} {report.period}: {done} in {time.perf_counter() - started:.2f} s, "
+            f"{report.payees} payees, {report.statements_created} statements written"
+        )
+    return 0
 
 
 async def _bill(settings: Settings, batch_size: int) -> int:
@@ -232,7 +274,13 @@ def parser() -> argparse.ArgumentParser:
     tenant.add_argument("--currency", required=True, help="ISO 4217 default currency")
     tenant.add_argument("--locale", default="en", choices=["en", "fr", "de", "es", "ar"])
     tenant.add_argument("--test-mode", action="store_true")
-    command("verify-ledger", "prove every credit wallet's balance equals its ledger's sum")
+    command(
+        "verify-ledger",
+        "prove every credit wallet's and royalty payee's balance equals its ledger's sum",
+    )
+    royalties = command("calculate-royalties", "run the royalties of a month, once per payee")
+    royalties.add_argument("--period", required=True, help="the month, YYYY-MM")
+    royalties.add_argument("--tenant", help="one tenant (ten_…); default: every tenant")
     key = command("create-api-key", "issue an API key for a tenant")
     key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
     key.add_argument("--role", required=True, choices=["admin", "service", "customer"])
@@ -259,6 +307,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 1 if failures else 0
     elif args.command == "verify-ledger":
         return asyncio.run(_with_db(settings, _verify_ledger))
+    elif args.command == "calculate-royalties":
+        return asyncio.run(
+            _with_db(settings, lambda: _calculate_royalties(args.period, args.tenant))
+        )
     elif args.command == "create-tenant":
         asyncio.run(_create_tenant(settings, args))
     elif args.command == "create-api-key":
@@ -296,11 +348,11 @@ def main(argv: list[str] | None = None) -> None:
 BAR_WIDTH = 30
 
 
-def _bar(done: int, total: int, started: float) -> str:
+def _bar(done: int, total: int, started: float, what: str = "subscriptions") -> str:
     share = 1.0 if total == 0 else min(done / total, 1.0)
     filled = int(share * BAR_WIDTH)
     rate = done / max(time.perf_counter() - started, 1e-9)
-    return f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} subscriptions  {rate:,.0f}/s"
+    return f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total} {what}  {rate:,.0f}/s"
 
 
 def summary_text(summary: RunSummary, seconds: float) -> str:
