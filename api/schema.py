@@ -16,9 +16,14 @@ from domain.currencies import EXPONENTS
 from domain.errors import BillingError
 from resolvers import billing, catalog, credits, customers, tenancy, usage
 from resolvers import payments as pay
+from resolvers import royalties as roy
+from resolvers import royalty_runs as runs
 from schema import credits as ct
 from schema import payloads as p
 from schema import payments as pt
+from schema import royalties as rt
+from schema import royalty_reads as rrd
+from schema import royalty_statements as rst
 from schema import usage as ut
 from schema.caches import ValidationByText
 from schema.common import BIGINT_SCALAR, DECIMAL_SCALAR, BigInt
@@ -118,6 +123,25 @@ class Query:
     spending_alerts = strawberry.field(
         resolver=usage.spending_alerts,
         description="Usage thresholds: a customer's, or without customerId all of them.",
+    )
+
+    payees = strawberry.field(resolver=roy.payee_list, description="A payee token: itself.")
+    payee = strawberry.field(resolver=roy.payee)
+    works = strawberry.field(resolver=roy.work_list, description="A payee token: its own works.")
+    work = strawberry.field(resolver=roy.work, description="By id (wrk_…) or code.")
+    contracts = strawberry.field(
+        resolver=roy.contract_list, description="Royalty contracts, of a work and/or a payee."
+    )
+    royalty_exchange_rates = strawberry.field(
+        resolver=roy.royalty_exchange_rates, description="The rates recorded for a period."
+    )
+    royalty_settings = strawberry.field(resolver=roy.royalty_settings)
+    royalty_statements = strawberry.field(resolver=runs.royalty_statements)
+    royalty_statement = strawberry.field(resolver=runs.royalty_statement)
+    royalty_ledger = strawberry.field(resolver=runs.royalty_ledger)
+    royalty_earnings = strawberry.field(
+        resolver=runs.royalty_earnings,
+        description="Per period and transaction type, of a work and/or a payee.",
     )
 
     @strawberry.field(description="Every ISO 4217 currency Tally accepts, with its exponent.")
@@ -276,6 +300,44 @@ class Mutation:
     )
     delete_spending_alert: ut.SpendingAlertResult = strawberry.mutation(
         resolver=usage.delete_spending_alert
+    )
+    create_payee: rt.PayeeResult = strawberry.mutation(resolver=roy.create_payee)
+    update_payee: rt.PayeeResult = strawberry.mutation(resolver=roy.update_payee)
+    archive_payee: rt.PayeeResult = strawberry.mutation(resolver=roy.archive_payee)
+    create_work: rt.WorkResult = strawberry.mutation(resolver=roy.create_work)
+    update_work: rt.WorkResult = strawberry.mutation(resolver=roy.update_work)
+    archive_work: rt.WorkResult = strawberry.mutation(resolver=roy.archive_work)
+    set_work_shares: rt.WorkResult = strawberry.mutation(resolver=roy.set_work_shares)
+    create_contract: rt.ContractResult = strawberry.mutation(resolver=roy.create_contract)
+    update_contract: rt.ContractResult = strawberry.mutation(resolver=roy.update_contract)
+    archive_contract: rt.ContractResult = strawberry.mutation(resolver=roy.archive_contract)
+    record_royalty_advance: rt.RoyaltyAdvanceResult = strawberry.mutation(
+        resolver=roy.record_royalty_advance,
+        description="Idempotent by idempotencyKey; grows the payee's unrecouped advance.",
+    )
+    record_royalty_adjustment: rt.RoyaltyAdjustmentResult = strawberry.mutation(
+        resolver=roy.record_royalty_adjustment
+    )
+    set_royalty_exchange_rates: rt.RoyaltyExchangeRatesResult = strawberry.mutation(
+        resolver=roy.set_royalty_exchange_rates
+    )
+    update_royalty_settings: rt.RoyaltySettingsResult = strawberry.mutation(
+        resolver=roy.update_royalty_settings
+    )
+    run_royalties: rst.RunRoyaltiesResult = strawberry.mutation(resolver=runs.run_royalties)
+    approve_royalty_statement: rst.RoyaltyStatementResult = strawberry.mutation(
+        resolver=runs.approve_royalty_statement
+    )
+    record_royalty_payout: rst.RoyaltyPayoutResult = strawberry.mutation(
+        resolver=runs.record_royalty_payout
+    )
+    pay_royalty_statement_with_stripe: rst.RoyaltyPayoutResult = strawberry.mutation(
+        resolver=runs.pay_royalty_statement_with_stripe
+    )
+    record_reads: rrd.RecordReadsResult = strawberry.mutation(
+        resolver=runs.record_reads,
+        description="Reads of works (they split the subscription pool); up to 1,000, "
+        "each accepted, a duplicate, or refused with its index and a code.",
     )
 
 

@@ -15,19 +15,23 @@ from resolvers import live
 from resolvers.common import mutate, query, to_data
 from schema import payloads as p
 from schema import tenancy as t
+from schema.royalties import royalty_loaders
 
 
 async def viewer(info: Info) -> t.Viewer:
     ctx = info.context
     principal = ctx.caller
-    customer = None
+    customer = payee = None
     if principal.customer_id is not None:
         customer = await ctx.loaders.customer_by_id.load(principal.customer_id)
+    if principal.payee_id is not None:
+        payee = await royalty_loaders(info).payee_by_id.load(principal.payee_id)
     return t.Viewer(
         role=t.ApiKeyRole(principal.role.value),
         tenant=ctx.tenant,
         api_key=ctx.api_key,
         customer=customer,
+        payee=payee,
     )
 
 
@@ -54,6 +58,7 @@ async def create_api_key(info: Info, input: t.CreateApiKeyInput) -> p.CreateApiK
             role=Role(data["role"]),
             name=data["name"],
             customer_public_id=data.get("customer_id"),
+            payee_public_id=data.get("payee_id"),
             expires_at=data.get("expires_at"),
         ),
         lambda issued: p.CreateApiKeySuccess(api_key=issued.api_key, secret=issued.secret),

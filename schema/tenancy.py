@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from schema.common import not_null_when_given
 from schema.customers import Address, AddressInput, Customer, address_of
+from schema.royalties import Payee, royalty_loaders
 
 
 @strawberry.enum
@@ -17,6 +18,7 @@ class ApiKeyRole(enum.StrEnum):
     ADMIN = "admin"
     SERVICE = "service"
     CUSTOMER = "customer"
+    PAYEE = "payee"
 
 
 @strawberry.enum(description="When the invoice counter starts again at 1.")
@@ -75,6 +77,13 @@ class ApiKey:
             return None
         return await info.context.loaders.customer_by_id.load(customer_id)
 
+    @strawberry.field(description="A PAYEE token's payee.")
+    async def payee(self, info: Info) -> Payee | None:
+        payee_id = self.payee_id  # type: ignore[attr-defined]
+        if payee_id is None:
+            return None
+        return await royalty_loaders(info).payee_by_id.load(payee_id)  # type: ignore[no-any-return]
+
 
 @strawberry.type
 class Viewer:
@@ -82,6 +91,7 @@ class Viewer:
     tenant: Tenant
     api_key: ApiKey
     customer: Customer | None
+    payee: Payee | None = strawberry.field(default=None, description="A payee token's payee.")
 
 
 @strawberry.input
@@ -110,6 +120,9 @@ class CreateApiKeyInput:
     role: ApiKeyRole
     customer_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="Required for CUSTOMER tokens."
+    )
+    payee_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Required for PAYEE tokens."
     )
     expires_at: datetime | None = strawberry.UNSET
 

@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 
 from db import raw
 from db.models import ApiKey, Customer, Tenant
+from db.royalty_models import Payee
 from domain import clock, validation
 from domain.errors import AuthenticationError, NotFoundError, ValidationError
 from domain.ids import check_id, new_id
@@ -54,6 +55,7 @@ async def issue_key(
     role: Role,
     name: str,
     customer_id: int | None = None,
+    payee_id: int | None = None,
     expires_at: datetime | None = None,
 ) -> IssuedKey:
     name = validation.text(name, field="name", max_length=100, required=True)
@@ -61,6 +63,10 @@ async def issue_key(
         raise ValidationError("a customer token needs a customer", field="customerId")
     if role is not Role.CUSTOMER and customer_id is not None:
         raise ValidationError("only customer tokens are bound to a customer", field="customerId")
+    if role is Role.PAYEE and payee_id is None:
+        raise ValidationError("a payee token needs a payee", field="payeeId")
+    if role is not Role.PAYEE and payee_id is not None:
+        raise ValidationError("only payee tokens are bound to a payee", field="payeeId")
     now = clock.now()
     if expires_at is not None and expires_at <= now:
         raise ValidationError("expiresAt must be in the future", field="expiresAt")
@@ -70,6 +76,7 @@ async def issue_key(
         public_id=new_id("api_key"),
         tenant_id=tenant_id,
         customer_id=customer_id,
+        payee_id=payee_id,
         name=name,
         role=role.value,
         prefix=prefix,
@@ -87,10 +94,11 @@ async def create_api_key(
     role: Role,
     name: str,
     customer_public_id: str | None = None,
+    payee_public_id: str | None = None,
     expires_at: datetime | None = None,
 ) -> IssuedKey:
     principal.require(Permission.API_KEYS)
-    customer_id = None
+    customer_id = payee_id = None
     if customer_public_id is not None:
         check_id(customer_public_id, "customer", field="customerId")
         customer = await Customer.get_or_none(
@@ -99,12 +107,20 @@ async def create_api_key(
         if customer is None:
             raise NotFoundError("no such customer", field="customerId")
         customer_id = customer.id
+    if payee_public_id is not None:
+        # The payee row itself (db), not the royalties context: tenancy sits below it.
+        check_id(payee_public_id, "payee", field="payeeId")
+        payee = await Payee.get_or_none(tenant_id=principal.tenant_id, public_id=payee_public_id)
+        if payee is None:
+            raise NotFoundError("no such payee", field="payeeId")
+        payee_id = payee.id
     async with in_transaction():
         return await issue_key(
             tenant_id=principal.tenant_id,
             role=role,
             name=name,
             customer_id=customer_id,
+            payee_id=payee_id,
             expires_at=expires_at,
         )
 
@@ -181,6 +197,7 @@ async def authenticate(token: str) -> Authenticated:
         role=Role(key.role),
         key_id=key.id,
         customer_id=key.customer_id,
+        payee_id=key.payee_id,
     )
     auth = Authenticated(principal=principal, tenant=key.tenant, api_key=key)
     if len(_recent) >= _CACHE_MAX:

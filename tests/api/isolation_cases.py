@@ -21,6 +21,7 @@ from domain.payments.operations import record_payment
 from domain.payments.settings import update_payment_settings
 from domain.tenancy.access import Principal, Role
 from domain.webhooks.endpoints import create_endpoint
+from tests.api import isolation_royalties as royalties  # royalties' cases, merged below
 from tests.api import isolation_usage as usage  # usage metering's cases, merged below
 from tests.factories import (
     make_customer,
@@ -114,6 +115,7 @@ async def make_victim() -> dict[str, Any]:
     assert hold.reservation is not None
     return {
         **await usage.make_victim_usage(admin, plan.public_id, customer.public_id),
+        **await royalties.make_victim_royalties(admin),
         "entry": used.entry_id,
         "reservation": hold.reservation.public_id,
         "payment": payment.public_id,
@@ -146,6 +148,7 @@ QUERIES = {
     "testClock": ("query($id: ID!) { testClock(id: $id) { id } }", "test_clock"),
     "payment": ("query($id: ID!) { payment(id: $id) { id } }", "payment"),
     **usage.QUERIES,
+    **royalties.QUERIES,
 }
 # Queries that compute something for an id answer a foreign id with a NOT_FOUND error.
 COMPUTED = {
@@ -171,6 +174,7 @@ COMPUTED = {
         "customer",
     ),
     **usage.COMPUTED,
+    **royalties.COMPUTED,
 }
 BY_CODE = [
     '{ plan(code: "victim-plan") { id } }',
@@ -200,6 +204,7 @@ LISTS = {
     "webhookEvents": "{ webhookEvents { nodes { id } totalCount } }",
     "webhookDeliveries": "{ webhookDeliveries { nodes { status } totalCount } }",
     **usage.LISTS,
+    **royalties.LISTS,
 }
 OWN = {
     "viewer",
@@ -207,6 +212,7 @@ OWN = {
     "currencies",
     "paymentSettings",
     "creditSettings",
+    *royalties.OWN,
 }  # answer about the caller itself, no foreign id taken
 
 MUTATIONS = {
@@ -376,6 +382,7 @@ MUTATIONS = {
         "entry",
     ),
     **usage.MUTATIONS,
+    **royalties.MUTATIONS,
 }
 # A batch answers per item: each foreign customer is NOT_FOUND on its own.
 PER_ITEM = {

@@ -13,6 +13,7 @@ from db.models import TestClock as ClockRow
 from db.payment_models import Payment, PaymentMethod, WebhookEndpoint
 from db.usage_models import BillableMetric, Charge, Incident, SpendingAlert, UsageEvent
 from domain.usage.metrics import create_metric
+from tests.api import isolation_royalties as royalties
 from tests.api import isolation_usage as usage
 from tests.api.helpers import data, gql
 from tests.api.isolation_cases import (
@@ -44,7 +45,8 @@ def _camel(name: str) -> str:
 
 def test_every_operation_has_an_isolation_case() -> None:
     assert _fields(Query) == set(QUERIES) | set(COMPUTED) | set(LISTS) | OWN
-    per_event, own = set(usage.PER_EVENT), usage.CREATES_OWN
+    per_event, own = set(usage.PER_EVENT) | set(royalties.PER_READ), usage.CREATES_OWN
+    own |= royalties.CREATES_OWN
     assert _fields(Mutation) == set(MUTATIONS) | set(PER_ITEM) | per_event | CREATES_OWN | own
 
 
@@ -60,7 +62,7 @@ async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -
         body = await gql(client, key, document, {"id": victim[kind]})
         assert body["data"] in (None, {name: None}), name
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", name
-    for document in [*BY_CODE, *usage.BY_CODE]:
+    for document in [*BY_CODE, *usage.BY_CODE, *royalties.BY_CODE]:
         body = await gql(client, key, document)
         assert list(data(body).values()) == [None], document
     for document in [*BY_EXTERNAL_ID, *usage.BY_EXTERNAL_ID]:
@@ -70,7 +72,8 @@ async def test_foreign_ids_read_as_missing(client: httpx.AsyncClient, db: str) -
         result = data(await gql(client, key, document))[name]
         assert victim["tenant"].public_id not in str(result)
         rows = result if isinstance(result, list) else result["nodes"]
-        assert all(victim[k] not in str(rows) for k in (*OBJECTS, *usage.OBJECTS)), name
+        objects = (*OBJECTS, *usage.OBJECTS, *royalties.OBJECTS)
+        assert all(victim[k] not in str(rows) for k in objects), name
     tenant = data(await gql(client, key, "{ tenant { id name } viewer { tenant { id } } }"))
     assert tenant["tenant"]["name"] == "Attacker"
 
@@ -95,6 +98,9 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
         assert result["results"] == [
             {"status": "REJECTED", "error": {"code": "UNKNOWN_CUSTOMER"}}
         ], name
+    for name, (document, kind, code) in royalties.PER_READ.items():
+        result = data(await gql(client, key, document, {"id": victim[kind]}))[name]
+        assert result["results"] == [{"status": "REJECTED", "error": {"code": code}}], name
     # Nothing of the victim's changed, and the attacker created nothing.
     assert (await Plan.get(public_id=victim["plan"])).name == "Test plan"
     assert (await Plan.get(public_id=victim["plan"])).status == "active"
@@ -131,3 +137,4 @@ async def test_foreign_ids_cannot_be_changed(client: httpx.AsyncClient, db: str)
     assert await SpendingAlert.exists(public_id=victim["alert"])
     assert await SpendingAlert.filter(tenant_id=attacker.id).count() == 0
     assert await UsageEvent.filter(tenant_id=attacker.id).count() == 0
+    await royalties.assert_victim_royalties_unchanged(victim, attacker.id)
