@@ -78,7 +78,7 @@ def _targets() -> list[tuple[str, Any, str]]:
         ("  statement INSERT (incl. document)", run, "_store_statement"),
         ("    document (pure)", run, "document"),
         ("  ledger.post", ledger, "post"),
-        ("  earning rows INSERT (insert_many)", run, "insert_many"),
+        ("  earning rows COPY (copy_many)", run, "copy_many"),
         ("  every executemany (earning rows, ledger)", TransactionWrapper, "execute_many"),
         ("done payees re-checked", run, "_without_statement"),
     ]

@@ -61,3 +61,20 @@ async def update_many(model: type[Model], names: Sequence[str], objects: Sequenc
         for obj in objects
     ]
     await conn.execute_many(sql, values)
+
+
+async def copy_many(
+    model: type[Model], names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """`insert_many` for large batches of plain values (ints, strings, None,
+    datetimes): PostgreSQL's COPY on the current transaction's connection, without
+    a per-value conversion; SQLite inserts them."""
+    if not rows:
+        return
+    conn = model._meta.db
+    if conn.capabilities.dialect != "postgres":
+        await insert_many(model, names, rows)
+        return
+    _, columns = _columns(model, names)
+    async with conn.acquire_connection() as connection:
+        await connection.copy_records_to_table(model._meta.db_table, records=rows, columns=columns)

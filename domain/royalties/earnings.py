@@ -24,12 +24,11 @@ from decimal import (
     DivisionByZero,
     Inexact,
     InvalidOperation,
-    localcontext,
 )
 from enum import StrEnum
 
 from domain.errors import ValidationError
-from domain.money import allocate, div_half_up, parse_decimal, round_minor, shown
+from domain.money import allocate, div_half_up, parse_decimal, shown
 
 # Exact arithmetic: rates are parsed with at most 30 + 30 digits and amounts fit a
 # BIGINT, so 120 digits hold every product; Inexact is trapped so nothing is rounded
@@ -59,10 +58,18 @@ def check_percent(value: object, *, field: str = "rate", code: str = "INVALID_RA
 
 
 def apply_percent(amount_minor: int, percent: Decimal) -> int:
-    """amount x percent / 100, exact, rounded once half-up: THE royalty rounding."""
-    with localcontext(EXACT):
-        exact = Decimal(amount_minor) * percent.scaleb(-2)
-    return round_minor(exact)
+    """amount x percent / 100, exact, rounded once half-up: THE royalty rounding.
+
+    In integers (a percent is a finite decimal n x 10^e): the same result as the
+    exact Decimal product rounded by `round_minor`, without a Decimal context per
+    call (the royalty run applies a rate to every slice of every sale)."""
+    sign, digits, exp = percent.as_tuple()
+    if not isinstance(exp, int):
+        raise ValueError(f"not a finite percent: {percent}")
+    numerator = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+    if exp >= 0:
+        return div_half_up(amount_minor * numerator * 10**exp, 100)
+    return div_half_up(amount_minor * numerator, 100 * 10**-exp)
 
 
 class TransactionType(StrEnum):
@@ -155,6 +162,9 @@ def earn_units(
     check_non_negative(
         units_before=units_before, units=units, amount_basis_minor=amount_basis_minor
     )
+    if len(schedule.tiers) == 1:  # a flat rate: one slice, nothing to share
+        rate = schedule.tiers[0].rate
+        return [Slice(0, units, amount_basis_minor, rate, apply_percent(amount_basis_minor, rate))]
     if units == 0:
         index = schedule.tier_of(units_before + 1)
         rate = schedule.tiers[index].rate

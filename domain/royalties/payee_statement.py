@@ -184,10 +184,11 @@ def document(
     tenant: Tenant,
     period: RoyaltyPeriod,
     works: Mapping[int, WorkInfo],
+    by_key: Mapping[str, WorkInfo],
     adjustments: Sequence[AdjustmentFact],
 ) -> dict[str, Any]:
-    """Everything the statement's PDF and CSV show (documents.py renders it)."""
-    by_key = {w.public_id: w for w in works.values()}
+    """Everything the statement's PDF and CSV show (documents.py renders it);
+    `by_key` is `works` by public id."""
     address = [
         x
         for x in (

@@ -28,16 +28,17 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from domain.money import allocate
 from domain.royalties.earnings import (
     Basis,
     Slice,
     TransactionType,
     allocate_pool,
     basis_amount,
+    check_shares,
     claw_back,
     earn_units,
     pool_amount,
-    split_by_shares,
 )
 from domain.royalties.facts import PeriodFacts
 from domain.royalties.terms import ContractTerms
@@ -45,7 +46,7 @@ from domain.royalties.terms import ContractTerms
 SharesAt = Callable[[int, date], Mapping[int, Decimal]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EarningRow:
     """One `RoyaltyEarning` row to write (amounts in the sale's currency, positive)."""
 
@@ -76,11 +77,31 @@ class History:
     refunded: Mapping[tuple[int, int, int], int]
 
 
+class _Splitter:
+    """`split_by_shares` for the many sales of a period: each set of shares is
+    checked and ordered once (keyed by the share mapping the share book returns,
+    kept alive here so its id is not reused), then each split is one allocation."""
+
+    def __init__(self) -> None:
+        self._orders: dict[int, tuple[Mapping[int, Decimal], list[int], list[Decimal]]] = {}
+
+    def __call__(self, amount: int, shares: Mapping[int, Decimal]) -> dict[int, int]:
+        found = self._orders.get(id(shares))
+        if found is None:
+            # Keyed by zero-padded internal ids so the largest-remainder tie-break
+            # (smaller key) follows the id order on every database.
+            checked = check_shares({f"{p:020d}": s for p, s in shares.items()})
+            order = sorted(checked, key=lambda k: (-checked[k], k))
+            found = (shares, [int(k) for k in order], [checked[k] for k in order])
+            self._orders[id(shares)] = found
+        _, payees, weights = found
+        if len(payees) == 1:
+            return {payees[0]: amount}
+        return dict(zip(payees, allocate(amount, weights), strict=True))
+
+
 def _split(amount: int, shares: Mapping[int, Decimal]) -> dict[int, int]:
-    # Keyed by zero-padded internal ids so the largest-remainder tie-break (smaller
-    # key) follows the id order on every database.
-    parts = split_by_shares(amount, {f"{p:020d}": s for p, s in shares.items()})
-    return {int(k): v for k, v in parts.items()}
+    return _Splitter()(amount, shares)
 
 
 def _slice_rows(
@@ -116,6 +137,7 @@ def period_earnings(
     """Every earning and return row of the period (see the module's rules)."""
     rows: list[EarningRow] = []
     units = defaultdict(int, history.units)
+    split = _Splitter()
     for sale in sorted(facts.sales, key=lambda s: (s.paid_at, s.line_id, s.work_id)):
         shares = shares_at(sale.work_id, sale.paid_at.date())
         if not shares:
@@ -149,7 +171,7 @@ def period_earnings(
             if rule is None or rule.schedule is None:
                 continue
             if rule.basis not in parts:
-                parts[rule.basis] = _split(basis_amount(sale.figures, rule.basis), shares)
+                parts[rule.basis] = split(basis_amount(sale.figures, rule.basis), shares)
             key = (payee, sale.work_id, sale.kind)
             slices = earn_units(units[key], sale.units, parts[rule.basis][payee], rule.schedule)
             units[key] += sale.units
