@@ -66,6 +66,8 @@ class Invoice(TimestampedModel):
             ("tenant_id", "customer_id"),
             ("subscription_id",),
             ("tenant_id", "status", "due_at"),
+            # The royalty run reads a month's paid invoices (domain/royalties/sources.py).
+            ("tenant_id", "paid_at"),
         )
 
 

@@ -276,6 +276,10 @@ class Migration(migrations.Migration):
             name='payee',
             field=fields.ForeignKeyField('tally.Payee', source_field='payee_id', null=True, db_constraint=True, to_field='id', related_name='api_keys', on_delete=OnDelete.CASCADE),
         ),
+        ops.AddIndex(
+            model_name='Invoice',
+            index=Index(fields=['tenant_id', 'paid_at']),
+        ),
         ops.AddField(
             model_name='InvoiceLine',
             name='work',
