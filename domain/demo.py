@@ -184,6 +184,70 @@ async def _streaming(admin: Principal, test_clock: Any) -> None:
     )
 
 
+async def _royalties(admin: Principal, reader: Any) -> None:
+    """Royalties (docs/ROYALTIES.md): an author and her translator sharing a book
+    70/30, each on 70 % of sales and 50 % of the subscription pool, a reserve on the
+    author's sales, and one sale of the book paid (run the month once it has ended:
+    `python server.py calculate-royalties --period YYYY-MM`)."""
+    from datetime import date
+
+    from domain.invoicing.service import create_invoice
+    from domain.payments.operations import record_payment
+    from domain.royalties.contracts import create_contract
+    from domain.royalties.payees import create_payee
+    from domain.royalties.works import create_work
+
+    author = await create_payee(
+        admin,
+        {"name": "Leïla Benali", "kind": "author", "language": "fr", "payout_currency": "EUR"},
+    )
+    translator = await create_payee(
+        admin,
+        {"name": "Omar Haddad", "kind": "translator", "language": "ar", "payout_currency": "DZD"},
+    )
+    book = await create_work(
+        admin,
+        {
+            "code": "sable-et-sel",
+            "title": "Sable et sel",
+            "shares": [
+                {"payeeId": author.public_id, "share": "70", "role": "author"},
+                {"payeeId": translator.public_id, "share": "30", "role": "translator"},
+            ],
+            "effective_from": date(2026, 1, 1),
+        },
+    )
+    rules = {"SALE": {"rate": "70"}, "SUBSCRIPTION_READ": {"rate": "50"}}
+    for payee, reserve in ((author, {"percent": "20", "releaseAfter": 2}), (translator, None)):
+        await create_contract(
+            admin,
+            {
+                "work_id": book.public_id,
+                "payee_id": payee.public_id,
+                "rules": rules,
+                "reserve": reserve,
+            },
+        )
+    sale = await create_invoice(
+        admin,
+        {
+            "customer_id": reader.public_id,
+            "currency": "EUR",
+            "finalize": True,
+            "items": [
+                {
+                    "description": "Sable et sel (e-book)",
+                    "unit_price": {"currency": "EUR", "amount": "14.90"},
+                    "work_id": book.public_id,
+                }
+            ],
+        },
+    )
+    await record_payment(
+        admin, {"invoice_id": sale.public_id, "method": "bank_transfer", "reference": "DEMO-1"}
+    )
+
+
 def _prices(dzd: int, eur: int, usd: int) -> list[dict[str, object]]:
     return [
         {"currency": "DZD", "amount_minor": dzd},
@@ -309,6 +373,7 @@ async def seed_demo() -> SeedResult | None:
                 },
             )
         await _billing(admin, plans, customers)
+        await _royalties(admin, customers["user-1002"])
         admin_key = await issue_key(tenant_id=tenant.id, role=Role.ADMIN, name="demo admin")
         service_key = await issue_key(tenant_id=tenant.id, role=Role.SERVICE, name="demo service")
     return SeedResult(
