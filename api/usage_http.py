@@ -30,11 +30,9 @@ and its aggregated usage per period (a customer token: only its own customer).
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import re
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,192 +40,31 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from api.graphql_app import bearer_token
-from domain.availability import database_unavailable
-from domain.errors import AuthenticationError, BillingError, NotFoundError, PermissionDeniedError
+from api.bulk_http import (
+    NDJSON_TYPES,
+    Problem,
+    answers_json_errors,
+    json_response,
+    parse_json,
+    parse_ndjson,
+    principal_for,
+    read_body,
+    record_in_chunks,
+)
 from domain.tenancy.access import Permission, Principal
-from domain.tenancy.api_keys import authenticate
 from domain.unit_of_work import use_bus
-from domain.usage.ingest import ACCEPTED, DUPLICATE, ingest_events
+from domain.usage.ingest import ingest_events
 from domain.usage.queries import export_events, export_periods
 from domain.usage.requests import MAX_EVENTS_PER_CALL
-from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE
 
-MAX_BODY = 50 * 1024 * 1024  # bytes, after decompression
-NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
-_GZIP = frozenset({"gzip", "x-gzip"})
 _FLUSH_ROWS = 500  # rows per chunk of a streamed export
 
 
-class Problem(Exception):
-    """A whole request refused: its status and `{"error": {...}}` body."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
-
-    def response(self) -> Response:
-        body = {"error": {"code": self.code, "message": self.message, **self.extra}}
-        headers = {"WWW-Authenticate": 'Bearer realm="tally"'} if self.status == 401 else {}
-        if self.status == 503:
-            headers["Retry-After"] = "5"
-        return _json(body, self.status, headers)
-
-
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
-
-
-def _too_large() -> Problem:
-    message = f"the body exceeds {MAX_BODY // (1024 * 1024)} MB (decompressed): send at most "
-    message += f"{MAX_BODY} bytes per request, or split the events over several"
-    return Problem(413, "PAYLOAD_TOO_LARGE", message, limit=MAX_BODY)
-
-
-async def _principal(request: Request, permission: Permission) -> Principal:
-    token = bearer_token(request.headers)
-    if token is None:
-        raise Problem(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key>")
-    try:
-        principal = (await authenticate(token)).principal
-    except AuthenticationError as exc:
-        raise Problem(401, exc.code, exc.message) from None
-    principal.require(permission)  # before the body is read
-    return principal
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _answers_json_errors(handler: Handler) -> Handler:
-    """Whole-request failures as `{"error": ...}` with their status; the database
-    unreachable as 503 DATABASE_UNAVAILABLE (as api/documents.py), anything else raised."""
-
-    @functools.wraps(handler)
-    async def answer(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except Problem as problem:
-            return problem.response()
-        except BillingError as exc:  # refused as a whole (a key's role, a missing customer)
-            status = 403 if isinstance(exc, PermissionDeniedError) else 400
-            status = 404 if isinstance(exc, NotFoundError) else status
-            return Problem(status, exc.code, exc.message, field=exc.field).response()
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
-            return Problem(503, DATABASE_UNAVAILABLE, DATABASE_MESSAGE).response()
-
-    return answer
-
-
-# -- reading the body ---------------------------------------------------------------------------
-class _Gunzip:
-    """Inflates gzip members (several may follow each other) into `out`, never letting
-    it grow past `limit`: each step asks zlib for at most one byte more than the room
-    left, so a small bomb stops at the limit instead of filling memory."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-
-    def feed(self, data: bytes, out: bytearray) -> None:
-        while data:
-            try:
-                out += self.inflater.decompress(data, self.limit - len(out) + 1)
-            except zlib.error as exc:
-                raise Problem(400, "INVALID_GZIP", f"the body is not valid gzip: {exc}") from None
-            if len(out) > self.limit:
-                raise _too_large()
-            if self.inflater.eof:
-                data = self.inflater.unused_data
-                if data:
-                    self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            else:
-                data = self.inflater.unconsumed_tail
-
-    def finish(self) -> None:
-        if not self.inflater.eof:
-            raise Problem(400, "INVALID_GZIP", "the gzip body is truncated")
-
-
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytearray:
-    """The (decompressed) body, refused with 413 as soon as it passes `limit`: neither
-    the bytes received nor the bytes inflated are held beyond it."""
-    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
-    if encoding not in _GZIP and encoding != "identity":
-        raise Problem(415, "UNSUPPORTED_ENCODING", "Content-Encoding may be gzip or identity")
-    try:
-        declared = int(request.headers.get("content-length") or 0)
-    except ValueError:
-        raise Problem(400, "INVALID_BODY", "Content-Length is not a number") from None
-    if declared > limit:
-        raise _too_large()
-    inflater = _Gunzip(limit) if encoding in _GZIP else None
-    body = bytearray()
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise _too_large()
-        if inflater is not None:
-            inflater.feed(chunk, body)
-        else:
-            body += chunk
-    if inflater is not None:
-        inflater.finish()
-    return body
-
-
-def _invalid_json(exc: orjson.JSONDecodeError, prefix: str = "") -> str:
-    return f"{prefix}malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-
-
-def parse_json(body: bytes | bytearray) -> list[Any]:
-    """A JSON array of events or `{"events": [...]}`."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(
-            400, "INVALID_JSON", _invalid_json(exc), position=exc.pos, line=exc.lineno
-        ) from None
-    if isinstance(document, dict) and set(document) == {"events"}:
-        document = document["events"]
-    if not isinstance(document, list):
-        raise Problem(
-            400, "INVALID_BODY", 'send a JSON array of events, {"events": [...]}, or NDJSON'
-        )
-    return document
-
-
-def parse_ndjson(body: bytes | bytearray) -> tuple[list[Any], list[int], list[dict[str, Any]]]:
-    """One event per line: the events, the line number of each, and the lines that are
-    not JSON (reported, while the others go on)."""
-    events: list[Any] = []
-    lines: list[int] = []
-    errors: list[dict[str, Any]] = []
-    for number, line in enumerate(body.split(b"\n")):
-        if not line.strip():
-            continue
-        try:
-            events.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            message = _invalid_json(exc, f"line {number + 1}: ")
-            errors.append(_error(number, None, "INVALID_JSON", message, None))
-            continue
-        lines.append(number)
-    return events, lines, errors
-
-
-def _error(index: int, tx: str | None, code: str, message: str, field: str | None) -> dict:
-    return {"index": index, "transactionId": tx, "code": code, "message": message, "field": field}
-
-
 # -- POST /v1/events ----------------------------------------------------------------------------
-@_answers_json_errors
+@answers_json_errors
 async def ingest(request: Request) -> Response:
     use_bus(getattr(request.app.state, "bus", None))  # live usage goes out after each commit
-    principal = await _principal(request, Permission.USAGE_INGEST)
+    principal = await principal_for(request, Permission.USAGE_INGEST)
     body = await read_body(request)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media in NDJSON_TYPES:
@@ -236,30 +73,16 @@ async def ingest(request: Request) -> Response:
         events = parse_json(body)
         positions, errors = list(range(len(events))), []
     del body
-    return _json(await _ingest_chunks(principal, events, positions, errors))
-
-
-async def _ingest_chunks(
-    principal: Principal, events: list[Any], positions: list[int], errors: list[dict[str, Any]]
-) -> dict[str, Any]:
-    accepted = duplicates = 0
-    rejected = len(errors)
-    for start in range(0, len(events), MAX_EVENTS_PER_CALL):
-        report = await ingest_events(principal, events[start : start + MAX_EVENTS_PER_CALL])
-        for outcome in report.outcomes:
-            if outcome.status == ACCEPTED:
-                accepted += 1
-            elif outcome.status == DUPLICATE:
-                duplicates += 1
-            else:
-                rejected += 1
-                exc = outcome.error
-                assert exc is not None  # a refused event always says why
-                position = positions[start + outcome.index]
-                tx = outcome.transaction_id
-                errors.append(_error(position, tx, exc.code, exc.message, exc.field))
-    errors.sort(key=lambda e: e["index"])
-    return {"accepted": accepted, "duplicates": duplicates, "rejected": rejected, "errors": errors}
+    answer = await record_in_chunks(
+        events,
+        positions,
+        errors,
+        record=lambda chunk: ingest_events(principal, chunk),
+        chunk=MAX_EVENTS_PER_CALL,
+        key="transactionId",
+        id_of=lambda outcome: outcome.transaction_id,
+    )
+    return json_response(answer)
 
 
 # -- GET /v1/exports/... ------------------------------------------------------------------------
@@ -355,7 +178,7 @@ async def _export(
     fmt = request.path_params["format"]
     if fmt not in _FORMATS:
         raise Problem(404, "NOT_FOUND", "exports are .csv or .json")
-    principal = await _principal(request, Permission.USAGE_READ)
+    principal = await principal_for(request, Permission.USAGE_READ)
     customer_ref = request.query_params.get("customerId")
     if not customer_ref:
         raise Problem(400, "MISSING_PARAMETER", "give customerId", field="customerId")
@@ -378,7 +201,7 @@ async def _export(
     )
 
 
-@_answers_json_errors
+@answers_json_errors
 async def export_usage_events(request: Request) -> Response:
     """`GET /v1/exports/usage-events.{csv|json}?customerId=&since=&until=`."""
     since, until = _instant(request, "since"), _instant(request, "until")
@@ -390,7 +213,7 @@ async def export_usage_events(request: Request) -> Response:
     )
 
 
-@_answers_json_errors
+@answers_json_errors
 async def export_usage_periods(request: Request) -> Response:
     """`GET /v1/exports/usage-periods.{csv|json}?customerId=`."""
     return await _export(request, "usage-periods", PERIOD_COLUMNS, export_periods)

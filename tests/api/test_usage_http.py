@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from api import usage_http
+from api import bulk_http, usage_http
 from db.usage_models import UsageEvent
 from domain.tenancy.access import Role
 from domain.usage.charges import create_charge
@@ -244,7 +244,7 @@ async def test_database_down_is_a_503(
     async def refused(token: str) -> Any:
         raise ConnectionRefusedError("connection refused")
 
-    monkeypatch.setattr(usage_http, "authenticate", refused)
+    monkeypatch.setattr(bulk_http, "authenticate", refused)
     response = await _post(client, usage.key, [_event(usage, "x")])
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert response.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
