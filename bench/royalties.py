@@ -34,7 +34,8 @@ from typing import Any
 import asyncpg
 
 from bench.harness import fresh_postgres
-from bench.royalties_data import BEFORE, NOW, PERIOD, Sizes, World, baseline, build
+from bench.royalties_baseline import baseline
+from bench.royalties_data import BEFORE, NOW, PERIOD, Sizes, World, build
 from db.querylog import count_statements
 from domain import clock
 
