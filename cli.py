@@ -55,6 +55,7 @@ FLAGS = {
     "customerId": "--customer",
     "tenantId": "--tenant",
     "expiresAt": "--expires-days",
+    "period": "--period",
 }
 
 
@@ -150,6 +151,7 @@ async def _create_tenant(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _create_key(settings: Settings, args: argparse.Namespace) -> None:
     from db.models import Customer, Tenant
+    from db.royalty_models import Payee
     from domain import clock
     from domain.tenancy.access import Role
     from domain.tenancy.api_keys import issue_key
@@ -158,18 +160,24 @@ async def _create_key(settings: Settings, args: argparse.Namespace) -> None:
         tenant = await Tenant.get_or_none(public_id=args.tenant)
         if tenant is None:
             raise CommandError(f"no tenant {args.tenant} (--tenant)")
-        customer_id = None
+        customer_id = payee_id = None
         if args.customer:
             customer = await Customer.get_or_none(tenant_id=tenant.id, public_id=args.customer)
             if customer is None:
                 raise CommandError(f"no customer {args.customer} in {args.tenant} (--customer)")
             customer_id = customer.id
+        if args.payee:
+            payee = await Payee.get_or_none(tenant_id=tenant.id, public_id=args.payee)
+            if payee is None:
+                raise CommandError(f"no payee {args.payee} in {args.tenant} (--payee)")
+            payee_id = payee.id
         expires = clock.now() + timedelta(days=args.expires_days) if args.expires_days else None
         issued = await issue_key(
             tenant_id=tenant.id,
             role=Role(args.role),
             name=args.name or f"{args.role} key",
             customer_id=customer_id,
+            payee_id=payee_id,
             expires_at=expires,
         )
         return issued.secret
@@ -201,16 +209,20 @@ async def _calculate_royalties(period: str, tenant: str | None) -> int:
     """Every tenant's (or one tenant's) royalty run for `period`, with a progress bar."""
     from db.models import Tenant
     from db.royalty_models import Payee
+    from domain.royalties.period_guard import PeriodNotEnded
     from domain.royalties.run import run_period
     from domain.royalties.settings import RoyaltyPeriod
 
-    month = RoyaltyPeriod.parse(period, field="--period")
+    month = RoyaltyPeriod.parse(period)
+    if month.end > clock.now():  # the same for every tenant: one error line
+        raise PeriodNotEnded(f"{month} has not ended yet", field="period")
     query = Tenant.filter(public_id=tenant) if tenant else Tenant.all()
     ids = await query.order_by("id").values_list("id", "public_id")
     if tenant and not ids:
         raise CommandError(f"no tenant {tenant}")
     with_payees = set(await Payee.all().distinct().values_list("tenant_id", flat=True))
     interactive = sys.stderr.isatty()
+    failed = 0
     for tenant_id, public_id in ids:
         if tenant_id not in with_payees:
             continue
@@ -221,7 +233,12 @@ async def _calculate_royalties(period: str, tenant: str | None) -> int:
             sys.stderr.write(bar if interactive else bar.lstrip("\r") + "\n")
             sys.stderr.flush()
 
-        report = await run_period(tenant_id, month, progress=progress)
+        try:
+            report = await run_period(tenant_id, month, progress=progress, quiet_gc=True)
+        except BillingError as exc:  # this tenant's (a missing rate): the others still run
+            print(f"{public_id} {month}: {exc.code}: {exc.message}", file=sys.stderr)
+            failed += 1
+            continue
         if interactive:
             sys.stderr.write("\n")
         done = "already complete" if report.already_complete else "completed"
@@ -229,7 +246,7 @@ async def _calculate_royalties(period: str, tenant: str | None) -> int:
             f"{public_id} {report.period}: {done} in {time.perf_counter() - started:.2f} s, "
             f"{report.payees} payees, {report.statements_created} statements written"
         )
-    return 0
+    return 1 if failed else 0
 
 
 async def _bill(settings: Settings, batch_size: int) -> int:
@@ -283,8 +300,9 @@ def parser() -> argparse.ArgumentParser:
     royalties.add_argument("--tenant", help="one tenant (ten_…); default: every tenant")
     key = command("create-api-key", "issue an API key for a tenant")
     key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
-    key.add_argument("--role", required=True, choices=["admin", "service", "customer"])
+    key.add_argument("--role", required=True, choices=["admin", "service", "customer", "payee"])
     key.add_argument("--customer", help="customer id (cus_…) for a customer token")
+    key.add_argument("--payee", help="payee id (pye_…) for a payee token")
     key.add_argument("--name")
     key.add_argument("--expires-days", type=int)
     return root

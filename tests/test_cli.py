@@ -82,3 +82,21 @@ def test_help_lists_the_environment(tmp_path: Path) -> None:
         assert shown.returncode == 0
         for variable in ("DATABASE_URL", "REDIS_URL", "PORT", "TALLY_SECRET_KEY", "PUBLIC_URL"):
             assert variable in shown.stdout
+
+
+def test_calculate_royalties_and_verify_ledger(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'royalties.sqlite3'}"
+    assert _cli("migrate", cwd=tmp_path, DATABASE_URL=url).returncode == 0
+    assert _cli("seed-demo", cwd=tmp_path, DATABASE_URL=url).returncode == 0
+    ran = _cli("calculate-royalties", "--period", "2026-01", cwd=tmp_path, DATABASE_URL=url)
+    assert ran.returncode == 0, ran.stderr
+    assert "2026-01: completed" in ran.stdout and "payees" in ran.stderr  # the progress bar
+    again = _cli("calculate-royalties", "--period", "2026-01", cwd=tmp_path, DATABASE_URL=url)
+    assert "2026-01: already complete" in again.stdout
+    checked = _cli("verify-ledger", cwd=tmp_path, DATABASE_URL=url)
+    assert checked.returncode == 0, checked.stderr
+    assert "2 royalty payees checked, 0 mismatched" in checked.stdout
+    bad = _cli("calculate-royalties", "--period", "2026-13", cwd=tmp_path, DATABASE_URL=url)
+    assert "(--period)" in _one_error_line(bad)
+    early = _cli("calculate-royalties", "--period", "2999-01", cwd=tmp_path, DATABASE_URL=url)
+    assert "has not ended" in _one_error_line(early)

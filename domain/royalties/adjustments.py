@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from db.models import ApiKey
-from db.royalty_models import RoyaltyAdjustment, RoyaltyStatement
+from db.royalty_models import RoyaltyAdjustment
 from domain import clock, validation
 from domain.errors import ValidationError
 from domain.idempotency import run_once
 from domain.ids import new_id
 from domain.money import MAX_AMOUNT_MINOR, normalise_currency
 from domain.royalties.payees import load_payee
+from domain.royalties.period_guard import require_open
 from domain.royalties.settings import RoyaltyPeriod
 from domain.royalties.works import load_work
 from domain.tenancy.access import Permission, Principal
@@ -44,7 +45,8 @@ async def record_adjustment(
     idempotency_key: str | None = None,
 ) -> RoyaltyAdjustment:
     """A signed amount (not 0) for the payee in `period` (YYYY-MM), with a reason;
-    refused with PERIOD_CLOSED once the payee's statement of that period exists."""
+    refused with PERIOD_CLOSED once a run of that period (or a later one) has started:
+    the run reads every adjustment of its period before it writes a statement."""
     principal.require(Permission.ROYALTIES_MANAGE)
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
         raise ValidationError("amountMinor is whole minor units", field="amount.amountMinor")
@@ -66,15 +68,8 @@ async def record_adjustment(
 
     async def create() -> RoyaltyAdjustment:
         work = None if work_id is None else await load_work(principal, work_id, field="workId")
-        # Locked like the run locks it to write the statement: either the statement
-        # exists now, or the run that writes it will read this adjustment.
-        payee = await load_payee(principal, payee_id, field="payeeId", lock=True)
-        if await RoyaltyStatement.exists(payee_id=payee.id, period=name):
-            raise ValidationError(
-                f"the {name} statement of this payee exists: adjust a later period",
-                field="period",
-                code="PERIOD_CLOSED",
-            )
+        payee = await load_payee(principal, payee_id, field="payeeId")
+        await require_open(principal.tenant_id, RoyaltyPeriod.parse(name))
         now = clock.now()
         return await RoyaltyAdjustment.create(
             public_id=new_id("royalty_adjustment"),

@@ -19,6 +19,7 @@ from domain.ids import check_id, new_id
 from domain.money import money_from_input
 from domain.pagination import Page, PageRequest, paginate
 from domain.royalties.payees import check_active, load_payee, own_payee, require_read
+from domain.royalties.period_guard import require_no_run_in_progress
 from domain.royalties.terms import parse_terms, reserve_json, rules_json
 from domain.royalties.works import load_work
 from domain.tenancy.access import Permission, Principal
@@ -118,6 +119,7 @@ def _terms(rules: Any, reserve: Any) -> tuple[dict[str, Any], dict[str, Any] | N
 async def create_contract(principal: Principal, data: dict[str, Any]) -> Contract:
     """{work_id, payee_id, rules, reserve}: rules and reserve as terms.py reads them."""
     principal.require(Permission.ROYALTIES_MANAGE)
+    await require_no_run_in_progress(principal.tenant_id)
     work = await load_work(principal, data.get("work_id") or "", field="workId")
     if work.archived_at is not None:
         raise ValidationError("the work is archived", field="workId", code="WORK_ARCHIVED")
@@ -146,6 +148,7 @@ async def update_contract(principal: Principal, contract_id: str, data: dict[str
     """New rules (all of them) and/or a new reserve (null: none), for the periods the
     run has not stated yet."""
     principal.require(Permission.ROYALTIES_MANAGE)
+    await require_no_run_in_progress(principal.tenant_id)
     contract = await load_contract(principal, contract_id, lock=True)
     if contract.archived_at is not None:
         raise ValidationError("the contract is archived", field="id", code="CONTRACT_ARCHIVED")
@@ -162,6 +165,7 @@ async def archive_contract(principal: Principal, contract_id: str) -> Contract:
     """From the next run on it earns nothing new; returns on what it earned are still
     clawed back, and its reserves released."""
     principal.require(Permission.ROYALTIES_MANAGE)
+    await require_no_run_in_progress(principal.tenant_id)
     contract = await load_contract(principal, contract_id, lock=True)
     if contract.archived_at is None:
         contract.archived_at = contract.updated_at = clock.now()

@@ -249,7 +249,8 @@ async def pay_with_stripe_connect(principal: Principal, statement_id: str) -> Ro
             options={"api_key": api_key, "idempotency_key": f"royalty-statement-{statement_id}"},
         )
     except stripe.StripeError as exc:
-        return await _transfer_failed(payout.id, (exc.user_message or str(exc)) or "Stripe error")
+        message = (exc.user_message or str(exc)) or "Stripe error"
+        return await _transfer_failed(payout.id, message, refused=not _ambiguous(exc))
     return await _transfer_made(principal, statement_id, payout.id, str(transfer.to_dict()["id"]))
 
 
@@ -305,11 +306,22 @@ async def _open_transfer(
     return payout, request, api_key
 
 
+def _ambiguous(exc: stripe.StripeError) -> bool:
+    """A connection error, a timeout or a 5xx may hide a transfer Stripe made: only a
+    definite refusal (a 4xx answer) may be followed by a payout by hand."""
+    status = exc.http_status
+    return isinstance(exc, stripe.APIConnectionError) or status is None or status >= 500
+
+
 @operation
-async def _transfer_failed(payout_id: int, message: str) -> RoyaltyPayout:
+async def _transfer_failed(payout_id: int, message: str, *, refused: bool) -> RoyaltyPayout:
+    """Refused: the payout is failed (retry it, or pay by hand). Not known: it stays
+    pending with the error noted, so only a retry of the same transfer settles it."""
     payout = await RoyaltyPayout.select_for_update().get(id=payout_id)
     if payout.status == "pending":  # not settled meanwhile by a concurrent retry
-        payout.status, payout.failure = "failed", message[:300]
+        if refused:
+            payout.status = "failed"
+        payout.failure = message[:300] if refused else f"outcome unknown: {message}"[:300]
         payout.updated_at = clock.now()
         await payout.save(update_fields=["status", "failure", "updated_at"])
     return payout

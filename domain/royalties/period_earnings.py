@@ -11,7 +11,9 @@ Rules, in the order the run applies them:
   sale that crosses a boundary is split at it. Sales are taken in payment order
   (paid at, then line id), so two runs of the same period earn the same.
 - A licence (LICENSE) earns the contract's flat fee in the sale's currency per unit,
-  whatever the price and the shares (each contributor's contract names its own fee).
+  whatever the price and the shares (each contributor's contract names its own fee),
+  in the share of the licence the customer kept (a licence credited before it was
+  earned earns nothing; one given away, 100 % off, earns nothing either).
 - The subscription pool of each currency (collected x pool rate) is split between
   works pro rata to their reads (largest remainder), each work's part between its
   contributors by their shares on the period's last day, each part earning the
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from domain.money import allocate
+from domain.money import allocate, div_half_up
 from domain.royalties.earnings import (
     Basis,
     Slice,
@@ -125,6 +127,15 @@ def _slice_rows(
     ]
 
 
+def _licence_fee(full_minor: int, kept_minor: int, net_minor: int) -> int:
+    """A licence's flat fees, in the share of the licence the customer kept: a licence
+    credited in full before it was earned earns nothing, half of it refunded earns
+    half (rounded half-up once), as a later refund would claw back."""
+    if net_minor <= 0:
+        return 0
+    return div_half_up(full_minor * kept_minor, net_minor)
+
+
 def period_earnings(
     facts: PeriodFacts,
     *,
@@ -156,7 +167,9 @@ def period_earnings(
                         sale.kind,
                         "earning",
                         sale.currency,
-                        fee * sale.units,
+                        _licence_fee(
+                            fee * sale.units, sale.figures.kept_minor, sale.figures.net_minor
+                        ),
                         sale.units,
                         sale.figures.kept_minor,
                         line_id=sale.line_id,

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from db.models import Tenant
-from db.royalty_models import RoyaltyExchangeRate, RoyaltyRun
+from db.royalty_models import RoyaltyExchangeRate
 from domain import clock
 from domain.errors import ValidationError
 from domain.money import money_from_input, normalise_currency
 from domain.royalties.balances import ExchangeRate
+from domain.royalties.period_guard import require_no_run_in_progress, require_open
 from domain.royalties.settings import RoyaltyPeriod, RoyaltySettings
 from domain.tenancy.access import Permission, Principal
 from domain.unit_of_work import operation
@@ -59,10 +60,6 @@ def _clean_rates(rates: Any) -> list[ExchangeRate]:
     return list(parsed.values())
 
 
-async def _frozen(principal: Principal, period: str) -> bool:
-    return await RoyaltyRun.exists(tenant_id=principal.tenant_id, period=period)
-
-
 @operation
 async def set_exchange_rates(
     principal: Principal, period: str, rates: list[dict[str, Any]]
@@ -72,12 +69,7 @@ async def set_exchange_rates(
     principal.require(Permission.ROYALTIES_MANAGE)
     name = str(RoyaltyPeriod.parse(period))
     wanted = _clean_rates(rates)
-    if await _frozen(principal, name):
-        raise ValidationError(
-            f"the royalty run for {name} has started: its rates are frozen",
-            field="period",
-            code="PERIOD_CLOSED",
-        )
+    await require_open(principal.tenant_id, RoyaltyPeriod.parse(name))
     existing = {
         (r.from_currency, r.to_currency): r
         for r in await RoyaltyExchangeRate.filter(
@@ -128,6 +120,7 @@ async def update_royalty_settings(principal: Principal, raw: dict[str, Any]) -> 
     readEventCode, or the threshold as a money input {currency, amount_minor | amount});
     the others keep their current values."""
     principal.require(Permission.ROYALTIES_MANAGE)
+    await require_no_run_in_progress(principal.tenant_id)
     raw = dict(raw)
     threshold = raw.pop("threshold", None)
     if threshold is not None:

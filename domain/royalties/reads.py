@@ -25,7 +25,7 @@ BillingError carrying `code`, `message` and `field`:
     TIMESTAMP_IN_FUTURE occurredAt more than 5 minutes ahead
     UNKNOWN_WORK        no such work in the tenant
     UNKNOWN_CUSTOMER    no such customer in the tenant
-    PERIOD_CLOSED       the royalty run of occurredAt's month has completed
+    PERIOD_CLOSED       the royalty run of occurredAt's month has started
     REQUEST_ID_CONFLICT the request id was used for another body (a ConflictError)
 
 One refused item never refuses the others. "The same body" is the same work,
@@ -44,11 +44,12 @@ from typing import Any
 
 from db.models import Customer
 from db.raw import fetch_rows, is_postgres
-from db.royalty_models import RoyaltyRead, RoyaltyRun, Work
+from db.royalty_models import RoyaltyRead, Work
 from domain import clock
 from domain.bounds import EARLIEST, LATEST
 from domain.errors import BillingError, ConflictError, ValidationError
 from domain.ids import PREFIXES
+from domain.royalties.period_guard import open_periods
 from domain.royalties.settings import RoyaltyPeriod
 from domain.tenancy.access import Permission, Principal
 from domain.unit_of_work import operation
@@ -215,11 +216,7 @@ async def _resolve(
         )
     now = clock.now()
     periods = {str(RoyaltyPeriod.of(r.occurred_at or now)) for r in parsed}
-    closed = set(
-        await RoyaltyRun.filter(
-            tenant_id=tenant_id, period__in=sorted(periods), status="completed"
-        ).values_list("period", flat=True)
-    )
+    closed = periods - await open_periods(tenant_id, periods)
     rows = []
     for read in parsed:
         at = read.occurred_at or now
@@ -236,7 +233,7 @@ async def _resolve(
             message = "occurredAt is more than 5 minutes ahead"
             _refuse(outcomes, read, ReadError("TIMESTAMP_IN_FUTURE", message, field="occurredAt"))
         elif str(RoyaltyPeriod.of(at)) in closed:
-            message = f"the royalties of {RoyaltyPeriod.of(at)} have been calculated"
+            message = f"the royalties of {RoyaltyPeriod.of(at)} have been (or are being) run"
             _refuse(outcomes, read, ReadError("PERIOD_CLOSED", message, field="occurredAt"))
         else:
             customer = customers.get(read.customer_ref) if read.customer_ref else None

@@ -11,8 +11,8 @@ ledger entries are written together. The unique (payee, period) key makes a paye
 statement exist once whatever runs race; a run that crashed half way is resumed by
 running it again (the payees done are skipped); a completed run returns at once.
 
-Periods are months (UTC) and are run in order: a period that has not ended yet, or
-one before a period already run, is refused.
+Periods are months (UTC), run in order, none skipped, each after the previous one
+completed; claiming a period freezes what feeds it (domain/royalties/period_guard.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from db.bulk import copy_many
@@ -36,7 +35,7 @@ from db.royalty_models import Payee, RoyaltyEarning, RoyaltyRun, RoyaltyStatemen
 from domain.clock import now
 from domain.errors import ValidationError
 from domain.ids import new_id
-from domain.royalties import ledger, run_inputs, sources
+from domain.royalties import ledger, period_guard, run_inputs, sources
 from domain.royalties.earnings import TransactionType
 from domain.royalties.payee_statement import (
     PayeeInputs,
@@ -74,14 +73,6 @@ EARNING_COLUMNS = (
 Progress = Callable[[int, int], None]
 
 
-class PeriodNotEnded(ValidationError):
-    code = "PERIOD_NOT_ENDED"
-
-
-class PeriodClosed(ValidationError):
-    code = "PERIOD_CLOSED"
-
-
 class MissingExchangeRate(ValidationError):
     code = "MISSING_EXCHANGE_RATE"
 
@@ -102,28 +93,6 @@ async def run_royalties(
     return await run_period(principal.tenant_id, RoyaltyPeriod.parse(period), progress=progress)
 
 
-async def _claim_run(tenant_id: int, period: RoyaltyPeriod) -> RoyaltyRun:
-    found = await RoyaltyRun.get_or_none(tenant_id=tenant_id, period=str(period))
-    if found is not None:
-        return found
-    try:
-        return await RoyaltyRun.create(tenant_id=tenant_id, period=str(period), started_at=now())
-    except IntegrityError:  # another run created it first
-        return await RoyaltyRun.get(tenant_id=tenant_id, period=str(period))
-
-
-async def _check_period(tenant_id: int, period: RoyaltyPeriod) -> None:
-    if period.end > now():
-        raise PeriodNotEnded(
-            f"{period} has not ended yet: its royalties are run once it has", field="period"
-        )
-    later = await RoyaltyRun.filter(tenant_id=tenant_id, period__gt=str(period)).first()
-    if later is not None:
-        raise PeriodClosed(
-            f"{later.period} was already run: periods are run in order", field="period"
-        )
-
-
 _quiet = 0
 
 
@@ -132,7 +101,8 @@ def _without_cycle_collection() -> Iterator[None]:
     """The run builds hundreds of thousands of small acyclic objects (facts, earning
     rows): reference counting frees them, and the cycle collector's full passes
     over that heap were a sixth of a large run. Off while a run computes and writes
-    (counted, so overlapping runs in one process restore it once)."""
+    (counted, so overlapping runs in one process restore it once): for the command
+    line and the benchmark, never inside a server, where it is process-wide."""
     global _quiet
     enabled = gc.isenabled() if _quiet == 0 else True
     _quiet += 1
@@ -146,8 +116,16 @@ def _without_cycle_collection() -> Iterator[None]:
 
 
 async def run_period(
-    tenant_id: int, period: RoyaltyPeriod, *, progress: Progress | None = None
+    tenant_id: int,
+    period: RoyaltyPeriod,
+    *,
+    progress: Progress | None = None,
+    quiet_gc: bool = False,
 ) -> RunReport:
+    """`quiet_gc`: the command line's run (a process of its own) turns the cycle
+    collector off while it runs; a server keeps it for its other requests."""
+    if not quiet_gc:
+        return await _run_period(tenant_id, period, progress)
     with _without_cycle_collection():
         return await _run_period(tenant_id, period, progress)
 
@@ -158,11 +136,14 @@ async def _run_period(
     run = await RoyaltyRun.get_or_none(tenant_id=tenant_id, period=str(period))
     if run is not None and run.status == "completed":
         return RunReport(str(period), run.status, run.payees, 0, True)
-    await _check_period(tenant_id, period)
+    async with in_transaction():
+        # From here on the period's inputs are frozen (period_guard.py).
+        run = await period_guard.claim(tenant_id, period)
     plan = await _plan(tenant_id, period)
-    run = await _claim_run(tenant_id, period)
     created = 0
     todo = sorted(plan.inputs)
+    if progress is not None:
+        progress(0, len(todo))
     while todo:
         for start in range(0, len(todo), BATCH):
             created += await _write_batch(run, period, plan, todo[start : start + BATCH])
@@ -275,7 +256,9 @@ async def _write_batch(
     async with in_transaction() as conn:
         if is_postgres(conn):
             rows = await fetch_rows(Payee, _LOCK, [payee_ids, str(period)])
-            free = [r["id"] for r in rows]
+            # Locked, but NOT EXISTS was judged on the snapshot taken before the wait:
+            # a statement another run committed meanwhile is seen only by a new one.
+            free = await _without_statement(period, [r["id"] for r in rows])
         else:  # SQLite serialises writers: the transaction is the lock
             free = await _without_statement(period, payee_ids)
         if not free:

@@ -20,13 +20,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 
 from db.raw import fetch, is_postgres
-from db.royalty_models import Contract, Payee, RoyaltyRun, Work, WorkShare
+from db.royalty_models import Contract, Payee, Work, WorkShare
 from domain import clock, validation
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest, paginate
 from domain.royalties.earnings import check_shares
 from domain.royalties.payees import load_payee, own_payee, require_read
+from domain.royalties.period_guard import open_periods
 from domain.royalties.settings import RoyaltyPeriod
 from domain.tenancy.access import Permission, Principal
 from domain.unit_of_work import operation
@@ -77,7 +78,7 @@ async def _period_closed(principal: Principal, day: date) -> bool:
     """Whether a royalty run has started for the period of `day` or a later one: its
     statements are (being) written, so what they were computed from stays put."""
     period = str(RoyaltyPeriod(day.year, day.month))
-    return await RoyaltyRun.exists(tenant_id=principal.tenant_id, period__gte=period)
+    return not await open_periods(principal.tenant_id, {period})
 
 
 def _clean_shares(shares: Any) -> list[tuple[str, Decimal, str]]:

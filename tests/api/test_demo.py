@@ -71,7 +71,9 @@ async def test_demo_catalog(client: httpx.AsyncClient, db: str) -> None:
     # Pro 5,000.00 DZD + 2 seats of 500.00, with 19 % TVA: 7,140.00 DZD.
     assert invoices[0]["total"] == {"amountMinor": 714000, "currency": "DZD"}
     assert invoices[0]["taxes"] == [{"rate": "19"}]
-    assert len(invoices) == 5 and all(i["number"].startswith("INV-") for i in invoices)
+    # Five subscription invoices, and the e-book sold for the royalties demo (14.90 EUR).
+    assert len(invoices) == 6 and all(i["number"].startswith("INV-") for i in invoices)
+    assert invoices[5]["total"] == {"amountMinor": 1490, "currency": "EUR"}
     assert billing["testClocks"]["nodes"] == [{"name": "Demo clock"}]
     service = data(await gql(client, result.service_key, "{ viewer { role } }"))
     assert service["viewer"]["role"] == "SERVICE"

@@ -16,7 +16,6 @@ from db.royalty_models import (
     RoyaltyAdvance,
     RoyaltyLedgerEntry,
     RoyaltyRun,
-    RoyaltyStatement,
 )
 from domain.errors import (
     ConflictError,
@@ -282,26 +281,9 @@ async def test_adjustments_go_to_open_periods_with_a_reason(
         with pytest.raises(ValidationError) as refused:
             await adjustments.record_adjustment(admin, p.public_id, amount, "EUR", reason, period)
         assert refused.value.field == field
-    await RoyaltyStatement.create(
-        public_id="rst_0000000000000001",
-        tenant_id=tenant.id,
-        payee_id=p.id,
-        period="2026-12",
-        currency="EUR",
-        status="draft",
-        opening_minor=0,
-        earnings_minor=0,
-        returns_minor=0,
-        reserve_withheld_minor=0,
-        reserve_released_minor=0,
-        recouped_minor=0,
-        advance_remaining_minor=0,
-        payable_minor=0,
-        closing_minor=0,
-        document={},
-        created_at=datetime.now(UTC),
-        updated_at=datetime.now(UTC),
-    )
+    # A run of 2026-12 has started: it reads the period's adjustments before it
+    # writes any statement, so a later one would be lost; it is refused instead.
+    await RoyaltyRun.create(tenant_id=tenant.id, period="2026-12", started_at=datetime.now(UTC))
     with pytest.raises(ValidationError) as closed:
         await adjustments.record_adjustment(admin, p.public_id, 100, "EUR", "late", "2026-12")
     assert (closed.value.code, closed.value.field) == ("PERIOD_CLOSED", "period")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tortoise.transactions import in_transaction
 
-from db.royalty_models import Payee, RoyaltyEarning, RoyaltyRun, RoyaltyStatement
+from db.royalty_models import Contract, Payee, RoyaltyEarning, RoyaltyRun, RoyaltyStatement
+from domain import clock
 from domain.errors import ValidationError
-from domain.royalties import ledger
+from domain.invoicing.service import create_invoice
+from domain.royalties import ledger, period_guard
 from domain.royalties import run as royalty_run
 from domain.royalties.settings import RoyaltyPeriod
 from tests.domain.royalties.world import RoyaltyWorld, figures, utc
@@ -245,7 +248,7 @@ async def test_a_run_that_crashed_between_statements_and_completion_resumes_once
     monkeypatch.setattr(royalty_run, "BATCH", 1)
 
     def crash(done: int, total: int) -> None:
-        if done == 2:
+        if done == 2:  # after the second batch (0 is the start)
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError):
@@ -261,3 +264,101 @@ async def test_a_run_that_crashed_between_statements_and_completion_resumes_once
     for payee in payees:
         assert (await Payee.get(id=payee.id)).balance_minor == 21000
     await _ledger_ok(world)
+
+
+async def test_months_run_in_order_none_skipped_and_a_crashed_one_first(
+    world: RoyaltyWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A month never run would lose its sales, and its reserves would never be released.
+    author = await world.payee("Ada")
+    book = await world.work("book", {author: "100"})
+    await world.sell(book, 20000, utc(2026, 8, 3))
+    await world.sell(book, 20000, utc(2026, 9, 3))
+    await world.run("2026-08")
+    with pytest.raises(ValidationError) as skipped:
+        await world.run("2026-10")
+    assert skipped.value.code == "PERIOD_CLOSED" and "2026-09" in str(skipped.value)
+
+    def crash(done: int, total: int) -> None:
+        if done:  # after the first batch
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        await royalty_run.run_period(
+            world.tenant.id, RoyaltyPeriod.parse("2026-09"), progress=crash
+        )
+    with pytest.raises(ValidationError) as unfinished:
+        await world.run("2026-10")
+    assert unfinished.value.code == "RUN_IN_PROGRESS"
+    assert (await world.run("2026-09")).already_complete is False  # resumed
+    await world.run("2026-10")
+    assert await RoyaltyStatement.filter(payee_id=author.id).count() == 3
+
+
+async def test_what_feeds_a_period_is_frozen_once_its_run_has_started(
+    world: RoyaltyWorld,
+) -> None:
+    # Adjustments, reads and rates of a period whose run has started would be read by
+    # no statement (or only by the payees a resumed run writes last): refused.
+    from domain.royalties.adjustments import record_adjustment
+    from domain.royalties.contracts import update_contract
+    from domain.royalties.rates import set_exchange_rates
+    from domain.royalties.reads import record_reads
+
+    author = await world.payee("Ada")
+    book = await world.work("book", {author: "100"})
+    await record_adjustment(world.admin, author.public_id, 5000, "EUR", "bonus", "2026-10")
+    async with in_transaction():
+        await period_guard.claim(world.tenant.id, RoyaltyPeriod.parse("2026-10"))
+    for late in (
+        record_adjustment(world.admin, author.public_id, 700, "EUR", "late", "2026-10"),
+        set_exchange_rates(
+            world.admin, "2026-10", [{"fromCurrency": "EUR", "toCurrency": "XOF", "rate": "655"}]
+        ),
+    ):
+        with pytest.raises(ValidationError) as closed:
+            await late
+        assert closed.value.code == "PERIOD_CLOSED"
+    report = await record_reads(
+        world.admin,
+        [{"requestId": "r1", "workId": book.public_id, "occurredAt": utc(2026, 10, 9)}],
+    )
+    assert report.outcomes[0].error.code == "PERIOD_CLOSED"
+    contract = await Contract.get(work_id=book.id, payee_id=author.id)
+    with pytest.raises(ValidationError) as running:
+        await update_contract(world.admin, contract.public_id, {"rules": {"SALE": {"rate": "1"}}})
+    assert running.value.code == "RUN_IN_PROGRESS"
+    await world.run("2026-10")
+    october = await world.statement(author, "2026-10")
+    assert (october.adjustments_minor, october.document["adjustments"][0]["reason"]) == (
+        5000,
+        "bonus",
+    )
+
+
+async def test_a_licence_credited_before_it_was_earned_earns_nothing(world: RoyaltyWorld) -> None:
+    author = await world.payee("Ada")
+    rules = {"LICENSE": {"flatFee": {"EUR": 50000}}}
+    book = await world.work("book", {author: "100"}, rules=rules)
+    with clock.frozen_at(utc(2026, 10, 2)):
+        licence = await create_invoice(
+            world.admin,
+            {
+                "customer_id": world.customer.public_id,
+                "currency": "EUR",
+                "finalize": True,
+                "items": [
+                    {
+                        "description": "Licence",
+                        "unit_price": {"currency": "EUR", "amount_minor": 60000},
+                        "work_id": book.public_id,
+                        "work_use": "LICENSE",
+                    }
+                ],
+            },
+        )
+    await world.refund(licence, utc(2026, 10, 5))  # credited in full: "paid" by the note
+    await world.sell(book, 1000, utc(2026, 10, 6))  # a sale: no SALE rule, nothing
+    await world.run("2026-10")
+    october = await world.statement(author, "2026-10")
+    assert (october.earnings_minor, october.payable_minor) == (0, 0)
