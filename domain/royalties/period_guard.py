@@ -15,10 +15,11 @@ never run would lose its earnings, and its reserves would never be released.
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from db.models import Tenant
 from db.raw import fetch_rows
-from db.royalty_models import RoyaltyRun
+from db.royalty_models import RoyaltyRun, RoyaltyStatement
 from domain.clock import now
 from domain.errors import ValidationError
 from domain.royalties.settings import RoyaltyPeriod
@@ -74,6 +75,14 @@ async def claim(tenant_id: int, period: RoyaltyPeriod) -> RoyaltyRun:
         return await RoyaltyRun.create(tenant_id=tenant_id, period=str(period), started_at=now())
     except IntegrityError:  # SQLite: another run created it first
         return await RoyaltyRun.get(tenant_id=tenant_id, period=str(period))
+
+
+async def release(run: RoyaltyRun) -> None:
+    """Give up a claim nothing was written under (its run failed while planning)."""
+    async with in_transaction():
+        await _lock_tenant(run.tenant_id, "UPDATE")
+        if not await RoyaltyStatement.exists(run_id=run.id):
+            await RoyaltyRun.filter(id=run.id, status="running").delete()
 
 
 async def open_periods(tenant_id: int, periods: set[str]) -> set[str]:

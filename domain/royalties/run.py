@@ -33,7 +33,7 @@ from db.models import Tenant
 from db.raw import fetch_rows, is_postgres
 from db.royalty_models import Payee, RoyaltyEarning, RoyaltyRun, RoyaltyStatement
 from domain.clock import now
-from domain.errors import ValidationError
+from domain.errors import BillingError, ValidationError
 from domain.ids import new_id
 from domain.royalties import ledger, period_guard, run_inputs, sources
 from domain.royalties.earnings import TransactionType
@@ -139,7 +139,13 @@ async def _run_period(
     async with in_transaction():
         # From here on the period's inputs are frozen (period_guard.py).
         run = await period_guard.claim(tenant_id, period)
-    plan = await _plan(tenant_id, period)
+    try:
+        plan = await _plan(tenant_id, period)
+    except BillingError:
+        # Refused before anything was written (a missing exchange rate): the claim
+        # is let go, so the period's inputs can be completed and the run made again.
+        await period_guard.release(run)
+        raise
     created = 0
     todo = sorted(plan.inputs)
     if progress is not None:

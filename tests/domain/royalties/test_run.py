@@ -14,6 +14,7 @@ from domain.errors import ValidationError
 from domain.invoicing.service import create_invoice
 from domain.royalties import ledger, period_guard
 from domain.royalties import run as royalty_run
+from domain.royalties.rates import set_exchange_rates
 from domain.royalties.settings import RoyaltyPeriod
 from tests.domain.royalties.world import RoyaltyWorld, figures, utc
 
@@ -185,8 +186,16 @@ async def test_conversions_into_xof_and_dzd_are_shown(world: RoyaltyWorld) -> No
     assert missing.value.code == "MISSING_EXCHANGE_RATE"
     assert "EUR → DZD" in str(missing.value) and "EUR → XOF" in str(missing.value)
     assert await RoyaltyStatement.filter(tenant_id=world.tenant.id).count() == 0
-    await world.rate("2026-10", "EUR", "XOF", "655.957")
-    await world.rate("2026-10", "EUR", "DZD", "145.6789")
+    # Refused before anything was written, the run let its claim go: the rates can
+    # be recorded now (set_exchange_rates refuses a period whose run has started).
+    await set_exchange_rates(
+        world.admin,
+        "2026-10",
+        [
+            {"fromCurrency": "EUR", "toCurrency": "XOF", "rate": "655.957"},
+            {"fromCurrency": "EUR", "toCurrency": "DZD", "rate": "145.6789"},
+        ],
+    )
     await world.run("2026-10")
     xof = await world.statement(dakar, "2026-10")
     assert xof.document["conversions"] == [
