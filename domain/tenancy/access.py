@@ -56,6 +56,7 @@ class Permission(enum.Enum):
     ROYALTIES_READ = "royalties:read"  # a payee token: its own statements, ledger, earnings
     ROYALTIES_READS = "royalties:reads"  # record reads of works
     ROYALTIES_MANAGE = "royalties:manage"  # payees, works, contracts, runs, payouts
+    ANALYTICS_READ = "analytics:read"  # tenant-wide revenue, cash and receivables
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
