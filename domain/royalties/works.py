@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 
-from db.raw import fetch, is_postgres
 from db.royalty_models import Contract, Payee, Work, WorkShare
 from domain import clock, validation
 from domain.errors import ConflictError, NotFoundError, ValidationError
@@ -293,37 +290,6 @@ async def shares_by_work(work_ids: list[int]) -> list[list[WorkShare]]:
     for row in rows:
         grouped[row.work_id].append(row)  # type: ignore[attr-defined]
     return [grouped.get(i, []) for i in work_ids]
-
-
-# -- the shares of a day, for many works at once (the royalty run) -------------------------
-_SHARES_AT = """
-SELECT work_id, payee_id, share FROM (
-    SELECT work_id, payee_id, share, effective_from,
-           MAX(effective_from) OVER (PARTITION BY work_id) AS latest
-    FROM royalty_work_share
-    WHERE work_id {works} AND effective_from <= $2
-) s WHERE effective_from = latest
-"""
-_PG_SHARES_AT = _SHARES_AT.format(works="= ANY($1::bigint[])")
-_SQLITE_SHARES_AT = _SHARES_AT.format(works="IN (SELECT value FROM json_each($1))")
-
-
-async def shares_at(work_ids: Iterable[int], at: date) -> dict[int, dict[int, Decimal]]:
-    """{work id: {payee id: share percent}} on day `at` for every given work that has
-    shares by then (internal ids), in one statement whatever the number of works."""
-    ids = sorted(set(work_ids))
-    if not ids:
-        return {}
-    if is_postgres(WorkShare._meta.db):
-        rows = await fetch(WorkShare, _PG_SHARES_AT, [ids, at])
-    else:
-        rows = await fetch(
-            WorkShare, _SQLITE_SHARES_AT, [orjson.dumps(ids).decode(), at.isoformat()]
-        )
-    found: dict[int, dict[int, Decimal]] = defaultdict(dict)
-    for row in rows:
-        found[int(row["work_id"])][int(row["payee_id"])] = Decimal(row["share"])
-    return dict(found)
 
 
 def current_and_history(

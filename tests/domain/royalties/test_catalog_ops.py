@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.pagination import page_request
 from domain.royalties import advances, contracts, payees, works
+from domain.royalties.run_inputs import load_shares
 from domain.tenancy.access import Principal, Role
 from tests.factories import admin_of, make_tenant
 
@@ -197,7 +198,7 @@ async def test_shares_change_from_a_date_and_keep_their_history(admin: Principal
     assert [d.isoformat() for d, _ in history] == ["2026-01-01", "2026-03-01", "2026-06-01"]
 
 
-async def test_shares_at_reads_many_works_in_one_statement(admin: Principal) -> None:
+async def test_shares_on_a_day_follow_their_dated_history(admin: Principal) -> None:
     a, b = await payee(admin, "A"), await payee(admin, "B")
     w1 = await works.create_work(admin, {"code": "w1", "title": "One"})
     w2 = await works.create_work(admin, {"code": "w2", "title": "Two"})
@@ -214,14 +215,20 @@ async def test_shares_at_reads_many_works_in_one_statement(admin: Principal) -> 
     await works.set_work_shares(
         admin, w2.public_id, [{"payeeId": b.public_id, "share": "100"}], date(2026, 2, 15)
     )
-    ids = [w1.id, w2.id, w3.id]
-    assert await works.shares_at(ids, date(2026, 1, 31)) == {w1.id: {a.id: D(100)}}
-    assert await works.shares_at(ids, date(2026, 2, 1)) == {w1.id: {a.id: D(70), b.id: D(30)}}
-    assert await works.shares_at(ids, date(2026, 3, 1)) == {
+    # The royalty run reads every work's share history in one statement.
+    book = await load_shares(admin.tenant_id)
+
+    def at(day: date) -> dict[int, dict[int, D]]:
+        found = {w.id: dict(book.at(w.id, day)) for w in (w1, w2, w3)}
+        return {w: shares for w, shares in found.items() if shares}
+
+    assert at(date(2026, 1, 31)) == {w1.id: {a.id: D(100)}}
+    assert at(date(2026, 2, 1)) == {w1.id: {a.id: D(70), b.id: D(30)}}
+    assert at(date(2026, 3, 1)) == {
         w1.id: {a.id: D(70), b.id: D(30)},
         w2.id: {b.id: D(100)},
     }
-    assert await works.shares_at([], date(2026, 3, 1)) == {}
+    assert at(date(2025, 12, 31)) == {}
 
 
 @pytest.mark.parametrize(
