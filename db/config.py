@@ -59,6 +59,7 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
                     "db.credit_models",
                     "db.usage_models",
                     "db.royalty_models",
+                    "db.analytics_models",
                 ],
                 "default_connection": name,
                 "migrations": "db.migrations",

@@ -60,6 +60,9 @@ class Tenant(TimestampedModel):
     # Royalties: pool rate, default payout threshold, the usage event code that counts
     # as a read (domain/royalties/settings.py reads it; null is the defaults).
     royalty_settings = fields.JSONField(null=True)
+    # Analytics: the reporting currency and the monthly KPI report e-mail
+    # (domain/analytics/settings.py reads it; null is the defaults).
+    analytics_settings = fields.JSONField(null=True)
 
     class Meta:
         table = "tenant"
@@ -270,6 +273,9 @@ class Subscription(TimestampedModel):
     # The earliest instant something falls due (renewal, trial end, resume); the
     # billing run claims rows by this column.
     next_action_at = fields.DatetimeField(null=True, db_index=True)
+    # Its monthly recurring revenue now, minor units (domain/analytics/subscription_mrr.py):
+    # the "before" of its next MRR movement.
+    mrr_minor = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "subscription"
