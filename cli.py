@@ -300,7 +300,7 @@ def parser() -> argparse.ArgumentParser:
     royalties.add_argument("--tenant", help="one tenant (ten_…); default: every tenant")
     key = command("create-api-key", "issue an API key for a tenant")
     key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
-    key.add_argument("--role", required=True, choices=["admin", "service", "customer", "payee"])
+    key.add_argument("--role", required=True, choices=["admin", "service", "customer", "payee", "analyst"])
     key.add_argument("--customer", help="customer id (cus_…) for a customer token")
     key.add_argument("--payee", help="payee id (pye_…) for a payee token")
     key.add_argument("--name")

@@ -19,6 +19,7 @@ class ApiKeyRole(enum.StrEnum):
     SERVICE = "service"
     CUSTOMER = "customer"
     PAYEE = "payee"
+    ANALYST = "analyst"
 
 
 @strawberry.enum(description="When the invoice counter starts again at 1.")

@@ -8,6 +8,9 @@ customer a frontend token bound to one customer: that customer only (its
          nothing it can buy or consume)
 payee    a token bound to one royalty payee (an author): its own statements,
          ledger and earnings, nothing else
+analyst  read-only, tenant-wide: revenue analytics, exports and the lists they
+         come from (catalog, customers, subscriptions, invoices, payments,
+         credits, usage); it changes nothing
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Role(enum.StrEnum):
     SERVICE = "service"
     CUSTOMER = "customer"
     PAYEE = "payee"
+    ANALYST = "analyst"
 
 
 class Permission(enum.Enum):
@@ -56,7 +60,7 @@ class Permission(enum.Enum):
     ROYALTIES_READ = "royalties:read"  # a payee token: its own statements, ledger, earnings
     ROYALTIES_READS = "royalties:reads"  # record reads of works
     ROYALTIES_MANAGE = "royalties:manage"  # payees, works, contracts, runs, payouts
-    ANALYTICS_READ = "analytics:read"  # tenant-wide revenue, cash and receivables
+    ANALYTICS_READ = "analytics:read"  # revenue, cash, receivables, exports, KPI reports
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -91,6 +95,19 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PAYEE: frozenset({Permission.TENANT_READ, Permission.ROYALTIES_READ}),
+    Role.ANALYST: frozenset(
+        {
+            Permission.TENANT_READ,
+            Permission.CATALOG_READ,
+            Permission.CUSTOMERS_READ,
+            Permission.SUBSCRIPTIONS_READ,
+            Permission.INVOICES_READ,
+            Permission.PAYMENTS_READ,
+            Permission.CREDITS_READ,
+            Permission.USAGE_READ,
+            Permission.ANALYTICS_READ,
+        }
+    ),
 }
 
 
