@@ -1,6 +1,7 @@
 """The lock files behind `make run`, `make test`, CI and the Dockerfile.
 
     python requirements/lock.py refresh   # `make lock`: re-resolve with uv, write both locks
+    python requirements/lock.py add       # after adding a dependency: resolve it, keep every other pin
     python requirements/lock.py check     # fail when pyproject.toml and the locks disagree
 
 `test.txt` pins the whole tree the suite runs with (runtime and test tools); `run.txt`
@@ -9,6 +10,11 @@ both. Both hold the build backend (`build.in`), so installing Tally itself takes
 nothing unpinned, and `uv.txt` pins the uv the Makefile fetches (the one that made
 the locks: to move to a newer uv, upgrade it in .venv, then `make lock`). Both are universal (every platform, Python 3.11+) and carry every file's sha256,
 so an install with `--require-hashes` takes exactly what was locked or nothing.
+
+`add` runs the same resolution as `refresh` over the existing locks, which uv reads as
+preferences: a package newly declared in pyproject.toml is resolved and pinned, every
+package already locked keeps its version (unless the new one's range forces a move).
+Check `git diff requirements/` before committing: it should only add lines.
 
 Each lock's first line records a digest of pyproject.toml's dependency lists: editing
 a range without refreshing the lock makes `check` (and the suite) fail.
@@ -129,27 +135,48 @@ def _compile(out: Path, *extra: str, sources: tuple[Path, ...] = (PYPROJECT, BUI
     )
 
 
-def refresh() -> None:
+def _compile_locks() -> None:
     # The test lock first: it is the tree the suite passes with; the runtime lock is
     # that tree's runtime part.
-    for lock in (TEST_LOCK, RUN_LOCK):
-        lock.unlink(missing_ok=True)
     _compile(TEST_LOCK, "--extra", "test")
     _compile(RUN_LOCK, "--constraint", str(TEST_LOCK))
+
+
+def _write_digest() -> None:
+    header = DIGEST_PREFIX + digest(declared()) + "\n"
+    for lock in (TEST_LOCK, RUN_LOCK):
+        text = lock.read_text()
+        if text.startswith(DIGEST_PREFIX):  # uv normally rewrites the file without it
+            text = text.split("\n", 1)[1]
+        lock.write_text(header + text)
+
+
+def add() -> None:
+    """Resolve newly declared dependencies into the existing locks, keeping every
+    existing pin (uv prefers the versions already in an output file)."""
+    for lock in (TEST_LOCK, RUN_LOCK):
+        if not lock.exists():
+            sys.exit(f"lock: {lock.name} is missing: run `make lock`")
+    _compile_locks()
+    _write_digest()
+
+
+def refresh() -> None:
+    for lock in (TEST_LOCK, RUN_LOCK):
+        lock.unlink(missing_ok=True)
+    _compile_locks()
     version = subprocess.run([_uv(), "--version"], capture_output=True, text=True, check=True)
     pin = ROOT / "requirements" / "uv.in"
     pin.write_text(f"uv=={version.stdout.split()[1]}\n")
     UV_LOCK.unlink(missing_ok=True)
     _compile(UV_LOCK, sources=(pin,))
     pin.unlink()
-    header = DIGEST_PREFIX + digest(declared()) + "\n"
-    for lock in (TEST_LOCK, RUN_LOCK):
-        lock.write_text(header + lock.read_text())
+    _write_digest()
 
 
 def main(argv: list[str]) -> int:
-    if argv[1:] == ["refresh"]:
-        refresh()
+    if argv[1:] in (["refresh"], ["add"]):
+        refresh() if argv[1] == "refresh" else add()
         argv = [argv[0], "check"]
     if argv[1:] == ["check"]:
         found = problems()
