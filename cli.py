@@ -298,9 +298,19 @@ def parser() -> argparse.ArgumentParser:
     royalties = command("calculate-royalties", "run the royalties of a month, once per payee")
     royalties.add_argument("--period", required=True, help="the month, YYYY-MM")
     royalties.add_argument("--tenant", help="one tenant (ten_…); default: every tenant")
+    rebuild = command(
+        "rebuild-analytics",
+        "compute the MRR movement log again from subscription history and compare",
+    )
+    rebuild.add_argument("--tenant", help="one tenant (ten_…); default: every tenant")
+    rebuild.add_argument(
+        "--write", action="store_true", help="replace the log with the rebuilt one"
+    )
     key = command("create-api-key", "issue an API key for a tenant")
     key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
-    key.add_argument("--role", required=True, choices=["admin", "service", "customer", "payee", "analyst"])
+    key.add_argument(
+        "--role", required=True, choices=["admin", "service", "customer", "payee", "analyst"]
+    )
     key.add_argument("--customer", help="customer id (cus_…) for a customer token")
     key.add_argument("--payee", help="payee id (pye_…) for a payee token")
     key.add_argument("--name")
@@ -328,6 +338,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "calculate-royalties":
         return asyncio.run(
             _with_db(settings, lambda: _calculate_royalties(args.period, args.tenant))
+        )
+    elif args.command == "rebuild-analytics":
+        import cli_analytics
+
+        return asyncio.run(
+            _with_db(settings, lambda: cli_analytics.rebuild_analytics(args.tenant, args.write))
         )
     elif args.command == "create-tenant":
         asyncio.run(_create_tenant(settings, args))

@@ -17,6 +17,7 @@ from tortoise.expressions import Q
 from db.invoice_models import Invoice
 from db.models import Customer, Subscription
 from db.payment_models import Payment
+from domain.analytics import movement_log as mrr_log
 from domain.webhooks import announce
 
 
@@ -63,4 +64,5 @@ async def on_paid(
         if not other_unpaid:
             sub.status, sub.updated_at = "active", now
             await sub.save(update_fields=["status", "updated_at"])
+            await mrr_log.follow(sub, now, "recovered")
             await announce.subscription("subscription.updated", sub)

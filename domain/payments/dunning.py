@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 from db.invoice_models import Invoice
 from db.models import Customer, Subscription, Tenant
 from db.payment_models import Payment
+from domain.analytics import movement_log as mrr_log
 from domain.invoicing.attempts import default_methods, next_dunning_at, open_attempt, provider_name
 from domain.invoicing.dunning_policy import DunningPolicy
 from domain.invoicing.settlement import refresh_delinquency
@@ -148,6 +149,7 @@ async def final_action(invoice: Invoice, tenant: Any, policy: DunningPolicy, now
         kind = "subscription.updated"
     sub.updated_at = now
     await sub.save()
+    await mrr_log.follow(sub, now, "canceled" if sub.status == "canceled" else "unpaid")
     await announce.subscription(kind, sub)
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from db.bulk import update_many
 from db.invoice_models import Invoice
 from db.models import Coupon, CouponAmount, Customer, PendingItem, Plan, Subscription, Tenant
+from domain.analytics import movement_log as mrr_log
+from domain.analytics.movement_log import Move, TermsBook
 from domain.invoicing.builder import build_draft
 from domain.invoicing.issuing import NewInvoice, Party, pending_lines, store_invoices
 from domain.invoicing.tax.rates import rate_tables, tax_for
@@ -31,6 +33,7 @@ SUBSCRIPTION_FIELDS = (
     "unit_amount_minor",
     "quantity",
     "add_ons",
+    "coupon_id",
     "coupon_periods_left",
     "billing_anchor",
     "current_period_start",
@@ -212,10 +215,18 @@ async def bill_subscriptions(
     plans = {p.id: p for p in await Plan.filter(id__in=sorted(plan_ids))}
     specs: list[InvoiceSpec] = []
     before = {sub.id: sub.status for sub in subs}
+    book = await TermsBook.load(subs, plans)
+    moves: list[Move] = []
     for sub in subs:
-        due, _ = advance(sub, plans[sub.plan_id], plans, until)
+
+        def moved(at: datetime, cause: str, sub: Subscription = sub) -> None:
+            if cause != "renewed":  # a plain renewal keeps the terms
+                moves.append(Move(sub, at, cause, book.terms(sub)))
+
+        due, _ = advance(sub, plans[sub.plan_id], plans, until, moved)
         sub.updated_at = now
         specs.extend(due)
+    await mrr_log.record(moves)
     parties = await parties_for(subs)
     pending = await pending_for([spec.subscription.id for spec in specs])
     invoices = await store_with_usage(

@@ -20,6 +20,7 @@ from typing import Any, ParamSpec
 
 from db.models import PendingItem, Plan, Subscription
 from domain import bounds
+from domain.analytics import movement_log as mrr_log
 from domain.clock import customer_now
 from domain.credits.schedule import follow_subscription
 from domain.errors import ValidationError
@@ -130,6 +131,7 @@ async def change_subscription(
 ) -> tuple[Subscription, Draft | None]:
     sub, draft = await _change(principal, public_id, data, preview=preview)
     if not preview:
+        await mrr_log.follow(sub, sub.updated_at, "changed")
         await announce.subscription("subscription.updated", sub)
         await follow_subscription(sub)
     return sub, draft
@@ -295,6 +297,7 @@ async def pause_subscription(
     sub.next_action_at = state_machine.next_action(sub)
     sub.updated_at = now
     await sub.save()
+    await mrr_log.follow(sub, now, "paused")
     return sub
 
 
@@ -344,6 +347,7 @@ async def cancel_subscription(
     sub.pending_change = None
     sub.next_action_at = None
     await sub.save()
+    await mrr_log.follow(sub, now, "canceled")
     spec = state_machine.InvoiceSpec(
         sub,
         "subscription_final",

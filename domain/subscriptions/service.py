@@ -9,6 +9,7 @@ from tortoise.expressions import F
 
 from db.models import Coupon, CouponAmount, Subscription
 from domain import bounds
+from domain.analytics import movement_log as mrr_log
 from domain.clock import customer_now
 from domain.credits.schedule import follow_subscription
 from domain.errors import NotFoundError, ValidationError
@@ -161,6 +162,7 @@ async def create_subscription(
             )
         sub.next_action_at = state_machine.next_action(sub)
         await sub.save()
+        await mrr_log.follow(sub, start, "created")
         parties = await parties_for([sub])
         await store_invoices(await specs_to_invoices(specs, parties, {}), now)
         if sub.next_action_at is not None and sub.next_action_at <= now:

@@ -11,6 +11,7 @@ and bill the next period). Periods are billed in advance, as Stripe does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -137,6 +138,9 @@ def next_action(sub: Any) -> datetime | None:
 
 
 def _coupon_applies(sub: Any) -> bool:
+    """Whether the period opening now is discounted. A coupon that has run out is
+    removed when the first period without it opens (Stripe ends the discount), so a
+    subscription's coupon is the one discounting its current period."""
     if sub.coupon_id is None:
         return False
     if sub.coupon_periods_left is None:
@@ -144,6 +148,7 @@ def _coupon_applies(sub: Any) -> bool:
     if sub.coupon_periods_left > 0:
         sub.coupon_periods_left -= 1
         return True
+    sub.coupon_id = sub.coupon_periods_left = None
     return False
 
 
@@ -181,10 +186,16 @@ def _scheduled_change(sub: Any, plan: Any, plans: dict[int, Any], at: datetime) 
 
 
 def advance(
-    sub: Any, plan: Any, plans: dict[int, Any], until: datetime
+    sub: Any,
+    plan: Any,
+    plans: dict[int, Any],
+    until: datetime,
+    on_event: Callable[[datetime, str], None] | None = None,
 ) -> tuple[list[InvoiceSpec], Any]:
     """Run every event due at or before `until`, in time order. Returns the invoices
-    to create and the plan the subscription ends on (a scheduled change may swap it)."""
+    to create and the plan the subscription ends on (a scheduled change may swap it).
+    `on_event(at, cause)` is told after each event with the subscription as the event
+    left it (the MRR movement log reads it)."""
     specs: list[InvoiceSpec] = []
     while (at := next_action(sub)) is not None and at <= until:
         # The period ending now is billed for its usage in arrears on the next invoice.
@@ -196,32 +207,46 @@ def advance(
             sub.billing_anchor = at
             specs.append(open_period(sub, plan, at, "subscription_resume", first=False))
             specs[-1].usage = closing
+            cause = "resumed"
         elif sub.status == "trialing" and sub.cancel_at_period_end:
             sub.status = "canceled"
             sub.ended_at = at
-            break
+            cause = "canceled"
         elif sub.status == "trialing":
             sub.status = "active"
             plan = _scheduled_change(sub, plan, plans, at)
             specs.append(open_period(sub, plan, at, "subscription_cycle", first=True))
             specs[-1].usage = UsageClose(closing.start, closing.end, plan.id, free=True)
-        else:
-            if sub.cancel_at_period_end:
-                sub.status = "canceled"
-                sub.ended_at = at
-                specs.append(
-                    InvoiceSpec(
-                        sub,
-                        "subscription_final",
-                        f"{sub.public_id}:final",
-                        None,
-                        only_if_pending=True,
-                        usage=closing,
-                    )
+            cause = "trial_converted"
+        elif sub.cancel_at_period_end:
+            sub.status = "canceled"
+            sub.ended_at = at
+            specs.append(
+                InvoiceSpec(
+                    sub,
+                    "subscription_final",
+                    f"{sub.public_id}:final",
+                    None,
+                    only_if_pending=True,
+                    usage=closing,
                 )
-                break
+            )
+            cause = "canceled"
+        else:
+            changing, coupon = sub.pending_change is not None, sub.coupon_id
             plan = _scheduled_change(sub, plan, plans, at)
             specs.append(open_period(sub, plan, at, "subscription_cycle", first=False))
             specs[-1].usage = closing
+            cause = (
+                "changed"
+                if changing
+                else "coupon_expired"
+                if coupon is not None and sub.coupon_id is None
+                else "renewed"
+            )
+        if on_event is not None:
+            on_event(at, cause)
+        if sub.status == "canceled":
+            break
     sub.next_action_at = next_action(sub)
     return specs, plan
