@@ -11,9 +11,11 @@ from strawberry.extensions import (
     ParserCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
 
 from domain.currencies import EXPONENTS
 from domain.errors import BillingError
+from resolvers import analytics as an
 from resolvers import billing, catalog, credits, customers, tenancy, usage
 from resolvers import payments as pay
 from resolvers import royalties as roy
@@ -44,6 +46,23 @@ class Currency:
     exponent: int = strawberry.field(
         description="ISO 4217 minor-unit digits (JPY 0, EUR 2, KWD 3)."
     )
+
+
+@strawberry.type(
+    description="Revenue analytics (admin and analyst keys): each family a field, each"
+    " currency apart."
+)
+class Analytics:
+    mrr = strawberry.field(resolver=an.mrr)
+    customers_overview = strawberry.field(resolver=an.customers_overview)
+    cash = strawberry.field(resolver=an.cash)
+    receivables = strawberry.field(resolver=an.receivables)
+    cohorts = strawberry.field(resolver=an.cohorts)
+
+
+async def _analytics(info: Info) -> Analytics:
+    await an.allowed(info)
+    return Analytics()
 
 
 @strawberry.type
@@ -142,6 +161,10 @@ class Query:
     royalty_earnings = strawberry.field(
         resolver=runs.royalty_earnings,
         description="Per period and transaction type, of a work and/or a payee.",
+    )
+
+    analytics: Analytics = strawberry.field(
+        resolver=_analytics, description="Revenue analytics: MRR, customers, cash, cohorts."
     )
 
     @strawberry.field(description="Every ISO 4217 currency Tally accepts, with its exponent.")

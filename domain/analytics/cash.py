@@ -24,6 +24,7 @@ from db.invoice_models import Invoice
 from db.payment_models import Payment, Refund
 from domain.analytics.mrr import aging
 from domain.errors import ValidationError
+from domain.money import normalise_currency
 from domain.periods import add_months
 from domain.tenancy.access import Permission, Principal
 
@@ -66,6 +67,8 @@ class CashPoint:
     refunded_minor: int
     payments_succeeded: int
     payments_failed: int
+    dunning_started: int = 0  # invoices whose first attempt failed in the interval
+    dunning_recovered: int = 0  # of those, paid since
 
     @property
     def net_minor(self) -> int:
@@ -77,6 +80,16 @@ class CashPoint:
         if tried == 0:
             return None
         return (Decimal(self.payments_succeeded) / tried).quantize(Decimal("0.0001"))
+
+    @property
+    def recovery_rate(self) -> Decimal | None:
+        """Dunning recovery: invoices paid after a failed first attempt / invoices
+        whose first attempt failed, by the interval the failure fell in."""
+        if self.dunning_started == 0:
+            return None
+        return (Decimal(self.dunning_recovered) / self.dunning_started).quantize(
+            Decimal("0.0001")
+        )
 
 
 def _bucket(bounds: Sequence[datetime], at: datetime | None) -> int | None:
@@ -96,7 +109,7 @@ async def cash_series(
     principal.require(Permission.ANALYTICS_READ)
     bounds = boundaries(start, end, interval)
     n = len(bounds) - 1
-    sums = [[0, 0, 0, 0, 0] for _ in range(n)]
+    sums = [[0, 0, 0, 0, 0, 0, 0] for _ in range(n)]
     tenant = principal.tenant_id
     invoiced = (
         await Invoice.filter(
@@ -138,6 +151,13 @@ async def cash_series(
     for at, status in attempts:
         if (i := _bucket(bounds, at)) is not None:
             sums[i][3 if status == "succeeded" else 4] += 1
+    failed_first = await Invoice.filter(
+        tenant_id=tenant, currency=currency, first_failed_at__gte=start, first_failed_at__lt=end
+    ).values_list("first_failed_at", "status")
+    for at, status in failed_first:
+        if (i := _bucket(bounds, at)) is not None:
+            sums[i][5] += 1
+            sums[i][6] += status == "paid"
     return [CashPoint(bounds[i], bounds[i + 1], currency, *sums[i]) for i in range(n)]
 
 
@@ -152,3 +172,40 @@ async def receivables(principal: Principal, *, at: datetime, currency: str) -> d
         amount_due_minor__gt=0,
     ).values_list("due_at", "amount_due_minor")
     return aging(rows, at)
+
+
+async def currencies(principal: Principal) -> list[str]:
+    """The currencies the tenant has invoiced or been paid in, alphabetically."""
+    principal.require(Permission.ANALYTICS_READ)
+    tenant = principal.tenant_id
+    found = set(
+        await Invoice.filter(tenant_id=tenant).distinct().values_list("currency", flat=True)
+    )
+    found |= set(
+        await Payment.filter(tenant_id=tenant).distinct().values_list("currency", flat=True)
+    )
+    return sorted(found)
+
+
+async def cash_by_currency(
+    principal: Principal,
+    *,
+    start: datetime,
+    end: datetime,
+    interval: Interval,
+    currency: str | None = None,
+) -> list[CashPoint]:
+    """`cash_series` for one currency, or for each the tenant uses (None)."""
+    chosen = [normalise_currency(currency)] if currency else await currencies(principal)
+    out: list[CashPoint] = []
+    for cur in chosen:
+        out += await cash_series(principal, start=start, end=end, interval=interval, currency=cur)
+    return out
+
+
+async def receivables_by_currency(
+    principal: Principal, *, at: datetime, currency: str | None = None
+) -> list[tuple[str, dict[str, int]]]:
+    """`receivables` for one currency, or for each the tenant uses (None)."""
+    chosen = [normalise_currency(currency)] if currency else await currencies(principal)
+    return [(cur, await receivables(principal, at=at, currency=cur)) for cur in chosen]

@@ -212,6 +212,7 @@ OWN = {
     "currencies",
     "paymentSettings",
     "creditSettings",
+    "analytics",  # the caller's own tenant's figures (tests/api/test_analytics_api.py)
     *royalties.OWN,
 }  # answer about the caller itself, no foreign id taken
 
