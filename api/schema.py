@@ -58,6 +58,9 @@ class Analytics:
     cash = strawberry.field(resolver=an.cash)
     receivables = strawberry.field(resolver=an.receivables)
     cohorts = strawberry.field(resolver=an.cohorts)
+    credits_usage = strawberry.field(resolver=an.credits_usage)
+    usage = strawberry.field(resolver=an.usage)
+    royalties_owed = strawberry.field(resolver=an.royalties_owed)
 
 
 async def _analytics(info: Info) -> Analytics:

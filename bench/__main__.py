@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from bench import (
+    analytics_mrr,
     billing_run,
     credits,
     invoice_pdf,
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "usage": usage_ingest.run,  # options: see bench/usage_ingest.py
     "usage-billing": usage_billing.run,
     "royalties": royalties.run,  # options: see bench/royalties.py
+    "mrr": analytics_mrr.run,  # options: see bench/analytics_mrr.py
 }
 
 

@@ -12,11 +12,13 @@ from strawberry.types import Info
 
 from domain import clock
 from domain.analytics import cash as cash_domain
-from domain.analytics import revenue
+from domain.analytics import credit_usage, revenue, usage_metrics
+from domain.analytics import royalties_owed as owed
 from domain.analytics.cash import Interval
 from domain.tenancy.access import Permission
 from resolvers.common import query
 from schema import analytics as s
+from schema import analytics_families as f
 
 From = Annotated[datetime, strawberry.argument(name="from", description="Inclusive.")]
 To = Annotated[datetime, strawberry.argument(description="Exclusive.")]
@@ -112,3 +114,46 @@ async def cohorts(
         lambda: revenue.cohort_table(info.context.caller, start=from_, end=to, currency=currency)
     )
     return [s.CohortRow.of(r, currency.upper()) for r in rows]
+
+
+async def credits_usage(
+    info: Info,
+    from_: From,
+    to: To,
+    interval: s.AnalyticsInterval = s.AnalyticsInterval.DAY,
+    top: Annotated[int, strawberry.argument(description="Top consumers, 1-100.")] = 10,
+) -> f.CreditsUsageReport:
+    """Credits consumed per module and interval and per UTC day (at most 1,000 days),
+    top consumers, granted vs purchased."""
+    found = await query(
+        lambda: credit_usage.credits_usage(
+            info.context.caller, from_, to, Interval(interval.value), top=top
+        )
+    )
+    return f.CreditsUsageReport.of(found)
+
+
+async def usage(
+    info: Info,
+    from_: From,
+    to: To,
+    interval: s.AnalyticsInterval = s.AnalyticsInterval.DAY,
+) -> list[f.MetricUsageReport]:
+    """Events (and quantities where they add up) per billable metric and interval."""
+    found = await query(
+        lambda: usage_metrics.usage_by_metric(
+            info.context.caller, from_, to, Interval(interval.value)
+        )
+    )
+    return [f.MetricUsageReport.of(m) for m in found]
+
+
+async def royalties_owed(
+    info: Info,
+    as_of: Annotated[
+        datetime | None, strawberry.argument(description="Default: everything so far.")
+    ] = None,
+) -> list[f.RoyaltiesOwedReport]:
+    """What the tenant owes its payees per currency: payable, carried, advances."""
+    found = await query(lambda: owed.royalties_owed(info.context.caller, as_of))
+    return [f.RoyaltiesOwedReport.of(o) for o in found]

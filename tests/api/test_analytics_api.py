@@ -169,3 +169,51 @@ async def test_a_stock_client_reads_the_series(app: Any) -> None:
     async with Client(transport=transport) as session:
         result = await session.execute(parse(REPORT), variable_values=VARS)
     assert [p["mrr"]["amountMinor"] for p in result["analytics"]["mrr"]] == [2000, 1000]
+
+
+FAMILIES = """
+query($from: DateTime!, $to: DateTime!) {
+  analytics {
+    creditsUsage(from: $from, to: $to, interval: MONTH, top: 5) {
+      consumed granted purchased points { consumed modules { module consumed } }
+      days { day consumed } topConsumers { customerId name consumed }
+    }
+    usage(from: $from, to: $to, interval: MONTH) { code events }
+    royaltiesOwed { currency owed { amountMinor } payees }
+  }
+}
+"""
+
+
+async def test_credits_usage_and_royalties_families(client: httpx.AsyncClient) -> None:
+    from domain import clock
+    from domain.credits import admin as credit_admin
+    from domain.credits import consume
+    from tests.domain.credits.conftest import make_credits
+
+    # 100 credits granted on Mar 1; 7 for rag (1 a unit) on Mar 3.
+    with clock.frozen_at(utc(2026, 3, 1)):
+        c = await make_credits()
+        await credit_admin.grant_credits(c.admin, c.customer.public_id, 100, reason="test")
+    with clock.frozen_at(utc(2026, 3, 3)):
+        done = await consume.consume_credits(
+            c.service, c.req("r-1", "rag", 7, customer=c.customer.public_id)
+        )
+    assert done.consumed
+    key = await make_key(tenant=c.tenant)
+    body = data(
+        await gql(
+            client,
+            key,
+            FAMILIES,
+            {"from": "2026-03-01T00:00:00Z", "to": "2026-03-05T00:00:00Z"},
+        )
+    )["analytics"]
+    credits = body["creditsUsage"]
+    assert (credits["consumed"], credits["granted"], credits["purchased"]) == (7, 100, 0)
+    assert credits["points"] == [{"consumed": 7, "modules": [{"module": "rag", "consumed": 7}]}]
+    assert [d["consumed"] for d in credits["days"]] == [0, 0, 7, 0]
+    assert credits["topConsumers"] == [
+        {"customerId": c.customer.public_id, "name": c.customer.name, "consumed": 7}
+    ]
+    assert body["usage"] == [] and body["royaltiesOwed"] == []
