@@ -63,3 +63,22 @@ class CustomerMrr(Model):
     class Meta:
         table = "customer_mrr"
         unique_together = (("customer", "currency"),)
+
+
+class MrrDaily(Model):
+    """The log summed per UTC day, currency and kind, written with each movement (same
+    transaction): a series of two years reads a few thousand of these rows instead of
+    every movement. `rebuild-analytics` checks it against the log."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="mrr_daily")
+    currency = fields.CharField(max_length=3)
+    day = fields.DateField()
+    kind = fields.CharField(max_length=16, default="")  # "" for rows whose kind is null
+    amount_minor = fields.BigIntField(default=0)  # the sum of subscription MRR changes
+    customers = fields.IntField(default=0)  # the sum of customers_delta
+    movements = fields.IntField(default=0)
+
+    class Meta:
+        table = "mrr_daily"
+        unique_together = (("tenant", "currency", "day", "kind"),)

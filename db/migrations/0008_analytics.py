@@ -26,6 +26,21 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='MrrDaily',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('tenant', fields.ForeignKeyField('tally.Tenant', source_field='tenant_id', db_constraint=True, to_field='id', related_name='mrr_daily', on_delete=OnDelete.CASCADE)),
+                ('currency', fields.CharField(max_length=3)),
+                ('day', fields.DateField()),
+                ('kind', fields.CharField(default='', max_length=16)),
+                ('amount_minor', fields.BigIntField(default=0)),
+                ('customers', fields.IntField(default=0)),
+                ('movements', fields.IntField(default=0)),
+            ],
+            options={'table': 'mrr_daily', 'app': 'tally', 'unique_together': (('tenant', 'currency', 'day', 'kind'),), 'pk_attr': 'id', 'table_description': 'The log summed per UTC day, currency and kind, written with each movement (same'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='MrrMovement',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),

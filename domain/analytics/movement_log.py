@@ -21,14 +21,15 @@ rebuild (domain/analytics/rebuild.py) follows the same one.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from db.analytics_models import MrrMovement
+from db.analytics_models import MrrDaily, MrrMovement
 from db.models import Coupon, CouponAmount, Plan, Subscription
-from db.raw import fetch_rows
+from db.raw import fetch_rows, is_postgres
 from domain.analytics.mrr import Kind, classify
 from domain.analytics.subscription_mrr import mrr_of, terms_of
 
@@ -41,6 +42,14 @@ ON CONFLICT (customer_id, currency) DO UPDATE SET
         WHEN customer_mrr.mrr_minor = 0 AND customer_mrr.mrr_minor + excluded.mrr_minor > 0
         THEN 1 ELSE 0 END
 RETURNING mrr_minor, starts
+"""
+_DAILY = """
+INSERT INTO mrr_daily (tenant_id, currency, day, kind, amount_minor, customers, movements)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (tenant_id, currency, day, kind) DO UPDATE SET
+    amount_minor = mrr_daily.amount_minor + excluded.amount_minor,
+    customers = mrr_daily.customers + excluded.customers,
+    movements = mrr_daily.movements + excluded.movements
 """
 
 
@@ -128,6 +137,28 @@ def movement_row(
     )
 
 
+def daily_sums(rows: Sequence[MrrMovement]) -> dict[tuple[int, str, date, str], list[int]]:
+    """Rows summed per (tenant, currency, UTC day, kind): amount, customers, count."""
+    sums: dict[tuple[int, str, date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in rows:
+        day = row.occurred_at.astimezone(UTC).date()
+        cell = sums[(row.tenant_id, row.currency, day, row.kind or "")]
+        cell[0] += row.subscription_mrr_after - row.subscription_mrr_before
+        cell[1] += row.customers_delta
+        cell[2] += 1
+    return sums
+
+
+async def add_to_daily(rows: Sequence[MrrMovement]) -> None:
+    """Add rows to the daily sums, in key order (two writers lock them the same way)."""
+    text_days = not is_postgres(MrrDaily._meta.db)  # SQLite keeps dates as ISO text
+    for (tenant, currency, day, kind), (amount, customers, count) in sorted(
+        daily_sums(rows).items()
+    ):
+        when = day.isoformat() if text_days else day
+        await fetch_rows(MrrDaily, _DAILY, [tenant, currency, when, kind, amount, customers, count])
+
+
 async def follow(sub: Any, at: datetime, cause: str) -> list[MrrMovement]:
     """Record `sub`'s MRR after a change made at `at` (nothing if it did not move)."""
     book = await TermsBook.load([sub])
@@ -166,6 +197,7 @@ async def record(moves: Sequence[Move]) -> list[MrrMovement]:
             raise RuntimeError(f"customer {sub.customer_id} MRR would be negative")
         rows.append(movement_row(move, before, after, customer_after - delta, starts))
     await MrrMovement.bulk_create(rows)
+    await add_to_daily(rows)
     subs = {move.subscription.id: move.subscription for move, _, _ in changed}
     for sub_id, sub in subs.items():
         sub.mrr_minor = current[sub_id]

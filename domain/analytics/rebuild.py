@@ -10,8 +10,9 @@ subscription's MRR is computed again from those terms (domain/analytics/
 subscription_mrr.py) and each customer's moves classified again in time order, by
 the same rules the live writer follows (movement_log.movement_row), so a live log
 that drifted from its own history, or a change of the MRR rules, shows as
-differences, and `write` regenerates the log, the running totals per customer and
-each subscription's MRR from the history.
+differences, as do daily sums (`mrr_daily`) that disagree with the log; `write`
+regenerates the log, the daily sums, the running totals per customer and each
+subscription's MRR from the history.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from db.analytics_models import CustomerMrr, MrrMovement
+from db.analytics_models import CustomerMrr, MrrDaily, MrrMovement
 from db.models import Subscription, Tenant
 from db.raw import is_postgres
-from domain.analytics.movement_log import Move, TermsBook, movement_row
+from domain.analytics.movement_log import Move, TermsBook, add_to_daily, daily_sums, movement_row
 from domain.analytics.subscription_mrr import mrr_of
 
 _COMPARED = (
@@ -163,11 +164,26 @@ async def rebuild_tenant(tenant_id: int, *, write: bool = False) -> TenantRebuil
             for sid, now in subs_now.items()
             if now != sub_mrr.get(sid, 0)
         ]
+        stored = {
+            (tenant_id, cur, day, kind): [amount, counted, count]
+            for cur, day, kind, amount, counted, count in await MrrDaily.filter(
+                tenant_id=tenant_id
+            ).values_list("currency", "day", "kind", "amount_minor", "customers", "movements")
+        }
+        daily = daily_sums(rows)
+        diffs += [
+            f"daily sums of {key[1]} {key[2]} {key[3] or '-'}: {stored.get(key)} stored, "
+            f"{daily.get(key)} from the log"
+            for key in sorted(set(stored) | set(daily))
+            if stored.get(key) != daily.get(key)
+        ]
         report.difference_count, report.differences = len(diffs), diffs[:20]
         if write and diffs:
             await MrrMovement.filter(tenant_id=tenant_id).delete()
             await CustomerMrr.filter(tenant_id=tenant_id).delete()
+            await MrrDaily.filter(tenant_id=tenant_id).delete()
             await MrrMovement.bulk_create(rows, batch_size=5000)
+            await add_to_daily(rows)
             await CustomerMrr.bulk_create(
                 [
                     CustomerMrr(

@@ -2,10 +2,13 @@
 hand sums to the pure maths of domain/analytics/mrr.py.
 
 Any past interval is a sum over the log: a currency's MRR at an instant is the sum of
-every movement before it, its paying customers the sum of `customers_delta`. On
-PostgreSQL one statement sums per interval, currency and kind (`width_bucket` over
-the boundaries; interval 0 is everything before the range, the opening); on SQLite,
-the zero-setup default, the rows are summed in Python with the same result.
+every movement before it, its paying customers the sum of `customers_delta`. A series
+whose boundaries are UTC midnights (DAY, WEEK or MONTH from a midnight) reads the
+daily sums written with the log (`mrr_daily`: a few rows a day, whatever the volume);
+any other boundaries read the log itself: on PostgreSQL one statement sums per
+interval, currency and kind (`width_bucket` over the boundaries; interval 0 is
+everything before the range, the opening), on SQLite the rows are summed in Python.
+Both give the same figures (tests/domain/analytics/test_movement_log.py).
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import bisect
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from db.analytics_models import MrrMovement
+from tortoise.functions import Sum
+
+from db.analytics_models import MrrDaily, MrrMovement
 from db.models import Customer, Subscription
 from db.raw import fetch, is_postgres
 from domain.analytics.cash import Interval, boundaries
@@ -35,6 +40,13 @@ from domain.analytics.mrr import (
 from domain.money import normalise_currency
 from domain.tenancy.access import Permission, Principal
 
+_DAILY_PG = """
+SELECT currency, width_bucket(day, $2::date[]) AS bucket, kind,
+       SUM(amount_minor) AS amount, SUM(customers) AS customers
+FROM mrr_daily
+WHERE tenant_id = $1 AND day < $3 {currency}
+GROUP BY 1, 2, 3
+"""
 _SUMS_PG = """
 SELECT currency, width_bucket(occurred_at, $2::timestamptz[]) AS bucket, kind,
        SUM(subscription_mrr_after - subscription_mrr_before) AS amount,
@@ -45,14 +57,66 @@ GROUP BY 1, 2, 3
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Sums:
-    """Per currency: (bucket, kind) → (amount, customers), bucket 0 the opening."""
+def _midnights(bounds: Sequence[datetime]) -> list[date] | None:
+    """The boundaries as UTC days when every one is a UTC midnight, else None."""
+    days = []
+    for bound in bounds:
+        at = bound.astimezone(UTC)
+        if at.time() != time(0):
+            return None
+        days.append(at.date())
+    return days
 
-    by_currency: dict[str, dict[tuple[int, str | None], tuple[int, int]]]
+
+async def _daily_sums(
+    tenant_id: int, days: Sequence[date], currency: str | None
+) -> dict[str, dict[tuple[int, str | None], tuple[int, int]]]:
+    """`_sums` from the daily sums (boundaries at UTC midnights). On PostgreSQL one
+    statement groups them per interval (`width_bucket` over the days); on SQLite the
+    opening is grouped in SQL and the range's few rows a day are summed here."""
+    out: dict[str, dict[tuple[int, str | None], tuple[int, int]]] = defaultdict(dict)
+    if is_postgres(MrrDaily._meta.db):
+        params: list = [tenant_id, list(days), days[-1]]
+        where = ""
+        if currency:
+            where, params = "AND currency = $4", [*params, currency]
+        for row in await fetch(MrrDaily, _DAILY_PG.format(currency=where), params):
+            key = (row["bucket"], row["kind"] or None)
+            out[row["currency"]][key] = (int(row["amount"]), int(row["customers"]))
+        return dict(out)
+    query = MrrDaily.filter(tenant_id=tenant_id)
+    if currency:
+        query = query.filter(currency=currency)
+    opening = (
+        await query.filter(day__lt=days[0])
+        .annotate(amount=Sum("amount_minor"), counted=Sum("customers"))
+        .group_by("currency", "kind")
+        .values_list("currency", "kind", "amount", "counted")
+    )
+    for cur, kind, amount, counted in opening:
+        out[cur][(0, kind or None)] = (int(amount or 0), int(counted or 0))
+    for cur, day, kind, amount, counted in await query.filter(
+        day__gte=days[0], day__lt=days[-1]
+    ).values_list("currency", "day", "kind", "amount_minor", "customers"):
+        key = (bisect.bisect_right(days, day), kind or None)
+        was = out[cur].get(key, (0, 0))
+        out[cur][key] = (was[0] + amount, was[1] + counted)
+    return dict(out)
 
 
 async def _sums(
+    tenant_id: int, bounds: Sequence[datetime], currency: str | None
+) -> dict[str, dict[tuple[int, str | None], tuple[int, int]]]:
+    """Per currency: (interval, kind) → (amount, customers); interval 0 is everything
+    before the range. From the daily sums when the boundaries are UTC midnights (any
+    DAY, WEEK or MONTH series from a midnight), else from the log itself."""
+    days = _midnights(bounds)
+    if days is not None:
+        return await _daily_sums(tenant_id, days, currency)
+    return await _log_sums(tenant_id, bounds, currency)
+
+
+async def _log_sums(
     tenant_id: int, bounds: Sequence[datetime], currency: str | None
 ) -> dict[str, dict[tuple[int, str | None], tuple[int, int]]]:
     out: dict[str, dict[tuple[int, str | None], list[int]]] = defaultdict(
@@ -94,17 +158,20 @@ def points(
 ) -> list[Point]:
     """The points of one currency from its sums: MRR and paying customers carried from
     the opening, each interval's movements by kind (pure)."""
-    mrr = sum(amount for (bucket, _), (amount, _) in sums.items() if bucket == 0)
-    paying = sum(count for (bucket, _), (_, count) in sums.items() if bucket == 0)
+    by_bucket: dict[int, dict[str | None, tuple[int, int]]] = defaultdict(dict)
+    for (bucket, kind), cell in sums.items():
+        by_bucket[bucket][kind] = cell
+    opening = by_bucket.get(0, {})
+    mrr = sum(amount for amount, _ in opening.values())
+    paying = sum(count for _, count in opening.values())
     out = []
     for i in range(1, len(bounds)):
+        cells = by_bucket.get(i, {})
         moved = {
-            Kind(kind): abs(amount)
-            for (bucket, kind), (amount, _) in sums.items()
-            if bucket == i and kind is not None and amount
+            Kind(kind): abs(amount) for kind, (amount, _) in cells.items() if kind and amount
         }
-        counts = {kind: count for (bucket, kind), (_, count) in sums.items() if bucket == i}
-        delta = sum(amount for (bucket, _), (amount, _) in sums.items() if bucket == i)
+        counts = {kind: count for kind, (_, count) in cells.items()}
+        delta = sum(amount for amount, _ in cells.values())
         point = Point(
             bounds[i - 1],
             bounds[i],

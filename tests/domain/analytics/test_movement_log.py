@@ -12,6 +12,7 @@ import pytest
 
 from db.analytics_models import CustomerMrr, MrrMovement
 from db.models import Subscription
+from domain.analytics import revenue
 from domain.analytics.cash import Interval
 from domain.analytics.mrr import Kind
 from domain.analytics.rebuild import rebuild_tenant
@@ -281,6 +282,12 @@ async def test_the_rebuild_equals_the_live_log_after_a_year(book: Book) -> None:
             await book.subscribe(a, "yearly")
     live = await book.log()
     assert len(live) >= 8
+    # The daily sums and the log itself give the same series.
+    bounds = [utc(2026, m, 1) for m in range(1, 13)] + [utc(2027, 1, 1)]
+    days = [b.date() for b in bounds]
+    from_log = await revenue._log_sums(book.tenant.id, bounds, None)
+    assert await revenue._daily_sums(book.tenant.id, days, None) == from_log
+    assert sum(amount for cells in from_log.values() for amount, _ in cells.values()) > 0
     report = await rebuild_tenant(book.tenant.id)
     assert report.equal, report.differences
     assert report.live_rows == report.rebuilt_rows == len(live)
