@@ -56,6 +56,7 @@ FLAGS = {
     "tenantId": "--tenant",
     "expiresAt": "--expires-days",
     "period": "--period",
+    "month": "--month",
 }
 
 
@@ -81,8 +82,16 @@ async def open_database(url: str) -> None:
 async def _migrate(url: str) -> None:
     from tortoise.migrations.api.migrate import migrate
 
+    from domain.analytics.rebuild import backfill
+
     try:
         await migrate(config=tortoise_config(url))
+        await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+        for report in await backfill():  # subscriptions older than the MRR log
+            if report.written:
+                print(
+                    f"MRR log back-filled for tenant {report.tenant_id}: {report.rebuilt_rows} rows"
+                )
     except (OSError, TimeoutError) as exc:
         raise CommandError(f"the database at {_where(url)} is unreachable: {exc}") from None
     finally:
@@ -251,9 +260,11 @@ async def _calculate_royalties(period: str, tenant: str | None) -> int:
 
 async def _bill(settings: Settings, batch_size: int) -> int:
     from domain.credits import schedule
+    from domain.reports.kpi_schedule import send_due_kpi_reports
 
     failures = await bill_with_progress(batch_size, settings.redis_url)
     await schedule.run_due()
+    await send_due_kpi_reports(clock.now())  # last month's KPI report, once, to the outbox
     # One pass of the outboxes, so a cron'd `bill` alone keeps partners told.
     async with httpx.AsyncClient(timeout=15) as http:
         await deliver_due(http)
@@ -306,6 +317,9 @@ def parser() -> argparse.ArgumentParser:
     rebuild.add_argument(
         "--write", action="store_true", help="replace the log with the rebuilt one"
     )
+    stats = command("stats", "print a month's KPIs (MRR, customers, cash, receivables, cohorts)")
+    stats.add_argument("--tenant", help="one tenant (ten_…); default: every tenant")
+    stats.add_argument("--month", help="YYYY-MM (UTC); default: the last complete month")
     key = command("create-api-key", "issue an API key for a tenant")
     key.add_argument("--tenant", required=True, help="tenant id (ten_…)")
     key.add_argument(
@@ -345,6 +359,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(
             _with_db(settings, lambda: cli_analytics.rebuild_analytics(args.tenant, args.write))
         )
+    elif args.command == "stats":
+        import cli_analytics
+
+        return asyncio.run(_with_db(settings, lambda: cli_analytics.stats(args.tenant, args.month)))
     elif args.command == "create-tenant":
         asyncio.run(_create_tenant(settings, args))
     elif args.command == "create-api-key":

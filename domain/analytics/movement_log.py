@@ -64,6 +64,7 @@ class Move:
     at: datetime
     cause: str
     terms: dict[str, Any]
+    seq: int | None = None  # a logged row's id, when the rebuild replays the log
 
 
 class TermsBook:

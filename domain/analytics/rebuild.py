@@ -28,7 +28,7 @@ from tortoise.transactions import in_transaction
 
 from db.analytics_models import CustomerMrr, MrrDaily, MrrMovement
 from db.models import Subscription, Tenant
-from db.raw import is_postgres
+from db.raw import fetch, is_postgres
 from domain.analytics.movement_log import Move, TermsBook, add_to_daily, daily_sums, movement_row
 from domain.analytics.subscription_mrr import mrr_of
 
@@ -66,7 +66,11 @@ def replay(moves: Iterable[Move]) -> tuple[list[MrrMovement], dict[int, int], di
     currency)'s (MRR, starts): the live writer's rules, in memory."""
     sub_mrr: dict[int, int] = {}
     changed: list[tuple[Move, int, int]] = []
-    for move in sorted(moves, key=lambda m: (m.at, m.subscription.id)):
+    # A customer's moves are replayed in the order they were applied: the log's ids
+    # (writers of one customer take its running total's row lock in turn, so ids follow
+    # that order even when the instants of two racing changes do not), after what the
+    # rows of subscriptions older than the log tell, in time order.
+    for move in sorted(moves, key=_replay_order):
         before = sub_mrr.get(move.subscription.id, 0)
         after = mrr_of(move.terms)
         sub_mrr[move.subscription.id] = after
@@ -83,6 +87,12 @@ def replay(moves: Iterable[Move]) -> tuple[list[MrrMovement], dict[int, int], di
         state[0] += after - before
         rows.append(movement_row(move, before, after, customer_before, state[1]))
     return rows, sub_mrr, dict(customers)
+
+
+def _replay_order(move: Move) -> tuple:
+    if move.seq is None:
+        return (0, move.at, move.subscription.id)
+    return (1, move.seq)
 
 
 def _earlier_history(sub: Subscription, book: TermsBook) -> list[Move]:
@@ -111,7 +121,7 @@ async def _history(tenant_id: int) -> tuple[list[Move], list[MrrMovement]]:
     moves = []
     for row in live:
         sub = subs[row.subscription_id]
-        moves.append(Move(_as_of(sub, row), row.occurred_at, row.cause, row.terms))
+        moves.append(Move(_as_of(sub, row), row.occurred_at, row.cause, row.terms, row.id))
     logged = {row.subscription_id for row in live}
     unlogged = [s for s in subs.values() if s.id not in logged]
     book = await TermsBook.load(unlogged)
@@ -210,3 +220,18 @@ async def rebuild(
     return [
         await rebuild_tenant(t, write=write) for t in await tenants.values_list("id", flat=True)
     ]
+
+
+_UNLOGGED = """
+SELECT DISTINCT s.tenant_id FROM subscription s
+WHERE s.status <> 'trialing' AND s.status <> 'incomplete'
+  AND NOT EXISTS (SELECT 1 FROM mrr_movement m WHERE m.subscription_id = s.id)
+"""
+
+
+async def backfill() -> list[TenantRebuild]:
+    """Write the log of every tenant with subscriptions the log has never seen (made
+    before migration 0008): `migrate` runs it, so the first series after an upgrade
+    already counts them. A tenant whose rebuild finds nothing to add is left as it is."""
+    rows = await fetch(MrrMovement, _UNLOGGED, [])
+    return [await rebuild_tenant(row["tenant_id"], write=True) for row in rows]

@@ -4,18 +4,19 @@ out in the comments; amounts are EUR cents unless said otherwise."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from db.analytics_models import CustomerMrr, MrrMovement
+from db.analytics_models import CustomerMrr, MrrDaily, MrrMovement
 from db.models import Subscription
 from domain.analytics import revenue
 from domain.analytics.cash import Interval
 from domain.analytics.mrr import Kind
-from domain.analytics.rebuild import rebuild_tenant
+from domain.analytics.rebuild import backfill, rebuild_tenant
 from domain.analytics.revenue import cohort_table, customers_overview, mrr_series
 from domain.billing.simulated_clocks import advance_test_clock
 from domain.catalog.coupons import create_coupon
@@ -292,26 +293,55 @@ async def test_the_rebuild_equals_the_live_log_after_a_year(book: Book) -> None:
     assert report.equal, report.differences
     assert report.live_rows == report.rebuilt_rows == len(live)
 
-    # Data older than the log: without its rows, the rebuild back-fills from the
-    # subscription rows (current terms from their start) and `write` makes it the log.
-    await MrrMovement.filter(tenant_id=book.tenant.id).delete()
-    await CustomerMrr.filter(tenant_id=book.tenant.id).delete()
+    # Data older than the log (made before migration 0008): no rows, no running totals,
+    # no MRR on the subscriptions. `migrate` back-fills it from the subscription rows
+    # (current terms from their start), and the rebuild then finds the log equal.
+    for model in (MrrMovement, CustomerMrr, MrrDaily):
+        await model.filter(tenant_id=book.tenant.id).delete()
+    await Subscription.filter(tenant_id=book.tenant.id).update(mrr_minor=0)
     assert not (await rebuild_tenant(book.tenant.id)).equal
-    written = await rebuild_tenant(book.tenant.id, write=True)
-    assert written.written
+    (written,) = await backfill()
+    assert written.written and written.tenant_id == book.tenant.id
     assert (await rebuild_tenant(book.tenant.id)).equal
+    assert await backfill() == []  # nothing left to back-fill
     (point,) = await mrr_series(
         book.admin, start=utc(2026, 12, 1), end=utc(2026, 12, 2), interval=Interval.DAY
     )
-    now = sum(await Subscription.filter(tenant_id=book.tenant.id).values_list("mrr_minor", flat=True))
+    now = sum(
+        await Subscription.filter(tenant_id=book.tenant.id).values_list("mrr_minor", flat=True)
+    )
     assert point.mrr_end == now
 
 
 async def test_only_admins_and_analysts_read(book: Book) -> None:
     service = Principal(tenant_id=book.tenant.id, role=Role.SERVICE, key_id=0)
     with pytest.raises(PermissionDeniedError):
-        await mrr_series(service, start=utc(2026, 1, 1), end=utc(2026, 2, 1), interval=Interval.MONTH)
+        await mrr_series(
+            service, start=utc(2026, 1, 1), end=utc(2026, 2, 1), interval=Interval.MONTH
+        )
     analyst = Principal(tenant_id=book.tenant.id, role=Role.ANALYST, key_id=0)
-    assert await mrr_series(
-        analyst, start=utc(2026, 1, 1), end=utc(2026, 2, 1), interval=Interval.MONTH
-    ) == []
+    assert (
+        await mrr_series(
+            analyst, start=utc(2026, 1, 1), end=utc(2026, 2, 1), interval=Interval.MONTH
+        )
+        == []
+    )
+
+
+async def test_concurrent_changes_of_one_customer_are_classified_in_turn(db: str) -> None:
+    # Eight subscriptions of one customer created at once (real races on PostgreSQL,
+    # serialised on SQLite): exactly one is the customer's `new` (+1 paying customer),
+    # seven are expansions, and the running total ends at 8 x 10.00.
+    tenant = await make_test_tenant(country="FR")
+    plan = await make_plan(tenant=tenant, code="seat", prices=[("EUR", 1000)])
+    customer = await make_customer(tenant=tenant, name="Racer")
+    await asyncio.gather(
+        *(make_subscription(tenant=tenant, customer=customer, plan=plan) for _ in range(8))
+    )
+    rows = await MrrMovement.filter(tenant_id=tenant.id).order_by("id")
+    assert sorted(r.kind for r in rows) == ["expansion"] * 7 + ["new"]
+    assert sum(r.customers_delta for r in rows) == 1
+    assert sorted(r.customer_mrr_after for r in rows) == [1000 * k for k in range(1, 9)]
+    (total,) = await CustomerMrr.filter(tenant_id=tenant.id).values_list("mrr_minor", flat=True)
+    assert total == 8000
+    assert (await rebuild_tenant(tenant.id)).equal
