@@ -43,6 +43,13 @@ async def mrr(
     to: To,
     interval: s.AnalyticsInterval = s.AnalyticsInterval.MONTH,
     currency: Currency = None,
+    reporting_currency: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Convert every currency into this one with the rates recorded"
+            " per month (setRoyaltyExchangeRates) and sum them: one series."
+        ),
+    ] = None,
 ) -> list[s.MrrPoint]:
     """MRR and its movements per interval, per currency (at most 1,000 points each)."""
     points = await query(
@@ -52,6 +59,7 @@ async def mrr(
             end=to,
             interval=Interval(interval.value),
             currency=currency,
+            reporting_currency=reporting_currency,
         )
     )
     return [s.MrrPoint.of(p) for p in points]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from itertools import pairwise
 
 from tortoise.functions import Sum
 
@@ -37,6 +38,7 @@ from domain.analytics.mrr import (
     ltv,
     retention,
 )
+from domain.analytics.reporting_currency import convert, rates_for
 from domain.money import normalise_currency
 from domain.tenancy.access import Permission, Principal
 
@@ -167,9 +169,7 @@ def points(
     out = []
     for i in range(1, len(bounds)):
         cells = by_bucket.get(i, {})
-        moved = {
-            Kind(kind): abs(amount) for kind, (amount, _) in cells.items() if kind and amount
-        }
+        moved = {Kind(kind): abs(amount) for kind, (amount, _) in cells.items() if kind and amount}
         counts = {kind: count for kind, (_, count) in cells.items()}
         delta = sum(amount for amount, _ in cells.values())
         point = Point(
@@ -206,16 +206,25 @@ async def mrr_series(
     end: datetime,
     interval: Interval,
     currency: str | None = None,
+    reporting_currency: str | None = None,
 ) -> list[Point]:
     """MRR and its movements per interval of [start, end), per currency (each
-    currency's points in time order, currencies in alphabetical order)."""
+    currency's points in time order, currencies in alphabetical order); with
+    `reporting_currency`, one series of every currency converted into it with the
+    tenant's recorded rates (domain/analytics/reporting_currency.py)."""
     principal.require(Permission.ANALYTICS_READ)
     bounds = boundaries(start, end, interval)
     currency = normalise_currency(currency) if currency else None
     found = await _sums(principal.tenant_id, bounds, currency)
     if currency and currency not in found:
         found[currency] = {}
-    return [p for cur in sorted(found) for p in points(bounds, cur, found[cur])]
+    series = [p for cur in sorted(found) for p in points(bounds, cur, found[cur])]
+    if reporting_currency is None:
+        return series
+    to = normalise_currency(reporting_currency, field="reportingCurrency")
+    if not series:
+        return [Point(a, b, to, 0, 0) for a, b in pairwise(bounds)]
+    return convert(series, to, await rates_for(principal.tenant_id, series, to))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,12 @@ from domain.analytics import revenue
 from domain.analytics.cash import Interval
 from domain.analytics.mrr import Kind
 from domain.analytics.rebuild import backfill, rebuild_tenant
+from domain.analytics.reporting_currency import MissingExchangeRate
 from domain.analytics.revenue import cohort_table, customers_overview, mrr_series
 from domain.billing.simulated_clocks import advance_test_clock
 from domain.catalog.coupons import create_coupon
 from domain.errors import PermissionDeniedError
+from domain.royalties.rates import set_exchange_rates
 from domain.subscriptions import changes
 from domain.tenancy.access import Principal, Role
 from tests.factories import (
@@ -345,3 +347,20 @@ async def test_concurrent_changes_of_one_customer_are_classified_in_turn(db: str
     (total,) = await CustomerMrr.filter(tenant_id=tenant.id).values_list("mrr_minor", flat=True)
     assert total == 8000
     assert (await rebuild_tenant(tenant.id)).equal
+
+
+async def test_a_reporting_currency_converts_with_the_recorded_rates(book: Book) -> None:
+    # EUR 10.00 and USD 12.00 a month; January's rate 1 USD = 0.9 EUR: 10.00 + 10.80.
+    await book.subscribe(await book.customer("Eve"), "basic")
+    await book.subscribe(await book.customer("Uma", currency="USD"), "basic")
+    january = {"start": utc(2026, 1, 1), "end": utc(2026, 2, 1), "interval": Interval.MONTH}
+    with pytest.raises(MissingExchangeRate) as missing:
+        await mrr_series(book.admin, **january, reporting_currency="EUR")
+    assert "USD→EUR 2026-01" in missing.value.message
+    await set_exchange_rates(
+        book.admin, "2026-01", [{"from_currency": "USD", "to_currency": "EUR", "rate": "0.9"}]
+    )
+    (point,) = await mrr_series(book.admin, **january, reporting_currency="eur")
+    assert (point.currency, point.mrr_start, point.mrr_end) == ("EUR", 0, 2080)
+    assert point.moved == {Kind.NEW: 2080}
+    assert (point.customers_end, point.new_customers) == (2, 2)
