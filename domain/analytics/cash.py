@@ -87,9 +87,7 @@ class CashPoint:
         whose first attempt failed, by the interval the failure fell in."""
         if self.dunning_started == 0:
             return None
-        return (Decimal(self.dunning_recovered) / self.dunning_started).quantize(
-            Decimal("0.0001")
-        )
+        return (Decimal(self.dunning_recovered) / self.dunning_started).quantize(Decimal("0.0001"))
 
 
 def _bucket(bounds: Sequence[datetime], at: datetime | None) -> int | None:

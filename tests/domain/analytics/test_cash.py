@@ -102,3 +102,41 @@ async def test_analytics_are_for_admins_and_intervals_are_bounded(db: str) -> No
         utc(2026, 3, 31),
         utc(2026, 4, 1),
     ]
+
+
+async def test_receivables_aging_at_a_test_clock_instant(db: str) -> None:
+    # A customer on a test clock; 30-day terms, 20 % VAT. Invoices of 100.00 on Jan 1
+    # (due Jan 31), 50.00 on Feb 15 (due Mar 17) and 20.00 on Apr 20 (due May 20),
+    # none paid. At the clock's Apr 20: 80 days late (61-90) 120.00, 35 days late
+    # (31-60) 60.00, not yet due 24.00.
+    from domain.billing.simulated_clocks import advance_test_clock
+    from tests.factories import admin_of, make_customer, make_test_clock, make_test_tenant
+
+    tenant = await make_test_tenant(country="FR")
+    admin = admin_of(tenant)
+    test_clock = await make_test_clock(tenant=tenant, at=utc(2026, 1, 1))
+    customer = await make_customer(tenant=tenant, test_clock_id=test_clock.public_id)
+
+    async def invoice(amount: int) -> None:
+        await create_invoice(
+            admin,
+            {
+                "customer_id": customer.public_id,
+                "currency": "EUR",
+                "finalize": True,
+                "items": [
+                    {
+                        "description": "Work",
+                        "unit_price": {"currency": "EUR", "amount_minor": amount},
+                    }
+                ],
+            },
+        )
+
+    await invoice(10000)
+    await advance_test_clock(admin, test_clock.public_id, utc(2026, 2, 15))
+    await invoice(5000)
+    await advance_test_clock(admin, test_clock.public_id, utc(2026, 4, 20))
+    await invoice(2000)
+    aged = await receivables(admin, at=utc(2026, 4, 20), currency="EUR")
+    assert aged == {"current": 2400, "1-30": 0, "31-60": 6000, "61-90": 12000, "90+": 0}
