@@ -14,7 +14,16 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_CODE = ["server.py", "cli.py", "cli_analytics.py", "api", "domain", "db", "resolvers", "schema"]
+SERVER_CODE = [
+    "server.py",
+    "cli.py",
+    "cli_analytics.py",
+    "api",
+    "domain",
+    "db",
+    "resolvers",
+    "schema",
+]
 OWN = {"server", "cli", "cli_analytics", "api", "domain", "db", "resolvers", "schema"}
 
 
