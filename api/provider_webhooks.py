@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from api.graphql_app import read_body_within
 from domain.payments.provider_webhooks import receive
 from domain.payments.providers.base import SignatureError
+from domain.unit_of_work import use_bus
 
 log = logging.getLogger("tally.provider_webhooks")
 MAX_BODY = 512 * 1024
@@ -27,6 +28,7 @@ async def provider_webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "payload too large"}, status_code=413)
     body = await request.body()
     try:
+        use_bus(getattr(request.app.state, "bus", None))  # live metrics after a payment
         receipt = await receive(provider, tenant, body, request.headers.get("stripe-signature"))
     except SignatureError as exc:
         return JSONResponse({"error": exc.message}, status_code=400)

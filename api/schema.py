@@ -16,10 +16,12 @@ from strawberry.types import Info
 from domain.currencies import EXPONENTS
 from domain.errors import BillingError
 from resolvers import analytics as an
+from resolvers import analytics_settings as ans
 from resolvers import billing, catalog, credits, customers, tenancy, usage
 from resolvers import payments as pay
 from resolvers import royalties as roy
 from resolvers import royalty_runs as runs
+from schema import analytics_settings as aset
 from schema import credits as ct
 from schema import payloads as p
 from schema import payments as pt
@@ -169,6 +171,7 @@ class Query:
     analytics: Analytics = strawberry.field(
         resolver=_analytics, description="Revenue analytics: MRR, customers, cash, cohorts."
     )
+    analytics_settings = strawberry.field(resolver=ans.analytics_settings)
 
     @strawberry.field(description="Every ISO 4217 currency Tally accepts, with its exponent.")
     def currencies(self) -> list[Currency]:
@@ -350,6 +353,9 @@ class Mutation:
     update_royalty_settings: rt.RoyaltySettingsResult = strawberry.mutation(
         resolver=roy.update_royalty_settings
     )
+    update_analytics_settings: aset.AnalyticsSettingsResult = strawberry.mutation(
+        resolver=ans.update_analytics_settings
+    )
     run_royalties: rst.RunRoyaltiesResult = strawberry.mutation(resolver=runs.run_royalties)
     approve_royalty_statement: rst.RoyaltyStatementResult = strawberry.mutation(
         resolver=runs.approve_royalty_statement
@@ -376,6 +382,10 @@ class Subscription:
     invoice_events = strawberry.subscription(resolver=billing.invoice_events)
     credit_balance = strawberry.subscription(resolver=credits.credit_balance)
     usage_events = strawberry.subscription(resolver=credits.usage_events)
+    metrics_updates = strawberry.subscription(
+        resolver=an.metrics_updates,
+        description="Today's MRR and cash, pushed when they move (admin and analyst keys).",
+    )
     usage_updates = strawberry.subscription(
         resolver=usage.usage_updates,
         description="A customer's current usage now, then each time events land "

@@ -4,6 +4,9 @@ field of the object it returns (api/schema.py binds them)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated
 
@@ -13,13 +16,16 @@ from strawberry.types import Info
 from domain import clock
 from domain.analytics import cash as cash_domain
 from domain.analytics import credit_usage, revenue, usage_metrics
+from domain.analytics import live as metrics
 from domain.analytics import royalties_owed as owed
 from domain.analytics.cash import Interval
 from domain.tenancy.access import Permission
+from resolvers import live
 from resolvers.common import query
 from schema import analytics as s
 from schema import analytics_families as f
 
+COALESCE_SECONDS = 0.2
 From = Annotated[datetime, strawberry.argument(name="from", description="Inclusive.")]
 To = Annotated[datetime, strawberry.argument(description="Exclusive.")]
 Currency = Annotated[
@@ -165,3 +171,45 @@ async def royalties_owed(
     """What the tenant owes its payees per currency: payable, carried, advances."""
     found = await query(lambda: owed.royalties_owed(info.context.caller, as_of))
     return [f.RoyaltiesOwedReport.of(o) for o in found]
+
+
+async def metrics_updates(info: Info) -> AsyncGenerator[s.MetricsSnapshot, None]:
+    """Today's MRR and cash when the subscription opens, then again after they move
+    (coalesced: at most about five a second). Admin and analyst keys."""
+    live.permit(info, Permission.ANALYTICS_READ)
+    caller = info.context.caller
+    moved = asyncio.Event()
+
+    async def listen() -> None:
+        async for _ in live.events(info, metrics.metrics_channel(caller.tenant_id)):
+            moved.set()
+
+    async def now() -> s.MetricsSnapshot:
+        found = await query(lambda: metrics.today(caller, clock.now()))
+        return s.MetricsSnapshot(
+            at=found.at,
+            mrr=[s.MrrPoint.of(p) for p in found.mrr],
+            cash=[s.CashPoint.of(p) for p in found.cash],
+        )
+
+    # Listen first, then read, so a change landing after the read is not missed.
+    listener = asyncio.create_task(listen())
+    try:
+        await asyncio.sleep(0)
+        yield await now()
+        while True:
+            changed = asyncio.ensure_future(moved.wait())
+            try:
+                await asyncio.wait({changed, listener}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()
+            if listener.done():
+                listener.result()  # the bus failed: its error ends the stream
+                return
+            await asyncio.sleep(COALESCE_SECONDS)  # one read for a burst
+            moved.clear()
+            yield await now()
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener

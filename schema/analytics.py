@@ -229,3 +229,10 @@ class CohortRow:
                 (Decimal(k) / row.customers).quantize(Decimal("0.0001")) for k in row.retained
             ],
         )
+
+
+@strawberry.type(description="Today (UTC) so far: MRR and what moved it, cash; per currency.")
+class MetricsSnapshot:
+    at: datetime
+    mrr: list[MrrPoint]
+    cash: list[CashPoint]

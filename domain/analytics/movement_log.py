@@ -30,6 +30,7 @@ from typing import Any
 from db.analytics_models import MrrDaily, MrrMovement
 from db.models import Coupon, CouponAmount, Plan, Subscription
 from db.raw import fetch_rows, is_postgres
+from domain.analytics.live import metrics_moved
 from domain.analytics.mrr import Kind, classify
 from domain.analytics.subscription_mrr import mrr_of, terms_of
 
@@ -199,6 +200,8 @@ async def record(moves: Sequence[Move]) -> list[MrrMovement]:
         rows.append(movement_row(move, before, after, customer_after - delta, starts))
     await MrrMovement.bulk_create(rows)
     await add_to_daily(rows)
+    for tenant_id in {row.tenant_id for row in rows}:
+        metrics_moved(tenant_id)
     subs = {move.subscription.id: move.subscription for move, _, _ in changed}
     for sub_id, sub in subs.items():
         sub.mrr_minor = current[sub_id]

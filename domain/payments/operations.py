@@ -27,6 +27,7 @@ from domain.payments.providers.registry import credentials_for
 from domain.payments.providers.sandbox import SandboxProvider
 from domain.payments.refund_sending import process_refund
 from domain.tenancy.access import Permission, Principal, scope
+from domain.unit_of_work import operation
 
 MANUAL_METHODS = ("bank_transfer", "cash", "cheque")
 REFUND_REASONS = ("requested_by_customer", "duplicate", "fraudulent", "other")
@@ -64,6 +65,7 @@ def _amount(value: dict[str, Any] | None, currency: str, field: str) -> int | No
     return bounds.amount(money.amount_minor, field=field)
 
 
+@operation(transaction=False)  # run_once holds the transaction; this collects after-commit
 async def record_payment(
     principal: Principal, data: dict[str, Any], *, idempotency_key: str | None = None
 ) -> Payment:

@@ -27,6 +27,7 @@ from db.bulk import insert_many
 from db.models import Tenant
 from db.payment_models import Payment, ProviderEvent, Refund
 from domain import clock
+from domain.analytics.live import metrics_moved_now
 from domain.errors import ValidationError
 from domain.invoicing.credit_notes import issue_credit_note
 from domain.payments import aftermath, fast_settlement
@@ -143,6 +144,7 @@ async def receive(
     ):
         for invoice_id in to_cancel:
             await aftermath.cancel_at_provider(invoice_id)
+        await metrics_moved_now(tenant.id)
         return Receipt(event.id, "processed", "")
     try:
         async with in_transaction():
@@ -173,6 +175,8 @@ async def receive(
         return Receipt(event.id, "duplicate", "already received")
     if outcome == "flagged":
         log.warning("provider event %s flagged: %s", event.id, note)
+    if outcome == "processed":
+        await metrics_moved_now(tenant.id)  # today's cash may have moved
     if outcome == "processed" and event.type == "payment_intent.succeeded":
         invoice_id = await _invoice_of(tenant.id, provider, event.object)
         if invoice_id is not None:

@@ -11,6 +11,7 @@ from typing import Any
 from db.bulk import insert_many
 from db.payment_models import WebhookEvent
 from domain import clock
+from domain.analytics.live import metrics_moved
 from domain.ids import new_id
 
 EVENT_TYPES = (
@@ -39,6 +40,9 @@ def envelope(event_id: str, type_: str, at: datetime, obj: dict[str, Any]) -> di
     return {"id": event_id, "type": type_, "created_at": at.isoformat(), "data": obj}
 
 
+_CASH_EVENTS = ("invoice.", "payment.", "charge.", "refund.", "credit_note.")
+
+
 async def emit_many(events: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
     """(tenant id, type, object) → event rows, one statement for all of them."""
     if not events:
@@ -49,6 +53,8 @@ async def emit_many(events: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
         event_id = new_id("webhook_event")
         rows.append((event_id, tenant_id, type_, envelope(event_id, type_, at, obj), False, at, at))
     await insert_many(WebhookEvent, _COLUMNS, rows)
+    for tenant_id in {t for t, type_, _ in events if type_.startswith(_CASH_EVENTS)}:
+        metrics_moved(tenant_id)  # today's cash moved: live dashboards read it again
 
 
 async def emit(tenant_id: int, type_: str, obj: dict[str, Any]) -> None:
