@@ -29,6 +29,7 @@ from tortoise.connection import get_connection
 
 from api import documents, royalty_documents_http, royalty_http, usage_http
 from api.graphql_app import GRAPHIQL_ASSETS, TallyGraphQL
+from api.kpi_report_http import kpi_report_document
 from api.provider_webhooks import provider_webhook
 from api.schema import build_schema
 from db.config import connection_name, tortoise_config
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/v1/reads", royalty_http.record, methods=["POST"]),
             Route("/v1/exports/usage-events.{format}", usage_http.export_usage_events),
             Route("/v1/exports/usage-periods.{format}", usage_http.export_usage_periods),
+            Route("/v1/kpi-reports/{month}.pdf", kpi_report_document),
             Route(
                 "/v1/royalty-statements/{id}.{format}",
                 royalty_documents_http.royalty_statement_document,

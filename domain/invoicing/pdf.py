@@ -77,9 +77,18 @@ def _party(title: str, party: dict[str, Any], vat_key: str, locale: str) -> str:
     return "<br/>".join(rows)
 
 
+def font_faces() -> str:
+    """The stylesheet rules every PDF starts with: the DejaVu Sans that ships with the
+    project (regular and bold), named `DejaVu`; the only files the renderer may read."""
+    regular = (FONTS / "DejaVuSans.ttf").as_posix()
+    bold = (FONTS / "DejaVuSans-Bold.ttf").as_posix()
+    return (
+        f'@font-face {{ font-family: DejaVu; src: url("{regular}"); }}\n'
+        f'@font-face {{ font-family: DejaVu; src: url("{bold}"); font-weight: bold; }}\n'
+    )
+
+
 _CSS = """
-@font-face {{ font-family: DejaVu; src: url("{regular}"); }}
-@font-face {{ font-family: DejaVu; src: url("{bold}"); font-weight: bold; }}
 @page {{ size: a4; margin: 1.6cm; }}
 body {{ font-family: DejaVu; font-size: 9.5pt; color: #222; }}
 h1 {{ font-size: 18pt; margin: 0 0 4pt 0; }}
@@ -99,12 +108,7 @@ def render_html(doc: Document) -> str:
     loc = language(doc.locale)
     rtl = loc in RTL
     start, end = ("right", "left") if rtl else ("left", "right")
-    css = _CSS.format(
-        regular=(FONTS / "DejaVuSans.ttf").as_posix(),
-        bold=(FONTS / "DejaVuSans-Bold.ttf").as_posix(),
-        start=start,
-        end=end,
-    )
+    css = font_faces() + _CSS.format(start=start, end=end)
     title = label(doc.kind, loc)
     meta = [
         (label("number", loc), doc.number or "—"),
