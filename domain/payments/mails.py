@@ -1,10 +1,17 @@
 """Dunning mail: written to the `mail_message` outbox in the transaction that
 decides it (so it is neither lost nor sent twice: one dedupe key per reason),
-and sent after commit by `send_pending`, in the customer's language."""
+and sent after commit by `send_pending`, in the customer's language.
+
+The outbox has no attachment column: a message with files (the monthly KPI report's
+PDF) keeps its whole MIME body, text and attachments, in `body`, written by
+`mime_body`; `send_pending` sends it as it is, with the row's headers."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -129,6 +136,21 @@ async def queue(
     )
 
 
+# The first line of a body written by `mime_body`; no composed text starts with it.
+MIME_MARK = "X-Tally-Outbox: mime\n"
+
+
+def mime_body(text: str, attachments: Sequence[tuple[str, str, bytes]]) -> str:
+    """A `body` for the outbox carrying `text` and (file name, content type, bytes)
+    attachments (base64, so a PDF of 100 kB takes about 135 kB of text)."""
+    part = EmailMessage()
+    part.set_content(text)
+    for filename, content_type, data in attachments:
+        maintype, subtype = content_type.split("/", 1)
+        part.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return MIME_MARK + part.as_string()
+
+
 # An SMTP exchange times out after 20 s (domain/mailer.py); a claim this old belongs
 # to a worker that died mid-send. Taking it again may send the mail twice if that
 # worker had finished the exchange: mail is at least once, never lost.
@@ -162,12 +184,17 @@ async def send_pending(smtp_url: str | None, sender: str, *, limit: int = 100) -
 
 
 async def _send(message: MailMessage, smtp_url: str, sender: str) -> bool:
-    mail = EmailMessage()
+    if message.body.startswith(MIME_MARK):
+        mail = email.message_from_string(
+            message.body[len(MIME_MARK) :], _class=EmailMessage, policy=email.policy.default
+        )
+    else:
+        mail = EmailMessage()
+        mail.set_content(message.body)
     mail["Subject"] = message.subject
     mail["From"] = sender
     mail["To"] = message.to
     mail["Message-ID"] = make_msgid(domain="tally.local")
-    mail.set_content(message.body)
     try:
         await aiosmtplib.send(mail, **smtp_options(smtp_url))  # type: ignore[arg-type]
     except (aiosmtplib.SMTPException, OSError) as exc:

@@ -213,6 +213,7 @@ OWN = {
     "paymentSettings",
     "creditSettings",
     "analytics",  # the caller's own tenant's figures (tests/api/test_analytics_api.py)
+    "analyticsSettings",  # the caller's own tenant's (tests/api/test_kpi_report_api.py)
     *royalties.OWN,
 }  # answer about the caller itself, no foreign id taken
 
@@ -403,5 +404,6 @@ CREATES_OWN = {
     "updatePaymentSettings",
     "createWebhookEndpoint",
     "updateCreditSettings",
+    "updateAnalyticsSettings",
 }
 ITEM = {"description": "Setup", "unit_price": {"currency": "EUR", "amount_minor": 5000}}
