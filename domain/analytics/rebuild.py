@@ -225,6 +225,7 @@ async def rebuild(
 _UNLOGGED = """
 SELECT DISTINCT s.tenant_id FROM subscription s
 WHERE s.status <> 'trialing' AND s.status <> 'incomplete'
+  AND NOT (s.ended_at IS NOT NULL AND s.ended_at <= COALESCE(s.trial_end, s.started_at))
   AND NOT EXISTS (SELECT 1 FROM mrr_movement m WHERE m.subscription_id = s.id)
 """
 

@@ -302,10 +302,11 @@ async def test_the_rebuild_equals_the_live_log_after_a_year(book: Book) -> None:
         await model.filter(tenant_id=book.tenant.id).delete()
     await Subscription.filter(tenant_id=book.tenant.id).update(mrr_minor=0)
     assert not (await rebuild_tenant(book.tenant.id)).equal
-    (written,) = await backfill()
-    assert written.written and written.tenant_id == book.tenant.id
+    (written,) = [r for r in await backfill() if r.tenant_id == book.tenant.id]
+    assert written.written
     assert (await rebuild_tenant(book.tenant.id)).equal
-    assert await backfill() == []  # nothing left to back-fill
+    again = [r for r in await backfill() if r.tenant_id == book.tenant.id]
+    assert not any(r.written for r in again)  # nothing left to back-fill
     (point,) = await mrr_series(
         book.admin, start=utc(2026, 12, 1), end=utc(2026, 12, 2), interval=Interval.DAY
     )
