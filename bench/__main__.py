@@ -10,6 +10,7 @@ from bench import (
     analytics_mrr,
     billing_run,
     credits,
+    exports,
     invoice_pdf,
     plans_list,
     provider_webhooks,
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "usage-billing": usage_billing.run,
     "royalties": royalties.run,  # options: see bench/royalties.py
     "mrr": analytics_mrr.run,  # options: see bench/analytics_mrr.py
+    "exports": exports.run,  # options: see bench/exports.py
 }
 
 
