@@ -5,7 +5,7 @@ WORKDIR /src
 # build backend included: Tally is then built with it, fetching nothing unpinned.
 COPY requirements/run.txt requirements/run.txt
 RUN pip install --no-cache-dir --require-hashes -r requirements/run.txt
-COPY pyproject.toml README.md LICENSE server.py cli.py cli_analytics.py ./
+COPY pyproject.toml README.md LICENSE server.py cli.py cli_analytics.py cli_royalties.py ./
 COPY api ./api
 COPY schema ./schema
 COPY resolvers ./resolvers

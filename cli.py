@@ -194,70 +194,6 @@ async def _create_key(settings: Settings, args: argparse.Namespace) -> None:
     print(f"{args.role} API key (shown once): {await _with_db(settings, run)}")
 
 
-async def _verify_ledger() -> int:
-    from domain.credits.schedule import verify_ledger
-    from domain.royalties import ledger as royalty_ledger
-
-    checked, bad = await verify_ledger()
-    for m in bad:
-        print(
-            f"MISMATCH wallet {m.wallet_id} ({m.customer}): stored {m.stored}, "
-            f"ledger {m.ledger}, lots {m.lots}"
-        )
-    print(f"{checked} wallets checked, {len(bad)} mismatched")
-    payees, wrong = await royalty_ledger.verify_ledger()
-    for w in wrong:
-        print(
-            f"MISMATCH payee {w.payee} {w.figure}: stored {w.stored_minor}, ledger {w.ledger_minor}"
-        )
-    print(f"{payees} royalty payees checked, {len(wrong)} mismatched")
-    return 1 if bad or wrong else 0
-
-
-async def _calculate_royalties(period: str, tenant: str | None) -> int:
-    """Every tenant's (or one tenant's) royalty run for `period`, with a progress bar."""
-    from db.models import Tenant
-    from db.royalty_models import Payee
-    from domain.royalties.period_guard import PeriodNotEnded
-    from domain.royalties.run import run_period
-    from domain.royalties.settings import RoyaltyPeriod
-
-    month = RoyaltyPeriod.parse(period)
-    if month.end > clock.now():  # the same for every tenant: one error line
-        raise PeriodNotEnded(f"{month} has not ended yet", field="period")
-    query = Tenant.filter(public_id=tenant) if tenant else Tenant.all()
-    ids = await query.order_by("id").values_list("id", "public_id")
-    if tenant and not ids:
-        raise CommandError(f"no tenant {tenant}")
-    with_payees = set(await Payee.all().distinct().values_list("tenant_id", flat=True))
-    interactive = sys.stderr.isatty()
-    failed = 0
-    for tenant_id, public_id in ids:
-        if tenant_id not in with_payees:
-            continue
-        started = time.perf_counter()
-
-        def progress(done: int, total: int, started: float = started) -> None:
-            bar = _bar(done, total, started, "payees")
-            sys.stderr.write(bar if interactive else bar.lstrip("\r") + "\n")
-            sys.stderr.flush()
-
-        try:
-            report = await run_period(tenant_id, month, progress=progress, quiet_gc=True)
-        except BillingError as exc:  # this tenant's (a missing rate): the others still run
-            print(f"{public_id} {month}: {exc.code}: {exc.message}", file=sys.stderr)
-            failed += 1
-            continue
-        if interactive:
-            sys.stderr.write("\n")
-        done = "already complete" if report.already_complete else "completed"
-        print(
-            f"{public_id} {report.period}: {done} in {time.perf_counter() - started:.2f} s, "
-            f"{report.payees} payees, {report.statements_created} statements written"
-        )
-    return 1 if failed else 0
-
-
 async def _bill(settings: Settings, batch_size: int) -> int:
     from domain.credits import schedule
     from domain.reports.kpi_schedule import send_due_kpi_reports
@@ -348,10 +284,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         failures = asyncio.run(_with_db(settings, lambda: _bill(settings, args.batch_size)))
         return 1 if failures else 0
     elif args.command == "verify-ledger":
-        return asyncio.run(_with_db(settings, _verify_ledger))
+        import cli_royalties
+
+        return asyncio.run(_with_db(settings, cli_royalties.verify_ledger))
     elif args.command == "calculate-royalties":
+        import cli_royalties
+
         return asyncio.run(
-            _with_db(settings, lambda: _calculate_royalties(args.period, args.tenant))
+            _with_db(settings, lambda: cli_royalties.calculate_royalties(args.period, args.tenant))
         )
     elif args.command == "rebuild-analytics":
         import cli_analytics
@@ -400,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
 BAR_WIDTH = 30
 
 
-def _bar(done: int, total: int, started: float, what: str = "subscriptions") -> str:
+def progress_bar(done: int, total: int, started: float, what: str = "subscriptions") -> str:
     share = 1.0 if total == 0 else min(done / total, 1.0)
     filled = int(share * BAR_WIDTH)
     rate = done / max(time.perf_counter() - started, 1e-9)
@@ -442,9 +382,9 @@ async def _bill_run(batch_size: int, bus: EventBus | None) -> int:
     def progress(summary: RunSummary) -> None:
         done = summary.subscriptions + len(summary.failures)
         if interactive:
-            sys.stderr.write(_bar(done, total, started))
+            sys.stderr.write(progress_bar(done, total, started))
         else:
-            sys.stderr.write(_bar(done, total, started).lstrip("\r") + "\n")
+            sys.stderr.write(progress_bar(done, total, started).lstrip("\r") + "\n")
         sys.stderr.flush()
 
     summary = await run_billing(at=at, batch_size=batch_size, progress=progress, bus=bus)

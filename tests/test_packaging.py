@@ -18,13 +18,24 @@ SERVER_CODE = [
     "server.py",
     "cli.py",
     "cli_analytics.py",
+    "cli_royalties.py",
     "api",
     "domain",
     "db",
     "resolvers",
     "schema",
 ]
-OWN = {"server", "cli", "cli_analytics", "api", "domain", "db", "resolvers", "schema"}
+OWN = {
+    "server",
+    "cli",
+    "cli_analytics",
+    "cli_royalties",
+    "api",
+    "domain",
+    "db",
+    "resolvers",
+    "schema",
+}
 
 
 def _name(requirement: Requirement | str) -> str:
