@@ -33,7 +33,7 @@ from api.kpi_report_http import kpi_report_document
 from api.provider_webhooks import provider_webhook
 from api.schema import build_schema
 from db.config import connection_name, tortoise_config
-from domain import secrets_box
+from domain import clock, secrets_box
 from domain.events.bus import EventBus, build_bus
 from domain.payments import aftermath, mails
 from domain.payments.providers import sandbox, stripe_provider
@@ -205,9 +205,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
 
 
 async def worker_loop(http: httpx.AsyncClient, settings: Settings, bus: EventBus) -> None:
-    """Outbound webhooks and dunning mail, after commit (the outboxes' worker), and
-    credit expiries, allowances and expired holds."""
+    """Outbound webhooks and dunning mail, after commit (the outboxes' worker), credit
+    expiries, allowances and expired holds, and the monthly KPI reports."""
     from domain.credits import schedule
+    from domain.reports.kpi_schedule import send_due_kpi_reports
 
     passes = 0
     while True:
@@ -216,6 +217,8 @@ async def worker_loop(http: httpx.AsyncClient, settings: Settings, bus: EventBus
             passes += 1
             await schedule.run_due(bus=bus, find_missing=scan)
             await deliver_due(http)
+            if scan:  # about once a minute: last month's KPI report, once, on the 1st
+                await send_due_kpi_reports(clock.now())
             await mails.send_pending(settings.smtp_url, settings.mail_from)
             if scan:  # about once a minute: refunds the provider has not taken yet
                 await aftermath.send_due_refunds()

@@ -61,7 +61,7 @@ class Tenant(TimestampedModel):
     # as a read (domain/royalties/settings.py reads it; null is the defaults).
     royalty_settings = fields.JSONField(null=True)
     # Analytics: the reporting currency and the monthly KPI report e-mail
-    # (domain/analytics/settings.py reads it; null is the defaults).
+    # (domain/reports/settings.py reads it; null is the defaults).
     analytics_settings = fields.JSONField(null=True)
 
     class Meta:
