@@ -23,12 +23,11 @@ class MrrMovement(Model):
     subscription = fields.ForeignKeyField("tally.Subscription", related_name="mrr_movements")
     currency = fields.CharField(max_length=3)
     occurred_at = fields.DatetimeField()
-    # What happened: created | trial_converted | changed | paused | resumed | canceled |
-    # reactivated | coupon_applied | coupon_expired | unpaid | recovered | imported
+    # What happened: created | changed | paused | resumed | canceled | trial_converted |
+    # coupon_expired | past_due | unpaid | recovered (domain/analytics/movement_log.py)
     cause = fields.CharField(max_length=24)
     # The customer's move in this currency: new | expansion | contraction | churn |
-    # reactivation; null when subscriptions of one customer moving at one instant
-    # cancel out (a swap of one for another at the same price).
+    # reactivation (a row is written only when the MRR moved, so it always has one).
     kind = fields.CharField(max_length=16, null=True)
     subscription_mrr_before = fields.BigIntField()
     subscription_mrr_after = fields.BigIntField()

@@ -161,6 +161,14 @@ async def add_to_daily(rows: Sequence[MrrMovement]) -> None:
         await fetch_rows(MrrDaily, _DAILY, [tenant, currency, when, kind, amount, customers, count])
 
 
+async def moved_after(customer_id: int, currency: str, at: datetime) -> bool:
+    """Whether the customer's MRR in `currency` has a movement later than `at`: a
+    subscription backdated before it would need that history rewritten."""
+    return await MrrMovement.filter(
+        customer_id=customer_id, currency=currency, occurred_at__gt=at
+    ).exists()
+
+
 async def follow(sub: Any, at: datetime, cause: str) -> list[MrrMovement]:
     """Record `sub`'s MRR after a change made at `at` (nothing if it did not move)."""
     book = await TermsBook.load([sub])

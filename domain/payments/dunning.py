@@ -74,6 +74,7 @@ async def on_failure(payment: Payment, invoice: Invoice, now: datetime) -> None:
         if sub is not None and sub.status in ("active", "trialing"):
             sub.status, sub.updated_at = "past_due", now
             await sub.save(update_fields=["status", "updated_at"])
+            await mrr_log.follow(sub, now, "past_due")  # a trial's failed charge now counts
             await announce.subscription("subscription.updated", sub)
     await _tell_payment_failed(payment, invoice, customer, tenant, retry_at)
     await announce.invoices("invoice.payment_failed", [invoice])

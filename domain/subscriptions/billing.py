@@ -105,6 +105,13 @@ async def _usage(
     )
 
 
+def _coupon_of(spec: InvoiceSpec) -> int | None:
+    """The coupon that discounts the spec's period: the one it opened with (a later
+    period of the same pass may have run the coupon out and removed it), else the
+    subscription's."""
+    return spec.coupon_id if spec.coupon_id is not None else spec.subscription.coupon_id
+
+
 async def specs_to_invoices(
     specs: Sequence[InvoiceSpec],
     parties: dict[int, Party],
@@ -117,8 +124,7 @@ async def specs_to_invoices(
     the subscription's pending items (once) + the coupon's discount + the
     customer's tax on the invoice date. With `preview`, usage is priced but no
     period is locked or marked billed (`store_with_usage` records it)."""
-    subs = [spec.subscription for spec in specs]
-    coupon_ids = [s.coupon_id for s in subs if s.coupon_id is not None]
+    coupon_ids = [c for spec in specs if (c := _coupon_of(spec)) is not None]
     discounts, codes = await coupon_terms(coupon_ids)
     tables = await rate_tables(party.tenant.id for party in parties.values())
     usage = await _usage(specs, plans, preview)
@@ -133,15 +139,14 @@ async def specs_to_invoices(
             continue
         on = (spec.period.start if spec.period else sub.ended_at or sub.updated_at).date()
         tax = tax_for(party.tenant, party.customer, tables[party.tenant.id], on)
-        discount = (
-            discount_for(discounts, sub.coupon_id, sub.currency) if spec.apply_coupon else None
-        )
+        coupon = _coupon_of(spec)
+        discount = discount_for(discounts, coupon, sub.currency) if spec.apply_coupon else None
         draft = build_draft(
             sub.currency,
             [*usage_lines, *spec.lines, *pending_lines(items)],
             tax,
             discount,
-            codes.get(sub.coupon_id) if discount else None,
+            codes.get(coupon) if discount and coupon is not None else None,
             party.customer.locale,
         )
         new.append(
@@ -226,7 +231,6 @@ async def bill_subscriptions(
         due, _ = advance(sub, plans[sub.plan_id], plans, until, moved)
         sub.updated_at = now
         specs.extend(due)
-    await mrr_log.record(moves)
     parties = await parties_for(subs)
     pending = await pending_for([spec.subscription.id for spec in specs])
     invoices = await store_with_usage(
@@ -234,6 +238,9 @@ async def bill_subscriptions(
     )
     # One prepared UPDATE for all rows: bulk_update builds a CASE per column and row.
     await update_many(Subscription, SUBSCRIPTION_FIELDS, subs)
+    # Last, after the invoices (their numbering lock): every writer takes the MRR log's
+    # rows after everything else, so two writers never wait on each other in a circle.
+    await mrr_log.record(moves)
     # Status changes (trial over, resumed, canceled at period end) reach partners;
     # plain renewals are announced by their invoice.finalized.
     await announce.subscriptions(

@@ -347,7 +347,6 @@ async def cancel_subscription(
     sub.pending_change = None
     sub.next_action_at = None
     await sub.save()
-    await mrr_log.follow(sub, now, "canceled")
     spec = state_machine.InvoiceSpec(
         sub,
         "subscription_final",
@@ -359,6 +358,7 @@ async def cancel_subscription(
         usage=usage,
     )
     await store_with_usage(await drafts_for([spec], {sub.id: await _pending(sub)}), now)
+    await mrr_log.follow(sub, now, "canceled")  # after the invoices' numbering lock
     return sub
 
 

@@ -112,6 +112,15 @@ async def create_subscription(
                 field="startDate",
                 code="START_DATE_TOO_EARLY",
             )
+        if start < now and await mrr_log.moved_after(customer.id, currency, start):
+            # Its movements were classified against what the customer paid then: a
+            # subscription slipped in before them would make that history false.
+            raise ValidationError(
+                "startDate is before the customer's latest recurring revenue change;"
+                " start it after that, or today",
+                field="startDate",
+                code="START_BEFORE_MRR_HISTORY",
+            )
         trial_days = data.get("trial_days")
         if trial_days is None:
             trial_days = plan.trial_days
@@ -162,9 +171,9 @@ async def create_subscription(
             )
         sub.next_action_at = state_machine.next_action(sub)
         await sub.save()
-        await mrr_log.follow(sub, start, "created")
         parties = await parties_for([sub])
         await store_invoices(await specs_to_invoices(specs, parties, {}), now)
+        await mrr_log.follow(sub, start, "created")  # after the invoices' numbering lock
         if sub.next_action_at is not None and sub.next_action_at <= now:
             # Backdated: bill the periods that have already gone by, in order.
             await bill_subscriptions([sub], now, now)

@@ -51,6 +51,9 @@ class InvoiceSpec:
     apply_coupon: bool = False
     only_if_pending: bool = False  # a final invoice exists only to settle pending items
     usage: UsageClose | None = None  # the usage period this invoice bills in arrears
+    # The coupon that discounted the period when it opened: a later period of the same
+    # pass may run the coupon out and remove it from the subscription.
+    coupon_id: int | None = None
 
 
 def priced_items(sub: Any, plan: Any) -> list[PricedItem]:
@@ -156,13 +159,15 @@ def open_period(sub: Any, plan: Any, start: datetime, reason: str, *, first: boo
     period, lines = period_lines(sub, plan, start, first=first)
     sub.current_period_start, sub.current_period_end = period.start, period.end
     once = reason in ("subscription_create", "subscription_cycle")
+    applies = _coupon_applies(sub)
     return InvoiceSpec(
         sub,
         reason,
         f"{sub.public_id}:{reason}:{period.start.isoformat()}" if once else None,
         period,
         lines,
-        apply_coupon=_coupon_applies(sub),
+        apply_coupon=applies,
+        coupon_id=sub.coupon_id if applies else None,
     )
 
 

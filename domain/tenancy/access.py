@@ -8,9 +8,10 @@ customer a frontend token bound to one customer: that customer only (its
          nothing it can buy or consume)
 payee    a token bound to one royalty payee (an author): its own statements,
          ledger and earnings, nothing else
-analyst  read-only, tenant-wide: revenue analytics, exports and the lists they
-         come from (catalog, customers, subscriptions, invoices, payments,
-         credits, usage); it changes nothing
+analyst  read-only, tenant-wide: revenue analytics (royalties owed among them),
+         exports (royalty statements among them) and the lists they come from
+         (catalog, customers, subscriptions, invoices, payments, credits, usage);
+         it changes nothing
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from db.analytics_models import CustomerMrr, MrrDaily, MrrMovement
+from db.invoice_models import Invoice
 from db.models import Subscription
 from domain.analytics import revenue
 from domain.analytics.cash import Interval
@@ -21,7 +22,7 @@ from domain.analytics.reporting_currency import MissingExchangeRate
 from domain.analytics.revenue import cohort_table, customers_overview, mrr_series
 from domain.billing.simulated_clocks import advance_test_clock
 from domain.catalog.coupons import create_coupon
-from domain.errors import PermissionDeniedError
+from domain.errors import PermissionDeniedError, ValidationError
 from domain.royalties.rates import set_exchange_rates
 from domain.subscriptions import changes
 from domain.tenancy.access import Principal, Role
@@ -162,7 +163,9 @@ async def test_a_month_with_each_kind_of_movement(book: Book) -> None:
         "0.4000",
     )
     assert str(overview.arpa) == "1500.00"  # 6000 / 4 paying
-    assert overview.ltv is not None and overview.ltv > 0
+    # February is 28 / 30.436875 = 0.91994 average months: 0.6 / 0.91994 = 0.6522 a
+    # month; LTV = 1500.00 / 0.6522 = 2299.91 (cents).
+    assert (str(overview.monthly_revenue_churn), str(overview.ltv)) == ("0.6522", "2299.91")
 
 
 async def test_annual_and_quarterly_plans_are_normalised_to_a_month(book: Book) -> None:
@@ -365,3 +368,53 @@ async def test_a_reporting_currency_converts_with_the_recorded_rates(book: Book)
     assert (point.currency, point.mrr_start, point.mrr_end) == ("EUR", 0, 2080)
     assert point.moved == {Kind.NEW: 2080}
     assert (point.customers_end, point.new_customers) == (2, 2)
+
+
+async def test_a_backdated_subscription_keeps_its_coupon_on_every_period_it_covers(
+    book: Book,
+) -> None:
+    # The clock is at Apr 2; a subscription backdated to Jan 1 with 2.50 off for three
+    # periods bills January to April in one pass: January, February and March are
+    # discounted, April is not (the coupon ran out when April opened, removed then).
+    await create_coupon(
+        book.admin,
+        {
+            "code": "THREE",
+            "amounts_off": [{"currency": "EUR", "amount_minor": 250}],
+            "duration": "repeating",
+            "duration_periods": 3,
+        },
+    )
+    await book.at(utc(2026, 4, 2))
+    sub = await book.subscribe(
+        await book.customer("Bea"), "basic", coupon_code="THREE", start_date=utc(2026, 1, 1)
+    )
+    discounts = (
+        await Invoice.filter(subscription_id=sub.id)
+        .order_by("period_start")
+        .values_list("discount_minor", flat=True)
+    )
+    assert discounts == [250, 250, 250, 0]
+    assert await book.log() == [
+        ("created", "new", 0, 750, "01-01"),
+        ("coupon_expired", "expansion", 750, 1000, "04-01"),
+    ]
+
+
+async def test_a_subscription_cannot_start_before_the_customers_latest_mrr_change(
+    book: Book,
+) -> None:
+    # Ann paid from Jan 1 and left on Mar 1. A subscription backdated to Feb 1 would
+    # make March's churn false (she would still pay): it is refused; one starting
+    # after that change is not.
+    ann = await book.customer("Ann")
+    first = await book.subscribe(ann, "basic")
+    await book.at(utc(2026, 3, 1))
+    await book.cancel(first)
+    await book.at(utc(2026, 4, 1))
+    with pytest.raises(ValidationError) as refused:
+        await book.subscribe(ann, "basic", start_date=utc(2026, 2, 1))
+    assert (refused.value.code, refused.value.field) == ("START_BEFORE_MRR_HISTORY", "startDate")
+    await book.subscribe(ann, "basic", start_date=utc(2026, 3, 15))
+    kinds = [row[1] for row in await book.log()]
+    assert kinds == ["new", "churn", "reactivation"]
