@@ -4,8 +4,6 @@ field of the object it returns (api/schema.py binds them)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated
@@ -178,11 +176,6 @@ async def metrics_updates(info: Info) -> AsyncGenerator[s.MetricsSnapshot, None]
     (coalesced: at most about five a second). Admin and analyst keys."""
     live.permit(info, Permission.ANALYTICS_READ)
     caller = info.context.caller
-    moved = asyncio.Event()
-
-    async def listen() -> None:
-        async for _ in live.events(info, metrics.metrics_channel(caller.tenant_id)):
-            moved.set()
 
     async def now() -> s.MetricsSnapshot:
         found = await query(lambda: metrics.today(caller, clock.now()))
@@ -192,24 +185,7 @@ async def metrics_updates(info: Info) -> AsyncGenerator[s.MetricsSnapshot, None]
             cash=[s.CashPoint.of(p) for p in found.cash],
         )
 
-    # Listen first, then read, so a change landing after the read is not missed.
-    listener = asyncio.create_task(listen())
-    try:
-        await asyncio.sleep(0)
-        yield await now()
-        while True:
-            changed = asyncio.ensure_future(moved.wait())
-            try:
-                await asyncio.wait({changed, listener}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                changed.cancel()
-            if listener.done():
-                listener.result()  # the bus failed: its error ends the stream
-                return
-            await asyncio.sleep(COALESCE_SECONDS)  # one read for a burst
-            moved.clear()
-            yield await now()
-    finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await listener
+    async for snapshot in live.refreshed(
+        info, metrics.metrics_channel(caller.tenant_id), now, coalesce=COALESCE_SECONDS
+    ):
+        yield snapshot

@@ -4,8 +4,10 @@ a graphql-transport-ws `error` message when they happen before the first event).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import Info
@@ -13,6 +15,8 @@ from strawberry.types import Info
 from domain.customers.lookup import customer_by_ref
 from domain.errors import BillingError
 from domain.tenancy.access import Permission, Role
+
+T = TypeVar("T")
 
 
 def live_error(exc: BillingError) -> GraphQLError:
@@ -65,3 +69,45 @@ async def events(info: Info, channel: str) -> AsyncIterator[dict[str, Any]]:
             yield event
     except BillingError as exc:  # the bus cannot subscribe (Redis unreachable)
         raise live_error(exc) from exc
+
+
+async def refreshed(
+    info: Info,
+    channel: str,
+    read: Callable[[], Awaitable[T]],
+    *,
+    concerns: Callable[[dict[str, Any]], bool] = lambda _: True,
+    coalesce: float = 0.2,
+) -> AsyncGenerator[T, None]:
+    """`read()` when the subscription opens, then again after a message on `channel`
+    that `concerns` the caller (a burst coalesced: one read per `coalesce` seconds at
+    most). The feeds that push a figure read afresh (usageUpdates, metricsUpdates)."""
+    moved = asyncio.Event()
+
+    async def listen() -> None:
+        async for message in events(info, channel):
+            if concerns(message):
+                moved.set()
+
+    # Listen first, then read, so a change landing after the read is not missed (the
+    # listener's first step subscribes; on Redis the subscription is confirmed later).
+    listener = asyncio.create_task(listen())
+    try:
+        await asyncio.sleep(0)
+        yield await read()
+        while True:
+            changed = asyncio.ensure_future(moved.wait())
+            try:
+                await asyncio.wait({changed, listener}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()  # the client left while waiting, or the listener ended
+            if listener.done():
+                listener.result()  # the bus failed: its error ends the stream
+                return
+            await asyncio.sleep(coalesce)  # let a burst land: one read for all of it
+            moved.clear()  # before reading: what lands during the read triggers another
+            yield await read()
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
@@ -205,37 +203,19 @@ async def usage_updates(
     only itself; another customer is NOT_FOUND before the stream opens."""
     sees = await live.audience(info, Permission.USAGE_READ, customer_id)
     caller = info.context.caller
-    moved = asyncio.Event()
-
-    async def listen() -> None:
-        async for message in live.events(info, usage_channel(caller.tenant_id)):
-            if any(sees(change["customer_id"]) for change in message.get("changes", ())):
-                moved.set()
 
     async def now() -> t.CurrentUsage:
         return t.current_usage_view(
             await query(lambda: queries.current_usage(caller, customer_id, subscription_id))
         )
 
-    # Listen first, then read, so a change landing after the read is not missed (the
-    # listener's first step subscribes; on Redis the subscription is confirmed later).
-    listener = asyncio.create_task(listen())
-    try:
-        await asyncio.sleep(0)
-        yield await now()
-        while True:
-            changed = asyncio.ensure_future(moved.wait())
-            try:
-                await asyncio.wait({changed, listener}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                changed.cancel()  # the client left while waiting, or the listener ended
-            if listener.done():
-                listener.result()  # the bus failed: its error ends the stream
-                return
-            await asyncio.sleep(COALESCE_SECONDS)  # let a burst land: one read for all of it
-            moved.clear()  # before reading: what lands during the read triggers another
-            yield await now()
-    finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await listener
+    async for usage in live.refreshed(
+        info,
+        usage_channel(caller.tenant_id),
+        now,
+        concerns=lambda message: any(
+            sees(change["customer_id"]) for change in message.get("changes", ())
+        ),
+        coalesce=COALESCE_SECONDS,
+    ):
+        yield usage

@@ -134,6 +134,25 @@ class Point:
         return 12 * self.mrr_end
 
 
+def checked(point: Point) -> Point:
+    """`point`, once start + new + expansion + reactivation - contraction - churn has
+    been found equal to its end (else a ValueError: a movement that does not start
+    where MRR stood, or a kind that disagrees with its sign)."""
+    balance = (
+        point.mrr_start
+        + point.of(Kind.NEW)
+        + point.of(Kind.EXPANSION)
+        + point.of(Kind.REACTIVATION)
+        - point.of(Kind.CONTRACTION)
+        - point.of(Kind.CHURN)
+    )
+    if balance != point.mrr_end:
+        raise ValueError(
+            f"movements of {point.start:%Y-%m-%d} do not add up: {balance} != {point.mrr_end}"
+        )
+    return point
+
+
 def series(
     moves: Sequence[Movement],
     boundaries: Sequence[datetime],
@@ -177,19 +196,7 @@ def series(
             new,
             churned,
         )
-        balance = (
-            point.mrr_start
-            + point.of(Kind.NEW)
-            + point.of(Kind.EXPANSION)
-            + point.of(Kind.REACTIVATION)
-            - point.of(Kind.CONTRACTION)
-            - point.of(Kind.CHURN)
-        )
-        if balance != point.mrr_end:  # a movement that does not start where MRR stood
-            raise ValueError(
-                f"movements of {start:%Y-%m-%d} do not add up: {balance} != {point.mrr_end}"
-            )
-        points.append(point)
+        points.append(checked(point))
     return points
 
 

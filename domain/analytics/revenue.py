@@ -32,6 +32,7 @@ from domain.analytics.mrr import (
     Kind,
     Point,
     arpa,
+    checked,
     cohorts,
     gross_mrr_churn_rate,
     logo_churn_rate,
@@ -184,17 +185,7 @@ def points(
             counts.get(Kind.NEW.value, 0),
             -counts.get(Kind.CHURN.value, 0),
         )
-        balance = (
-            point.mrr_start
-            + point.of(Kind.NEW)
-            + point.of(Kind.EXPANSION)
-            + point.of(Kind.REACTIVATION)
-            - point.of(Kind.CONTRACTION)
-            - point.of(Kind.CHURN)
-        )
-        if balance != point.mrr_end:  # a row whose kind disagrees with its sign
-            raise ValueError(f"movements of {point.start:%Y-%m-%d} do not add up")
-        out.append(point)
+        out.append(checked(point))
         mrr, paying = point.mrr_end, point.customers_end
     return out
 

@@ -58,3 +58,47 @@ async def subscriber(host: str, key: str | None) -> AsyncIterator[Subscriber]:
         payload = {"Authorization": f"Bearer {key}"} if key else {}
         await client.send({"type": "connection_init", "payload": payload})
         yield client
+
+
+# -- the stock client (Python `gql` over graphql-transport-ws) ------------------------------
+
+PUSH_WAIT = 10  # seconds: a bound on waiting for a push, never a pause
+
+
+def gql_transport(host: str, key: str) -> Any:
+    from gql.transport.websockets import WebsocketsTransport
+
+    return WebsocketsTransport(
+        url=f"ws://{host}/graphql",
+        init_payload={"Authorization": f"Bearer {key}"},
+        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+    )
+
+
+@contextlib.asynccontextmanager
+async def gql_following(session: Any, request: Any, field: str) -> AsyncIterator[asyncio.Queue]:
+    """The pushes of a `gql` subscription (the `field` of each result), in a queue; an
+    error is put in the queue too, for the test that expects a push."""
+    pushes: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def listen() -> None:
+        try:
+            async for result in session.subscribe(request):
+                await pushes.put(result[field])
+        except Exception as exc:
+            await pushes.put(exc)
+
+    task = asyncio.create_task(listen())
+    try:
+        yield pushes
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def next_push(pushes: asyncio.Queue[Any]) -> Any:
+    push = await asyncio.wait_for(pushes.get(), PUSH_WAIT)
+    if isinstance(push, Exception):
+        raise push
+    return push

@@ -5,61 +5,25 @@ other roles are refused before the stream opens."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
-from gql.transport.websockets import WebsocketsTransport
 
 from db.invoice_models import Invoice
 from domain.tenancy.access import Role
-from tests.api.live import serve
+from tests.api.live import gql_following, gql_transport, next_push, serve
 from tests.factories import make_customer, make_key, make_plan
 
 UPDATES = """subscription { metricsUpdates {
   mrr { currency mrr { amountMinor } new { amountMinor } customers }
   cash { currency invoiced { amountMinor } collected { amountMinor } } } }"""
-WAIT = 10  # seconds: a bound on waiting for a push, never a pause
 
 
-def _transport(host: str, key: str) -> WebsocketsTransport:
-    return WebsocketsTransport(
-        url=f"ws://{host}/graphql",
-        init_payload={"Authorization": f"Bearer {key}"},
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
-
-
-@contextlib.asynccontextmanager
-async def _following(session: Any) -> AsyncIterator[asyncio.Queue[Any]]:
-    pushes: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def listen() -> None:
-        try:
-            async for result in session.subscribe(GraphQLRequest(UPDATES)):
-                await pushes.put(result["metricsUpdates"])
-        except Exception as exc:  # handed to the test, which expects a push
-            await pushes.put(exc)
-
-    task = asyncio.create_task(listen())
-    try:
-        yield pushes
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def _push(pushes: asyncio.Queue[Any]) -> dict[str, Any]:
-    push = await asyncio.wait_for(pushes.get(), WAIT)
-    if isinstance(push, Exception):
-        raise push
-    return push
+def _following(session: Any) -> Any:
+    return gql_following(session, GraphQLRequest(UPDATES), "metricsUpdates")
 
 
 async def _mutate(host: str, key: str, document: str, variables: dict[str, Any]) -> None:
@@ -80,10 +44,10 @@ async def test_metrics_updates_push_todays_mrr_and_cash(app: Any, tenant: Any) -
     analyst = await make_key(tenant=tenant, role=Role.ANALYST)
     async with (
         serve(app) as host,
-        Client(transport=_transport(host, analyst)) as session,
+        Client(transport=gql_transport(host, analyst)) as session,
         _following(session) as pushes,
     ):
-        assert await _push(pushes) == {"mrr": [], "cash": []}  # nothing yet today
+        assert await next_push(pushes) == {"mrr": [], "cash": []}  # nothing yet today
         # A new 10.00 subscription: MRR moves and its first invoice (12.00 with VAT)
         # is finalized; a burst is coalesced, so wait for the push that shows both.
         await _mutate(
@@ -93,9 +57,9 @@ async def test_metrics_updates_push_todays_mrr_and_cash(app: Any, tenant: Any) -
             " { __typename } }",
             {"c": customer.public_id, "p": plan.public_id},
         )
-        push = await _push(pushes)
+        push = await next_push(pushes)
         while not push["cash"] or not push["mrr"]:
-            push = await _push(pushes)
+            push = await next_push(pushes)
         assert push["mrr"] == [
             {
                 "currency": "EUR",
@@ -116,17 +80,17 @@ async def test_metrics_updates_push_todays_mrr_and_cash(app: Any, tenant: Any) -
             " { __typename } }",
             {"i": invoice.public_id},
         )
-        push = await _push(pushes)
+        push = await next_push(pushes)
         while push["cash"][0]["collected"]["amountMinor"] == 0:
-            push = await _push(pushes)
+            push = await next_push(pushes)
         assert push["cash"][0]["collected"] == {"amountMinor": 1_200}
 
 
 async def test_other_roles_are_refused_before_the_stream_opens(app: Any, tenant: Any) -> None:
     service = await make_key(tenant=tenant, role=Role.SERVICE)
-    async with serve(app) as host, Client(transport=_transport(host, service)) as session:
+    async with serve(app) as host, Client(transport=gql_transport(host, service)) as session:
         async with _following(session) as pushes:
             with pytest.raises(TransportQueryError) as refused:
-                await _push(pushes)
+                await next_push(pushes)
     assert refused.value.errors is not None
     assert refused.value.errors[0]["extensions"]["code"] == "FORBIDDEN"

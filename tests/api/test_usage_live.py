@@ -4,21 +4,17 @@ then the running total after an ingestion; a customer token follows only itself.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
-from gql.transport.websockets import WebsocketsTransport
 
 from domain.tenancy.access import Role
 from domain.usage.charges import create_charge
 from domain.usage.metrics import create_metric
-from tests.api.live import serve
+from tests.api.live import gql_following, gql_transport, next_push, serve
 from tests.factories import admin_of, make_customer, make_key, make_plan, make_subscription
 
 UPDATES = """subscription($c: ID!) { usageUpdates(customerId: $c) {
@@ -27,7 +23,6 @@ UPDATES = """subscription($c: ID!) { usageUpdates(customerId: $c) {
     tiers { fromUnits units amount } } } }"""
 INGEST = """mutation($events: [UsageEventInput!]!) { ingestUsageEvents(events: $events) {
   __typename ... on IngestUsageEventsSuccess { accepted } } }"""
-WAIT = 10  # seconds: a bound on waiting for a push, never a pause
 
 
 async def _world(tenant: Any) -> dict[str, Any]:
@@ -71,41 +66,10 @@ async def _world(tenant: Any) -> dict[str, Any]:
     }
 
 
-def _transport(host: str, key: str) -> WebsocketsTransport:
-    return WebsocketsTransport(
-        url=f"ws://{host}/graphql",
-        init_payload={"Authorization": f"Bearer {key}"},
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
-
-
-@contextlib.asynccontextmanager
-async def _following(session: Any, customer: str) -> AsyncIterator[asyncio.Queue[Any]]:
+def _following(session: Any, customer: str) -> Any:
     """The pushes of a usageUpdates subscription, in a queue."""
-    pushes: asyncio.Queue[Any] = asyncio.Queue()
-
-    async def listen() -> None:
-        request = GraphQLRequest(UPDATES, variable_values={"c": customer})
-        try:
-            async for result in session.subscribe(request):
-                await pushes.put(result["usageUpdates"])
-        except Exception as exc:  # handed to the test, which expects a push
-            await pushes.put(exc)
-
-    task = asyncio.create_task(listen())
-    try:
-        yield pushes
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def _push(pushes: asyncio.Queue[Any]) -> dict[str, Any]:
-    push = await asyncio.wait_for(pushes.get(), WAIT)
-    if isinstance(push, Exception):
-        raise push
-    return push
+    request = GraphQLRequest(UPDATES, variable_values={"c": customer})
+    return gql_following(session, request, "usageUpdates")
 
 
 async def _ingest(host: str, key: str, customer: str, *minutes: int, tag: str) -> None:
@@ -133,11 +97,11 @@ async def test_usage_updates_push_the_running_total(app: Any, tenant: Any) -> No
     me = w["me"].public_id
     async with (
         serve(app) as host,
-        Client(transport=_transport(host, w["admin"])) as session,
+        Client(transport=gql_transport(host, w["admin"])) as session,
         _following(session, me) as pushes,
     ):
         # The subscription opens with the usage so far: nothing yet.
-        first = await _push(pushes)
+        first = await next_push(pushes)
         assert first["subscription"] == {"id": w["sub"]}
         assert (first["currency"], first["amount"]) == ("EUR", {"amountMinor": 0})
         assert first["charges"][0]["units"] == "0"
@@ -146,10 +110,10 @@ async def test_usage_updates_push_the_running_total(app: Any, tenant: Any) -> No
         # always seen. A burst is coalesced: wait for the push that shows all of it.
         await _ingest(host, w["service"], me, 80, 70, tag="a")
         # 150 minutes: 100 x 0.10 + 50 x 0.05 = 12.50 EUR.
-        push = await _push(pushes)
+        push = await next_push(pushes)
         while push["amount"]["amountMinor"] != 1_250:
             assert push["amount"]["amountMinor"] < 1_250, push  # a total on the way there
-            push = await _push(pushes)
+            push = await next_push(pushes)
         assert push["charges"] == [
             {
                 "invoiceDisplayName": "Minutes",
@@ -166,26 +130,26 @@ async def test_usage_updates_push_the_running_total(app: Any, tenant: Any) -> No
         # its own events only.
         await _ingest(host, w["service"], w["other"].public_id, 500, tag="b")
         await _ingest(host, w["service"], me, 10, tag="c")
-        push = await _push(pushes)
+        push = await next_push(pushes)
         while push["amount"]["amountMinor"] == 1_250:
-            push = await _push(pushes)
+            push = await next_push(pushes)
         assert push["amount"]["amountMinor"] == 1_300
         assert push["charges"][0]["units"] == "160"
 
 
 async def test_a_customer_token_follows_only_its_own_usage(app: Any, tenant: Any) -> None:
     w = await _world(tenant)
-    async with serve(app) as host, Client(transport=_transport(host, w["token"])) as session:
+    async with serve(app) as host, Client(transport=gql_transport(host, w["token"])) as session:
         async with _following(session, w["other"].public_id) as pushes:
             with pytest.raises(TransportQueryError) as refused:
-                await _push(pushes)
+                await next_push(pushes)
         assert refused.value.errors is not None
         assert refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
         async with _following(session, w["me"].public_id) as pushes:
-            mine = await _push(pushes)
+            mine = await next_push(pushes)
             assert mine["subscription"] == {"id": w["sub"]}
             await _ingest(host, w["service"], w["me"].public_id, 30, tag="t")
-            push = await _push(pushes)
+            push = await next_push(pushes)
             while push["amount"]["amountMinor"] != 300:
-                push = await _push(pushes)
+                push = await next_push(pushes)
             assert push["charges"][0]["units"] == "30"
