@@ -26,6 +26,7 @@ from tortoise.functions import Sum
 from db.analytics_models import MrrDaily, MrrMovement
 from db.models import Customer, Subscription
 from db.raw import fetch, is_postgres
+from domain.analytics.buckets import numbered, stamp, whole
 from domain.analytics.cash import Interval, boundaries
 from domain.analytics.mrr import (
     CohortRow,
@@ -266,21 +267,7 @@ async def customers_overview(
     if currency and currency not in found:
         found[currency] = {}
     tenant = principal.tenant_id
-    rows = MrrMovement.filter(tenant_id=tenant, occurred_at__lt=end)
-    if currency:
-        rows = rows.filter(currency=currency)
-    opening: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    closing: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for cur, customer, at, before, after in await rows.values_list(
-        "currency",
-        "customer_id",
-        "occurred_at",
-        "subscription_mrr_before",
-        "subscription_mrr_after",
-    ):
-        closing[cur][customer] += after - before
-        if at < start:
-            opening[cur][customer] += after - before
+    opening, closing = await _per_customer(tenant, start, end, currency)
     converted = await _converted(tenant, start, end)
     ended = await _trials_ended(tenant, start, end)
     months = Decimal((end - start).total_seconds()) / (_AVERAGE_MONTH_DAYS * 86400)
@@ -315,6 +302,36 @@ async def customers_overview(
             )
         )
     return out
+
+
+_PER_CUSTOMER = """
+SELECT currency, customer_id,
+       SUM(CASE WHEN occurred_at < {start} THEN subscription_mrr_after - subscription_mrr_before
+           ELSE 0 END) AS opening,
+       SUM(subscription_mrr_after - subscription_mrr_before) AS closing
+FROM mrr_movement
+WHERE tenant_id = {tenant} AND occurred_at < {end} {currency}
+GROUP BY currency, customer_id
+"""
+
+
+async def _per_customer(
+    tenant_id: int, start: datetime, end: datetime, currency: str | None
+) -> tuple[dict[str, dict[int, int]], dict[str, dict[int, int]]]:
+    """Each customer's MRR per currency at `start` and at `end`, summed in SQL (one row
+    per customer, not one per movement)."""
+    conn = MrrMovement._meta.db
+    values = {"tenant": tenant_id, "start": stamp(conn, start), "end": stamp(conn, end)}
+    where = ""
+    if currency:
+        where, values["currency"] = "AND currency = {currency}", currency
+    sql, params = numbered(_PER_CUSTOMER.replace("{currency}", where), values)
+    opening: dict[str, dict[int, int]] = defaultdict(dict)
+    closing: dict[str, dict[int, int]] = defaultdict(dict)
+    for row in await fetch(MrrMovement, sql, params):
+        opening[row["currency"]][row["customer_id"]] = whole(row["opening"])
+        closing[row["currency"]][row["customer_id"]] = whole(row["closing"])
+    return opening, closing
 
 
 def _reactivated(sums: dict[tuple[int, str | None], tuple[int, int]]) -> int:
