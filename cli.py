@@ -387,7 +387,9 @@ async def _bill_run(batch_size: int, bus: EventBus | None) -> int:
             sys.stderr.write(progress_bar(done, total, started).lstrip("\r") + "\n")
         sys.stderr.flush()
 
-    summary = await run_billing(at=at, batch_size=batch_size, progress=progress, bus=bus)
+    summary = await run_billing(
+        at=at, batch_size=batch_size, progress=progress, bus=bus, trigger="cli"
+    )
     if interactive:
         sys.stderr.write("\n")
     print(summary_text(summary, time.perf_counter() - started))

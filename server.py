@@ -27,7 +27,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from tortoise import Tortoise
 from tortoise.connection import get_connection
 
-from api import documents, exports_http, royalty_documents_http, royalty_http, usage_http
+from api import (
+    documents,
+    exports_http,
+    royalty_documents_http,
+    royalty_http,
+    usage_http,
+    web_http,
+)
 from api.graphql_app import GRAPHIQL_ASSETS, TallyGraphQL
 from api.kpi_report_http import kpi_report_document
 from api.provider_webhooks import provider_webhook
@@ -181,6 +188,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
                 royalty_documents_http.royalty_statement_document,
             ),
             Route("/exports/{name}", exports_http.export),
+            *web_http.routes(),  # the customer portal and the admin console
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
             # GraphiQL's scripts and styles, served here rather than from a CDN.

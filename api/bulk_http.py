@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.graphql_app import bearer_token
+from api.web_auth import CsrfRefused, request_token
 from domain.availability import database_unavailable
 from domain.errors import AuthenticationError, BillingError, NotFoundError, PermissionDeniedError
 from domain.tenancy.access import Permission, Principal
@@ -53,7 +53,10 @@ def too_large() -> Problem:
 
 
 async def principal_for(request: Request, permission: Permission) -> Principal:
-    token = bearer_token(request.headers)
+    try:
+        token = request_token(request, needs_csrf=request.method not in ("GET", "HEAD"))
+    except CsrfRefused:
+        raise Problem(403, CsrfRefused.code, CsrfRefused.message) from None
     if token is None:
         raise Problem(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key>")
     try:

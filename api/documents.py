@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.graphql_app import bearer_token
+from api.web_auth import request_token
 from domain.availability import database_unavailable
 from domain.errors import AuthenticationError, BillingError, NotFoundError, ValidationError
 from domain.invoicing.documents import credit_note_pdf, invoice_pdf
@@ -25,7 +25,7 @@ def _problem(status: int, code: str, message: str) -> JSONResponse:
 
 
 async def _serve(request: Request, render: Render) -> Response:
-    token = bearer_token(request.headers)
+    token = request_token(request, needs_csrf=False)  # a GET: reads only
     if token is None:
         return _problem(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key>")
     try:

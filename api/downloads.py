@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.graphql_app import bearer_token
+from api.web_auth import request_token
 from domain.availability import database_unavailable
 from domain.errors import (
     AuthenticationError,
@@ -39,7 +39,7 @@ async def download(
 ) -> Response:
     """The document `make` returns for the caller's key. A malformed reference is a
     missing document (404, with `missing_code` or the error's own code)."""
-    token = bearer_token(request.headers)
+    token = request_token(request, needs_csrf=False)  # a GET: reads only
     if token is None:
         return problem(401, "UNAUTHENTICATED", "send Authorization: Bearer <API key>")
     try:

@@ -25,10 +25,12 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from api.context import Context
+from api.web_auth import CsrfRefused, bearer_token, request_token, session_token
 from domain.availability import database_unavailable
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
 from domain.tenancy.api_keys import authenticate
+from domain.tenancy.web_sessions import csrf_matches
 from domain.unit_of_work import use_bus
 from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, short_error, shorten
 
@@ -67,12 +69,6 @@ def negotiate(accept: str | None) -> str | None:
         if media in (JSON, "*/*", "application/*"):
             return JSON
     return None
-
-
-def bearer_token(headers: Any) -> str | None:
-    value = headers.get("authorization") or ""
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
@@ -198,7 +194,10 @@ class TallyGraphQL(GraphQL):
         use_bus(self.bus)  # where the domain's operations announce what they committed
         if isinstance(request, WebSocket) or _wants_ide(request):
             return ctx  # WebSockets authenticate in connection_init; GraphiQL needs no key
-        token = bearer_token(request.headers)
+        try:
+            token = request_token(request, needs_csrf=True)
+        except CsrfRefused:
+            raise HTTPException(403, CsrfRefused.message) from None
         if token is None:
             raise HTTPException(401, "Send an API key: Authorization: Bearer <key>")
         try:
@@ -214,6 +213,11 @@ class TallyGraphQL(GraphQL):
         if isinstance(raw, str):
             token = bearer_token({"authorization": raw}) or raw.strip() or None
         token = token or bearer_token(context.request.headers)
+        cookie = session_token(context.request.cookies)
+        if token is None and cookie is not None:
+            if not csrf_matches(cookie, params.get("csrfToken")):
+                raise ConnectionRejectionError({"message": CsrfRefused.message})
+            token = cookie
         if token is None:
             raise ConnectionRejectionError({"message": "missing API key"})
         try:
@@ -293,6 +297,7 @@ async def read_body_within(request: Request, limit: int) -> bool:
 _CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
+    403: CsrfRefused.code,
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
     413: "PAYLOAD_TOO_LARGE",

@@ -106,6 +106,10 @@ class Query:
     webhook_deliveries = strawberry.field(
         resolver=pay.webhook_delivery_list, description="The delivery log."
     )
+    billing_status = strawberry.field(
+        resolver=billing.billing_status,
+        description="What awaits a billing run and the last runs (not for customer keys).",
+    )
     test_clock = strawberry.field(resolver=billing.test_clock)
     test_clocks = strawberry.field(resolver=billing.test_clock_list)
     tax_rates = strawberry.field(
@@ -183,6 +187,10 @@ class Mutation:
     update_tenant: p.TenantResult = strawberry.mutation(resolver=tenancy.update_tenant)
     create_api_key: p.CreateApiKeyResult = strawberry.mutation(resolver=tenancy.create_api_key)
     revoke_api_key: p.ApiKeyResult = strawberry.mutation(resolver=tenancy.revoke_api_key)
+    create_portal_link: p.PortalLinkResult = strawberry.mutation(
+        resolver=tenancy.create_portal_link,
+        description="A one-time link (15 minutes) that signs the customer in to /portal.",
+    )
     create_plan: p.PlanResult = strawberry.mutation(resolver=catalog.create_plan)
     update_plan: p.PlanResult = strawberry.mutation(resolver=catalog.update_plan)
     archive_plan: p.PlanResult = strawberry.mutation(resolver=catalog.archive_plan)

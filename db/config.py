@@ -60,6 +60,7 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
                     "db.usage_models",
                     "db.royalty_models",
                     "db.analytics_models",
+                    "db.web_models",
                 ],
                 "default_connection": name,
                 "migrations": "db.migrations",

@@ -165,3 +165,25 @@ class TaxRate(TimestampedModel):
     class Meta:
         table = "tax_rate"
         unique_together = (("tenant", "country", "region", "valid_from"),)
+
+
+class BillingRun(Model):
+    """What one billing run did for one tenant (issue 18: the console's operations
+    page). Written when the run ends, only for tenants it billed or failed to bill."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("tally.Tenant", related_name="billing_runs")
+    run_id = fields.CharField(max_length=32)
+    trigger = fields.CharField(max_length=16)  # scheduler | cli | api
+    started_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField()
+    billed_at = fields.DatetimeField()  # the instant billed up to
+    subscriptions = fields.IntField(default=0)
+    invoices = fields.IntField(default=0)
+    failures = fields.IntField(default=0)
+    totals = fields.JSONField(default=dict)  # currency → minor units invoiced
+    errors = fields.JSONField(default=list)  # [[subscription, error]], the first 20
+
+    class Meta:
+        table = "billing_run"
+        indexes = (("tenant", "started_at"),)

@@ -80,6 +80,11 @@ class ApiKey(TimestampedModel):
     secret_hash = fields.CharField(max_length=64)
     expires_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
+    # A web session's key (the panels' cookie): the key that signed in. Revoking that
+    # key ends its sessions too.
+    session_of = fields.ForeignKeyField(
+        "tally.ApiKey", related_name="sessions", null=True, on_delete=fields.CASCADE
+    )
 
     class Meta:
         table = "api_key"

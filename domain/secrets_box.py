@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -21,6 +22,12 @@ class SecretBox:
         if len(secret) < 16:
             raise ValueError("TALLY_SECRET_KEY must be at least 16 characters")
         self._aead = AESGCM(hashlib.sha256(b"tally-secret-box:" + secret.encode()).digest())
+        self._mac_key = hashlib.sha256(b"tally-mac:" + secret.encode()).digest()
+
+    def mac(self, message: str, *, context: str) -> str:
+        """A keyed digest of `message` (hex): the same for the same key and context."""
+        data = context.encode() + b"\0" + message.encode()
+        return hmac.new(self._mac_key, data, hashlib.sha256).hexdigest()
 
     def encrypt(self, plaintext: str, *, context: str) -> str:
         nonce = os.urandom(12)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from domain.billing import simulated_clocks
+from domain.billing import run_log, simulated_clocks
 from domain.events.bus import tenant_channel
 from domain.invoicing import credit_notes, mail
 from domain.invoicing import service as invoices
@@ -24,6 +24,7 @@ from resolvers.common import mutate, paged, query, to_data
 from schema import billing as t
 from schema import billing_enums as e
 from schema import billing_inputs as i
+from schema import billing_runs as runs_t
 from schema import payloads as p
 from schema.common import Connection
 
@@ -121,6 +122,10 @@ async def credit_note_list(
         invoice_id=invoice_id,
         customer_id=customer_id,
     )
+
+
+async def billing_status(info: Info, last_runs: int = 10) -> runs_t.BillingStatus:
+    return await query(lambda: run_log.billing_status(info.context.caller, last=last_runs))  # type: ignore[return-value]
 
 
 async def test_clock(info: Info, id: strawberry.ID) -> t.TestClock | None:

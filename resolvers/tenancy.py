@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.events.bus import tenant_channel
-from domain.tenancy import api_keys, tenants
+from domain.tenancy import api_keys, tenants, web_sessions
 from domain.tenancy.access import Permission, Role
 from resolvers import live
 from resolvers.common import mutate, query, to_data
@@ -62,6 +62,15 @@ async def create_api_key(info: Info, input: t.CreateApiKeyInput) -> p.CreateApiK
             expires_at=data.get("expires_at"),
         ),
         lambda issued: p.CreateApiKeySuccess(api_key=issued.api_key, secret=issued.secret),
+    )
+
+
+async def create_portal_link(info: Info, customer_id: strawberry.ID) -> p.PortalLinkResult:
+    return await mutate(
+        web_sessions.create_portal_link(
+            info.context.caller, customer_id, str(info.context.request.base_url)
+        ),
+        lambda link: p.PortalLinkSuccess(url=link.url, expires_at=link.expires_at),
     )
 
 

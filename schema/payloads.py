@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from schema.billing import CreditNote, Invoice, Subscription, TaxRate, TestClock
@@ -47,6 +49,14 @@ class CreateApiKeySuccess:
     secret: str = strawberry.field(description="The whole key. Shown this once; store it now.")
 
 
+@strawberry.type(description="A one-time sign-in link to a customer's portal.")
+class PortalLinkSuccess:
+    url: str = strawberry.field(
+        description="Valid 15 minutes and for one sign-in; send it to the customer."
+    )
+    expires_at: datetime
+
+
 PlanResult = result_union("PlanResult", PlanSuccess)
 AddOnResult = result_union("AddOnResult", AddOnSuccess)
 CouponResult = result_union("CouponResult", CouponSuccess)
@@ -54,6 +64,7 @@ CustomerResult = result_union("CustomerResult", CustomerSuccess)
 TenantResult = result_union("TenantResult", TenantSuccess)
 ApiKeyResult = result_union("ApiKeyResult", ApiKeySuccess)
 CreateApiKeyResult = result_union("CreateApiKeyResult", CreateApiKeySuccess)
+PortalLinkResult = result_union("PortalLinkResult", PortalLinkSuccess)
 
 
 @strawberry.type

@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 from db.invoice_models import Invoice
 from db.models import Subscription
 from domain import clock
+from domain.billing import run_log
 from domain.events.bus import EventBus
 from domain.invoicing.events import publish_invoices
 from domain.payments.attempt_sending import process_pending
@@ -46,13 +47,25 @@ class RunSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (subscription, error)
     invoice_ids: list[int] = field(default_factory=list)
     payments_sent: int = 0  # payment attempts sent to providers (new, retries, leftovers)
+    started_at: datetime = field(default_factory=clock.now)
+    tenants: dict[int, run_log.TenantTally] = field(default_factory=dict)
 
-    def add(self, subs: int, invoices: list[Invoice]) -> None:
-        self.subscriptions += subs
+    def add(self, subs: list[Subscription], invoices: list[Invoice]) -> None:
+        self.subscriptions += len(subs)
         self.invoices += len(invoices)
+        for sub in subs:
+            self._tally(sub.tenant_id).subscriptions += 1
         for invoice in invoices:
             self.totals[invoice.currency] += invoice.total_minor
             self.invoice_ids.append(invoice.id)
+            self._tally(invoice.tenant_id).add_invoice(invoice.currency, invoice.total_minor)
+
+    def failed(self, tenant_id: int, subscription: str, error: str) -> None:
+        self.failures.append((subscription, error))
+        self._tally(tenant_id).fail(subscription, error)
+
+    def _tally(self, tenant_id: int) -> run_log.TenantTally:
+        return self.tenants.setdefault(tenant_id, run_log.TenantTally())
 
 
 def _due(at: datetime, skip: set[int]):  # type: ignore[no-untyped-def]
@@ -73,10 +86,12 @@ async def run_billing(
     progress: Callable[[RunSummary], None] | None = None,
     bus: EventBus | None = None,
     collect: bool = True,
+    trigger: str = "api",
 ) -> RunSummary:
     """Bill everything due at `at` (now by default). With a `bus`, each committed
     batch's invoices are announced live. With `collect`, dunning steps due and
-    pending payment attempts follow the billing."""
+    pending payment attempts follow the billing. What it did for each tenant is
+    recorded (`billing_run`, read by the console) when it ends."""
     at = at or clock.now()
     summary = RunSummary(at=at)
     failed: set[int] = set()
@@ -97,7 +112,7 @@ async def run_billing(
             if bus is not None:
                 await publish_invoices(bus, invoices)
             summary.batches += 1
-            summary.add(len(subs), invoices)
+            summary.add(subs, invoices)
         except Exception:
             if not claimed:
                 raise
@@ -110,6 +125,7 @@ async def run_billing(
     if collect:
         await run_dunning(at)
         summary.payments_sent = await process_pending(everything=True)
+    await run_log.record(summary.tenants, trigger=trigger, started_at=summary.started_at, at=at)
     return summary
 
 
@@ -123,12 +139,15 @@ async def _one_by_one(
                 invoices = await bill_subscriptions(subs, at, at)
             if bus is not None:
                 await publish_invoices(bus, invoices)
-            summary.add(len(subs), invoices)
+            summary.add(subs, invoices)
         except Exception as exc:  # reported in the summary, the run goes on
             log.exception("billing subscription %s failed", sub_id)
             failed.add(sub_id)
-            public_id = await Subscription.filter(id=sub_id).values_list("public_id", flat=True)
-            summary.failures.append((public_id[0] if public_id else str(sub_id), repr(exc)))
+            row = await Subscription.filter(id=sub_id).values("public_id", "tenant_id")
+            if row:
+                summary.failed(row[0]["tenant_id"], row[0]["public_id"], repr(exc))
+            else:
+                summary.failures.append((str(sub_id), repr(exc)))
 
 
 async def scheduler_loop(
@@ -140,7 +159,7 @@ async def scheduler_loop(
     SQLite transaction's start can leave Tortoise's connection lock held."""
     while stop is None or not stop.is_set():
         try:
-            summary = await run_billing(bus=bus)
+            summary = await run_billing(bus=bus, trigger="scheduler")
             if summary.invoices or summary.failures:
                 log.info(
                     "billing run: %d invoices, %d failures", summary.invoices, len(summary.failures)

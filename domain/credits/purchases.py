@@ -16,7 +16,7 @@ from domain.credits import accounts, lots
 from domain.credits.accounts import Account
 from domain.credits.ledger_writer import Book
 from domain.credits.wallets import on_wallet
-from domain.errors import ValidationError
+from domain.errors import NotFoundError, ValidationError
 from domain.ids import new_id
 from domain.invoicing.service import create_invoice
 from domain.money import normalise_currency
@@ -37,10 +37,12 @@ async def purchase_credits(
     currency: str | None = None,
     expires_at: datetime | None = None,
 ) -> CreditPurchase:
-    principal.require(Permission.CREDITS_CONSUME)
+    principal.require(Permission.CREDITS_PURCHASE)
     if not isinstance(credits, int) or not 0 < credits <= MAX_PURCHASE:
         raise ValidationError(f"credits must be 1-{MAX_PURCHASE:,}", field="credits")
     account = await accounts.load_account(principal.tenant_id, customer)
+    if principal.customer_id is not None and account.customer_id != principal.customer_id:
+        raise NotFoundError(f"no customer {customer}", field="customerId")  # not theirs
     if expires_at is not None and expires_at <= account.now:
         raise ValidationError("expiresAt must be in the future", field="expiresAt")
     row = await Customer.get(id=account.customer_id).only("id", "currency")

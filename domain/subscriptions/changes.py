@@ -23,7 +23,7 @@ from domain import bounds
 from domain.analytics import movement_log as mrr_log
 from domain.clock import customer_now
 from domain.credits.schedule import follow_subscription
-from domain.errors import ValidationError
+from domain.errors import PermissionDeniedError, ValidationError
 from domain.invoicing.builder import Draft, DraftLine
 from domain.payments.charging import billed
 from domain.periods import Period
@@ -34,7 +34,12 @@ from domain.subscriptions.billing import (
     store_with_usage,
 )
 from domain.subscriptions.errors import InvalidStatus, SubscriptionNotActive
-from domain.subscriptions.loading import load_plan, load_subscription
+from domain.subscriptions.loading import (
+    acting_for_self,
+    load_plan,
+    load_subscription,
+    require_change,
+)
 from domain.subscriptions.previews import preview_next_invoice
 from domain.subscriptions.prices import add_on_items, period_total, plan_price, quantity
 from domain.subscriptions.proration import ProrationLine, prorate_change, unused_part
@@ -43,7 +48,7 @@ from domain.subscriptions.proration_lines import (
     pending_rows,
     proration_draft_lines,
 )
-from domain.tenancy.access import Permission, Principal
+from domain.tenancy.access import Principal
 from domain.unit_of_work import operation
 from domain.webhooks import announce
 
@@ -141,7 +146,7 @@ async def preview_change(
     principal: Principal, public_id: str, data: dict[str, Any]
 ) -> Draft | None:
     """Exactly what `change_subscription` with `data` would bill; writes nothing."""
-    principal.require(Permission.SUBSCRIPTIONS_WRITE)
+    require_change(principal, self_service=True)
     _, draft = await change_subscription(principal, public_id, data, preview=True)
     return draft
 
@@ -152,7 +157,9 @@ async def _change(
     """Apply (or, with `preview`, only price) a change. Returns the subscription and
     the draft of what the change bills: the immediate invoice, the proration lines
     for the next invoice, or the next renewal under the new terms."""
-    sub = await load_subscription(principal, public_id, lock=not preview)
+    if acting_for_self(principal):
+        _self_service_change(data)
+    sub = await load_subscription(principal, public_id, lock=not preview, self_service=True)
     _live(sub)
     if sub.status == "paused":
         raise InvalidStatus("resume the subscription before changing it")
@@ -243,7 +250,7 @@ async def _bill_now(
 @operation
 @announced
 async def cancel_scheduled_change(principal: Principal, public_id: str) -> Subscription:
-    sub = await load_subscription(principal, public_id, lock=True)
+    sub = await load_subscription(principal, public_id, lock=True, self_service=True)
     _live(sub)
     if sub.pending_change is None:
         raise InvalidStatus("no change is scheduled", code="NO_SCHEDULED_CHANGE")
@@ -251,6 +258,25 @@ async def cancel_scheduled_change(principal: Principal, public_id: str) -> Subsc
     sub.updated_at = await customer_now(await _customer(sub))
     await sub.save(update_fields=["pending_change", "updated_at"])
     return sub
+
+
+SELF_SERVICE_FIELDS = {"plan_id", "quantity", "effective"}
+
+
+def _self_service_change(data: dict[str, Any]) -> None:
+    """A customer changes its plan and quantity, now or at the period's end, prorated
+    as the tenant bills; prices, coupons, add-ons and proration are the tenant's."""
+    other = sorted(
+        k
+        for k, v in data.items()
+        if v is not None
+        and k not in SELF_SERVICE_FIELDS
+        and not (k == "proration_behavior" and v == "create_prorations")
+    )
+    if other:
+        raise PermissionDeniedError(
+            "a customer may change only its plan, quantity and when, not " + ", ".join(other)
+        )
 
 
 def _credit_unused(sub: Subscription, plan: Plan, now: datetime) -> list[DraftLine]:
@@ -320,7 +346,9 @@ async def resume_subscription(principal: Principal, public_id: str) -> Subscript
 async def cancel_subscription(
     principal: Principal, public_id: str, *, at_period_end: bool, prorate: bool
 ) -> Subscription:
-    sub = await load_subscription(principal, public_id, lock=True)
+    if acting_for_self(principal) and not at_period_end:
+        raise PermissionDeniedError("a customer cancels at the end of the period (atPeriodEnd)")
+    sub = await load_subscription(principal, public_id, lock=True, self_service=True)
     _live(sub)
     now = await customer_now(await _customer(sub))
     sub.canceled_at = now
@@ -366,7 +394,7 @@ async def cancel_subscription(
 @operation
 @announced
 async def reactivate_subscription(principal: Principal, public_id: str) -> Subscription:
-    sub = await load_subscription(principal, public_id, lock=True)
+    sub = await load_subscription(principal, public_id, lock=True, self_service=True)
     _live(sub)
     if not sub.cancel_at_period_end:
         raise InvalidStatus("the subscription is not set to cancel", code="NOT_CANCELING")

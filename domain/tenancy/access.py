@@ -44,6 +44,9 @@ class Permission(enum.Enum):
     CUSTOMER_SELF_WRITE = "customers:self_write"
     SUBSCRIPTIONS_READ = "subscriptions:read"
     SUBSCRIPTIONS_WRITE = "subscriptions:write"
+    # A customer token: change its own subscription's plan or quantity, cancel at the
+    # period's end, reactivate (the self-service of the customer portal).
+    SUBSCRIPTIONS_SELF = "subscriptions:self"
     INVOICES_READ = "invoices:read"
     INVOICES_WRITE = "invoices:write"
     TAX_WRITE = "tax:write"
@@ -53,7 +56,8 @@ class Permission(enum.Enum):
     PAYMENT_METHODS_SELF = "payment_methods:self"  # a customer token: its own methods, pay
     WEBHOOKS = "webhooks:manage"
     CREDITS_READ = "credits:read"  # a customer token: its own wallet and ledger
-    CREDITS_CONSUME = "credits:consume"  # check, consume, reserve, buy top-ups
+    CREDITS_CONSUME = "credits:consume"  # check, consume, reserve
+    CREDITS_PURCHASE = "credits:purchase"  # buy top-ups (a customer token: its own)
     CREDITS_MANAGE = "credits:manage"  # grant, block, refund, settings
     USAGE_INGEST = "usage:ingest"  # send usage events
     USAGE_READ = "usage:read"  # a customer token: its own current usage and events
@@ -65,7 +69,8 @@ class Permission(enum.Enum):
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission) - {Permission.CUSTOMER_SELF_WRITE},
+    Role.ADMIN: frozenset(Permission)
+    - {Permission.CUSTOMER_SELF_WRITE, Permission.SUBSCRIPTIONS_SELF},
     Role.SERVICE: frozenset(
         {
             Permission.TENANT_READ,
@@ -76,6 +81,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.PAYMENTS_READ,
             Permission.CREDITS_READ,
             Permission.CREDITS_CONSUME,
+            Permission.CREDITS_PURCHASE,
             Permission.USAGE_INGEST,
             Permission.USAGE_READ,
             Permission.ROYALTIES_READS,
@@ -88,10 +94,12 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CUSTOMERS_READ,
             Permission.CUSTOMER_SELF_WRITE,
             Permission.SUBSCRIPTIONS_READ,
+            Permission.SUBSCRIPTIONS_SELF,
             Permission.INVOICES_READ,
             Permission.PAYMENTS_READ,
             Permission.PAYMENT_METHODS_SELF,
             Permission.CREDITS_READ,
+            Permission.CREDITS_PURCHASE,
             Permission.USAGE_READ,
         }
     ),

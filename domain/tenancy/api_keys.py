@@ -57,6 +57,7 @@ async def issue_key(
     customer_id: int | None = None,
     payee_id: int | None = None,
     expires_at: datetime | None = None,
+    session_of_id: int | None = None,
 ) -> IssuedKey:
     name = validation.text(name, field="name", max_length=100, required=True)
     if role is Role.CUSTOMER and customer_id is None:
@@ -82,6 +83,7 @@ async def issue_key(
         prefix=prefix,
         secret_hash=_hash(token),
         expires_at=expires_at,
+        session_of_id=session_of_id,
         created_at=now,
         updated_at=now,
     )
@@ -142,6 +144,10 @@ async def revoke_api_key(principal: Principal, public_id: str) -> ApiKey:
         if key.revoked_at is None:
             key.revoked_at = key.updated_at = clock.now()
             await key.save(update_fields=["revoked_at", "updated_at"])
+        # The web sessions it signed in end with it.
+        await ApiKey.filter(session_of_id=key.id, revoked_at__isnull=True).update(
+            revoked_at=key.revoked_at, updated_at=key.revoked_at
+        )
     forget_keys()
     return key
 

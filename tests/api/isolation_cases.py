@@ -214,6 +214,7 @@ OWN = {
     "creditSettings",
     "analytics",  # the caller's own tenant's figures (tests/api/test_analytics_api.py)
     "analyticsSettings",  # the caller's own tenant's (tests/api/test_kpi_report_api.py)
+    "billingStatus",  # the caller's own tenant's runs (tests/api/test_web_sessions.py)
     *royalties.OWN,
 }  # answer about the caller itself, no foreign id taken
 
@@ -244,6 +245,10 @@ MUTATIONS = {
     "revokeApiKey": ("mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }", "key"),
     "createApiKey": (
         'mutation($id: ID!) { createApiKey(input: {name: "x", role: CUSTOMER, customerId: $id}) { __typename } }',
+        "customer",
+    ),
+    "createPortalLink": (
+        "mutation($id: ID!) { createPortalLink(customerId: $id) { __typename } }",
         "customer",
     ),
     "createCoupon": (

@@ -1,0 +1,272 @@
+"""The web panels' sessions over HTTP (issue 18): signing in with a key or a one-time
+portal link, the cookie's attributes, CSRF on every cookie request, sign-out and
+revocation, the pages' security and cache headers. The browser scenarios are in
+tests/browser/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from db.web_models import PortalLink
+from domain import clock
+from domain.tenancy.access import Role
+from tests.api.helpers import data, gql, post
+from tests.factories import make_customer, make_key
+
+VIEWER = "{ viewer { role customer { id } } }"
+LINK = "mutation($c: ID!) { createPortalLink(customerId: $c) { __typename ... on PortalLinkSuccess { url expiresAt } ... on Error { code message } } }"
+
+
+async def _sign_in(
+    client: httpx.AsyncClient, panel: str, token: str, **headers: str
+) -> httpx.Response:
+    return await client.post(
+        f"/{panel}/sign-in", data={"token": token}, headers=headers, follow_redirects=False
+    )
+
+
+async def _session(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/web/session")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _cookie_gql(
+    client: httpx.AsyncClient, csrf: str | None, query: str, **variables: Any
+) -> httpx.Response:
+    headers = {} if csrf is None else {"X-CSRF-Token": csrf}
+    return await post(client, None, query, variables or None, headers=headers)
+
+
+async def test_a_customer_token_signs_in_to_the_portal_with_a_strict_http_only_cookie(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    customer = await make_customer(tenant=tenant, locale="fr")
+    token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
+    response = await _sign_in(client, "portal", token)
+    assert response.status_code == 303 and response.headers["location"] == "/portal"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("tally_session=tly_")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; HTTPS below
+    assert token not in cookie  # a session key of its own, never the token itself
+    session = await _session(client)
+    assert session["role"] == "customer"
+    assert session["customer"]["id"] == customer.public_id
+    assert session["locale"] == "fr"
+
+    # The cookie alone is refused: every /graphql request with it carries the CSRF token.
+    refused = await _cookie_gql(client, None, VIEWER)
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "CSRF_REFUSED"
+    wrong = await _cookie_gql(client, "0" * 64, VIEWER)
+    assert wrong.status_code == 403
+    ok = await _cookie_gql(client, session["csrfToken"], VIEWER)
+    viewer = data(ok.json())["viewer"]
+    assert viewer == {"role": "CUSTOMER", "customer": {"id": customer.public_id}}
+
+
+async def test_the_cookie_is_secure_over_https(app: Any, tenant: Any) -> None:
+    customer = await make_customer(tenant=tenant)
+    token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://tally.test") as client:
+        response = await _sign_in(client, "portal", token)
+    assert response.status_code == 303
+    assert "Secure" in response.headers["set-cookie"]
+
+
+@pytest.mark.parametrize(
+    ("panel", "role", "allowed"),
+    [
+        ("portal", Role.CUSTOMER, True),
+        ("portal", Role.ADMIN, False),
+        ("portal", Role.SERVICE, False),
+        ("admin", Role.ADMIN, True),
+        ("admin", Role.ANALYST, True),
+        ("admin", Role.CUSTOMER, False),
+        ("admin", Role.SERVICE, False),
+    ],
+)
+async def test_each_panel_takes_only_its_roles(
+    client: httpx.AsyncClient, tenant: Any, panel: str, role: Role, allowed: bool
+) -> None:
+    customer = await make_customer(tenant=tenant) if role is Role.CUSTOMER else None
+    token = await make_key(tenant=tenant, role=role, customer=customer)
+    response = await _sign_in(client, panel, token)
+    if allowed:
+        assert response.status_code == 303
+        page = await client.get(f"/{panel}")
+        assert page.status_code == 200
+        assert "text/html" in page.headers["content-type"]
+    else:
+        assert response.status_code == 401
+        assert "set-cookie" not in response.headers
+        assert "cannot open" in response.text
+
+
+async def test_a_customer_session_cannot_open_the_admin_console(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    customer = await make_customer(tenant=tenant)
+    await _sign_in(
+        client, "portal", await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
+    )
+    response = await client.get("/admin", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/admin/sign-in"
+    # …and the API refuses what an admin could do, as it refuses the customer's token.
+    session = await _session(client)
+    body = (
+        await _cookie_gql(
+            client, session["csrfToken"], "{ analytics { receivables { currency } } }"
+        )
+    ).json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_cross_site_sign_in_is_refused(client: httpx.AsyncClient, tenant: Any) -> None:
+    token = await make_key(tenant=tenant, role=Role.ADMIN)
+    forged = await _sign_in(client, "admin", token, origin="https://evil.example")
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    same = await _sign_in(client, "admin", token, origin="http://tally.test")
+    assert same.status_code == 303
+
+
+async def test_a_portal_link_signs_in_once_within_fifteen_minutes(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    admin_key = await make_key(tenant=tenant)
+    customer = await make_customer(tenant=tenant)
+    result = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))["createPortalLink"]
+    assert result["__typename"] == "PortalLinkSuccess"
+    url = result["url"]
+    assert url.startswith("http://tally.test/portal/link/tpl_")
+    path = url.removeprefix("http://tally.test")
+    first = await client.get(path, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/portal"
+    assert first.headers["referrer-policy"] == "no-referrer"
+    assert (await _session(client))["customer"]["id"] == customer.public_id
+    client.cookies.clear()
+    again = await client.get(path, follow_redirects=False)
+    assert again.status_code == 401 and "set-cookie" not in again.headers
+    assert "already used" in again.text
+
+    # Expired: a link from 16 minutes ago is refused.
+    late = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))["createPortalLink"]
+    secret = late["url"].rsplit("/", 1)[1]
+    import hashlib
+
+    await PortalLink.filter(secret_hash=hashlib.sha256(secret.encode()).hexdigest()).update(
+        expires_at=clock.now() - timedelta(minutes=1)
+    )
+    assert (await client.get(f"/portal/link/{secret}", follow_redirects=False)).status_code == 401
+    assert (
+        await client.get("/portal/link/tpl_nonsense", follow_redirects=False)
+    ).status_code == 401
+
+
+async def test_only_admins_create_portal_links_and_only_for_their_customers(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    customer = await make_customer(tenant=tenant)
+    own = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
+    denied = data(await gql(client, own, LINK, {"c": customer.public_id}))["createPortalLink"]
+    assert denied["code"] == "FORBIDDEN"
+    admin_key = await make_key(tenant=tenant)
+    missing = data(await gql(client, admin_key, LINK, {"c": "cus_doesnotexist0000"}))
+    assert missing["createPortalLink"]["__typename"] != "PortalLinkSuccess"
+
+
+async def test_signing_out_or_revoking_the_key_ends_the_session(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    admin_key = await make_key(tenant=tenant)
+    await _sign_in(client, "admin", admin_key)
+    session = await _session(client)
+    # Sign-out is a state change: it needs the CSRF token too.
+    assert (await client.post("/web/sign-out")).status_code == 403
+    out = await client.post("/web/sign-out", headers={"X-CSRF-Token": session["csrfToken"]})
+    assert out.status_code == 204
+    assert (await client.get("/web/session")).status_code == 401
+
+    # Revoking the key that signed in ends every session it opened.
+    other = httpx.AsyncClient(transport=client._transport, base_url="http://tally.test")
+    async with other:
+        await _sign_in(other, "admin", admin_key)
+        csrf = (await _session(other))["csrfToken"]
+        assert (await _cookie_gql(other, csrf, VIEWER)).status_code == 200
+        key_id = data(await gql(client, admin_key, "{ viewer { apiKey { id } } }"))["viewer"][
+            "apiKey"
+        ]["id"]
+        revoked = await gql(
+            client,
+            admin_key,
+            "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }",
+            {"id": key_id},
+        )
+        assert data(revoked)["revokeApiKey"]["__typename"] == "ApiKeySuccess"
+        assert (await _cookie_gql(other, csrf, VIEWER)).status_code == 401
+
+
+async def test_pages_carry_a_strict_csp_and_assets_are_cached_by_digest(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    await _sign_in(client, "admin", await make_key(tenant=tenant))
+    page = await client.get("/admin")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script>" not in page.text  # no inline script
+    asset = page.text.split('href="', 2)[1].split('"', 1)[0]  # the stylesheet
+    assert asset.startswith("/web/assets/")
+    cached = await client.get(asset)
+    assert cached.status_code == 200
+    assert "immutable" in cached.headers["cache-control"]
+    stale = await client.get("/web/assets/000000000000/tally.css")
+    assert stale.status_code == 200 and stale.headers["cache-control"] == "no-cache"
+    for path in ("%2E%2E/web_http.py", "..%2F..%2Fserver.py", "admin.html", "nothing.js"):
+        response = await client.get(f"/web/assets/x/{path}")
+        assert response.status_code == 404, (path, response.status_code)
+
+
+async def test_a_session_downloads_its_own_invoice_pdf_only(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    """Document routes take the cookie (a GET: no CSRF token needed), with the key's
+    own scope: another customer's invoice reads as missing."""
+    from domain.invoicing.service import create_invoice, finalize_invoice
+    from tests.factories import admin_of
+
+    mine, theirs = (
+        await make_customer(tenant=tenant),
+        await make_customer(tenant=tenant, name="Other"),
+    )
+    invoices = {}
+    for customer in (mine, theirs):
+        draft = await create_invoice(
+            admin_of(tenant),
+            {
+                "customer_id": customer.public_id,
+                "currency": "EUR",
+                "items": [
+                    {
+                        "description": "Setup",
+                        "quantity": 1,
+                        "unit_price": {"currency": "EUR", "amount_minor": 1000},
+                    }
+                ],
+            },
+        )
+        invoices[customer.id] = await finalize_invoice(admin_of(tenant), draft.public_id)
+    await _sign_in(
+        client, "portal", await make_key(tenant=tenant, role=Role.CUSTOMER, customer=mine)
+    )
+    own = await client.get(f"/invoices/{invoices[mine.id].public_id}.pdf")
+    assert own.status_code == 200 and own.content.startswith(b"%PDF")
+    other = await client.get(f"/invoices/{invoices[theirs.id].public_id}.pdf")
+    assert other.status_code == 404
