@@ -5,6 +5,7 @@ tests/browser/."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -222,8 +223,9 @@ async def test_pages_carry_a_strict_csp_and_assets_are_cached_by_digest(
     assert "frame-ancestors 'none'" in csp
     assert page.headers["cache-control"] == "no-store"
     assert "<script>" not in page.text  # no inline script
-    asset = page.text.split('href="', 2)[1].split('"', 1)[0]  # the stylesheet
-    assert asset.startswith("/web/assets/")
+    asset = re.search(r'href="(/web/assets/[0-9a-f]{12}/tally\.css)"', page.text)
+    assert asset is not None, page.text
+    asset = asset.group(1)
     cached = await client.get(asset)
     assert cached.status_code == 200
     assert "immutable" in cached.headers["cache-control"]
@@ -270,3 +272,38 @@ async def test_a_session_downloads_its_own_invoice_pdf_only(
     assert own.status_code == 200 and own.content.startswith(b"%PDF")
     other = await client.get(f"/invoices/{invoices[theirs.id].public_id}.pdf")
     assert other.status_code == 404
+
+
+async def test_a_websocket_with_the_cookie_needs_the_csrf_token(app: Any, tenant: Any) -> None:
+    """The portal's live feeds: graphql-transport-ws with the session cookie, accepted
+    only with `csrfToken` in connection_init (a page on another site could open the
+    socket with the cookie, never read the token)."""
+    import json
+
+    import websockets
+
+    from tests.api.live import serve
+
+    customer = await make_customer(tenant=tenant)
+    token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
+    async with serve(app) as host:
+        async with httpx.AsyncClient(base_url=f"http://{host}") as client:
+            await _sign_in(client, "portal", token)
+            csrf = (await _session(client))["csrfToken"]
+            cookie = f"tally_session={client.cookies['tally_session']}"
+
+        async def init(payload: dict[str, Any]) -> Any:
+            async with websockets.connect(
+                f"ws://{host}/graphql",
+                subprotocols=["graphql-transport-ws"],
+                additional_headers={"Cookie": cookie},
+            ) as ws:
+                await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+                try:
+                    return json.loads(await ws.recv())
+                except websockets.ConnectionClosed as closed:
+                    return closed.rcvd.code if closed.rcvd else None
+
+        assert await init({}) == 4403  # Forbidden: no token
+        assert await init({"csrfToken": "0" * 64}) == 4403
+        assert (await init({"csrfToken": csrf}))["type"] == "connection_ack"
