@@ -217,3 +217,26 @@ async def test_a_3ds_card_pays_through_the_confirmation_step(
     await expect(page.get_by_text("Payment received. Thank you!")).to_be_visible()
     await expect(row).to_contain_text("Paid")
     assert page_errors == []
+
+
+async def test_cancel_reactivate_and_buy_credits(
+    live_server: str, page: Any, page_errors: list[str], world: portal_world.PortalWorld
+) -> None:
+    await open_portal(page, live_server, world)
+    await visit(page, "plan")
+    await page.get_by_role("button", name="Cancel at period end").click()
+    await expect(page.locator("#cancel-state")).to_contain_text("Ends on")
+    await page.get_by_role("button", name="Reactivate").click()
+    await expect(page.get_by_text("Your subscription continues.")).to_be_visible()
+    await expect(page.get_by_role("button", name="Cancel at period end")).to_be_visible()
+
+    await visit(page, "credits")
+    await page.get_by_label("Number of credits").fill("100")
+    await page.get_by_role("button", name="Buy", exact=True).click()
+    # 100 credits at 2 cents, VAT included; credited once the invoice is paid.
+    await expect(page.locator("#purchase-result")).to_contain_text(
+        "100 credits ordered for €2.40 (awaiting payment)."
+    )
+    await visit(page, "invoices")
+    await expect(page.locator("#invoices tbody tr", has_text="Credits")).to_contain_text("€2.40")
+    assert page_errors == []
