@@ -139,7 +139,7 @@ export default {
   "plan.now": "الآن (بالتناسب)",
   "plan.atPeriodEnd": "في نهاية الفترة",
   "plan.preview": "معاينة التغيير",
-  "plan.previewNow": "ما يُفوتر الآن بسبب التغيير",
+  "plan.previewNow": "ما يُفوتر بسبب التغيير (بالتناسب)",
   "plan.previewNext": "فاتورتك القادمة بعد التغيير",
   "plan.nothingDue": "لا شيء مستحق لهذا التغيير.",
   "plan.line": "البند",

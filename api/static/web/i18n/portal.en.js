@@ -139,7 +139,7 @@ export default {
   "plan.now": "Now (prorated)",
   "plan.atPeriodEnd": "At the end of the period",
   "plan.preview": "Preview the change",
-  "plan.previewNow": "What the change bills now",
+  "plan.previewNow": "What the change bills (prorated)",
   "plan.previewNext": "Your next invoice after the change",
   "plan.nothingDue": "Nothing to pay for this change.",
   "plan.line": "Line",

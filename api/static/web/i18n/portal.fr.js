@@ -139,7 +139,7 @@ export default {
   "plan.now": "Maintenant (au prorata)",
   "plan.atPeriodEnd": "En fin de période",
   "plan.preview": "Voir l’aperçu",
-  "plan.previewNow": "Ce que le changement facture maintenant",
+  "plan.previewNow": "Ce que le changement facture (au prorata)",
   "plan.previewNext": "Votre prochaine facture après le changement",
   "plan.nothingDue": "Rien à payer pour ce changement.",
   "plan.line": "Ligne",
