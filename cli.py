@@ -112,10 +112,14 @@ def _print_keys(settings: Settings, tenant_id: str, pairs: list[tuple[str, str]]
     for role, key in pairs:
         print(f"{role} API key (shown once): {key}")
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{host}:{settings.port}"
     print(
-        f"\nIn GraphiQL (http://{host}:{settings.port}/graphql) open the Headers tab and paste:\n"
+        f"\nIn GraphiQL ({base}/graphql) open the Headers tab and paste:\n"
         f'  {{"Authorization": "Bearer {pairs[0][1]}"}}'
+        f"\nAdmin console: {base}/admin (sign in with the admin key)"
     )
+    if any(role.startswith("customer") for role, _ in pairs):
+        print(f"Customer portal: {base}/portal (sign in with the customer token)")
 
 
 async def _seed(settings: Settings) -> None:
@@ -134,7 +138,11 @@ async def _seed(settings: Settings) -> None:
             f"  .venv/bin/python server.py create-api-key --tenant {tenant.public_id} --role admin"
         )
         return
-    keys = [("admin", result.admin_key), ("service", result.service_key)]
+    keys = [
+        ("admin", result.admin_key),
+        ("service", result.service_key),
+        ("customer (Amina, the portal)", result.customer_key),
+    ]
     _print_keys(settings, result.tenant.public_id, keys)
 
 

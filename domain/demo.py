@@ -77,6 +77,7 @@ class SeedResult:
     tenant: Tenant
     admin_key: str
     service_key: str
+    customer_key: str  # user-1001's customer token: signs in to the portal
     created: bool
 
 
@@ -376,6 +377,16 @@ async def seed_demo() -> SeedResult | None:
         await _royalties(admin, customers["user-1002"])
         admin_key = await issue_key(tenant_id=tenant.id, role=Role.ADMIN, name="demo admin")
         service_key = await issue_key(tenant_id=tenant.id, role=Role.SERVICE, name="demo service")
+        customer_key = await issue_key(
+            tenant_id=tenant.id,
+            role=Role.CUSTOMER,
+            name="demo customer portal",
+            customer_id=customers["user-1001"].id,
+        )
     return SeedResult(
-        tenant=tenant, admin_key=admin_key.secret, service_key=service_key.secret, created=True
+        tenant=tenant,
+        admin_key=admin_key.secret,
+        service_key=service_key.secret,
+        customer_key=customer_key.secret,
+        created=True,
     )

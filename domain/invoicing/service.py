@@ -46,10 +46,21 @@ class InvoiceStatusError(ConflictError):
 
 
 async def load_invoice(
-    principal: Principal, public_id: str, *, lock: bool = False, field: str = "id"
+    principal: Principal,
+    public_id: str,
+    *,
+    lock: bool = False,
+    field: str = "id",
+    paying: bool = False,
 ) -> Invoice:
+    """The caller's invoice (a customer token's own only); `lock` for a change, which
+    needs invoices:write — or, when the change is the customer paying it (`paying`),
+    payment_methods:self."""
     check_id(public_id, "invoice", field=field)
-    principal.require(Permission.INVOICES_WRITE if lock else Permission.INVOICES_READ)
+    if lock and paying:
+        principal.require(Permission.PAYMENT_METHODS_SELF)
+    else:
+        principal.require(Permission.INVOICES_WRITE if lock else Permission.INVOICES_READ)
     query = Invoice.filter(public_id=public_id, **scope(principal))
     if lock:
         query = query.select_for_update()

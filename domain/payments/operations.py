@@ -208,8 +208,10 @@ async def refund_payment(
 async def complete_sandbox_action(principal: Principal, payment_id: str, succeed: bool) -> Payment:
     """Stand in for the customer's browser finishing (or abandoning) 3-D Secure
     on a sandbox payment; the sandbox then reports it by signed webhook, which has
-    been received when this returns (the payment is returned as it then stands)."""
-    principal.require(Permission.PAYMENTS_WRITE)
+    been received when this returns (the payment is returned as it then stands).
+    The customer's own token may: it is the customer's own step (the portal)."""
+    if not principal.can(Permission.PAYMENTS_WRITE):
+        principal.require(Permission.PAYMENT_METHODS_SELF)
     payment = await load_payment(principal, payment_id, field="paymentId")
     if payment.provider != "sandbox" or payment.status != "requires_action":
         raise PaymentStatusError(

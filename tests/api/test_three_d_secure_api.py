@@ -144,3 +144,34 @@ async def test_an_allowed_overpayment_stays_under_the_amount_ceiling(
     assert done["recordPayment"]["payment"]["status"] == "SUCCEEDED"
     credit = await BalanceEntry.filter(customer_id=customer.id, source="overpayment")
     assert [e.amount_minor for e in credit] == [ceiling - 5000]
+
+
+@pytest.mark.usefixtures("sandbox_to_app")
+async def test_a_customer_token_pays_its_own_invoice_through_3ds_and_no_one_elses(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    """The portal's "Pay now": the customer's own token pays and finishes 3-D Secure
+    (issue 18); another customer's invoice or payment reads as missing."""
+    from domain.tenancy.access import Role
+
+    admin = await make_key(tenant=tenant)
+    assert data(await gql(client, admin, SANDBOX))
+    me, other = await make_customer(tenant=tenant, country="US"), await make_customer(tenant=tenant)
+    await gql(client, admin, ATTACH, {"c": me.public_id, "token": "pm_card_authenticationRequired"})
+    await gql(client, admin, ATTACH, {"c": other.public_id, "token": "pm_card_visa"})
+    mine = data(await gql(client, admin, INVOICE, {"c": me.public_id}))["createInvoice"]["invoice"]
+    theirs = data(await gql(client, admin, INVOICE, {"c": other.public_id}))["createInvoice"]
+    token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=me)
+
+    paying = data(await gql(client, token, PAY, {"id": mine["id"]}))["payInvoice"]
+    assert paying["payment"]["status"] == "REQUIRES_ACTION"
+    done = data(await gql(client, token, COMPLETE, {"id": paying["payment"]["id"]}))
+    assert done["completeSandboxAction"]["__typename"] == "PaymentSuccess"
+    state = data(await gql(client, token, STATE, {"id": mine["id"]}))["invoice"]
+    assert state["status"] == "PAID" and state["amountPaid"]["amountMinor"] == 5000
+
+    refused = data(await gql(client, token, PAY, {"id": theirs["invoice"]["id"]}))["payInvoice"]
+    assert refused["code"] == "NOT_FOUND"
+    their_payment = theirs["invoice"]["payments"][0]["id"]
+    other_done = data(await gql(client, token, COMPLETE, {"id": their_payment}))
+    assert other_done["completeSandboxAction"]["code"] == "NOT_FOUND"

@@ -188,13 +188,8 @@ async def test_a_customer_session_cannot_open_others_invoices_or_admin(
     await expect(page).to_have_url(f"{live_server}/admin/sign-in")
 
 
-# A customer token may attach its cards but not (yet) pay an invoice or finish 3-D
-# Secure: payInvoice loads the invoice with invoices:write and completeSandboxAction
-# requires payments:write, both refused to customer keys (reported to the backend).
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend: payInvoice/completeSandboxAction refuse customer keys (invoices:write, payments:write)",
-)
+# A customer token attaches its cards, pays its own invoice and finishes 3-D Secure
+# (the sandbox's test card that asks for it) from the portal.
 @pytest.mark.usefixtures("sandbox_to_app")
 async def test_a_3ds_card_pays_through_the_confirmation_step(
     live_server: str, page: Any, page_errors: list[str], world: portal_world.PortalWorld
