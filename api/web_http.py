@@ -155,7 +155,10 @@ def _same_origin(request: Request) -> bool:
     return parts.netloc == request.headers.get("host")
 
 
-def _signed_in(request: Request, session: WebSession, panel: Panel) -> Response:
+async def _signed_in(request: Request, session: WebSession, panel: Panel) -> Response:
+    previous = session_token(request.cookies)
+    if previous is not None and previous != session.token:
+        await sign_out(previous)  # the session this browser had ends here
     response = RedirectResponse(f"/{panel.value}", 303, headers=PAGE_HEADERS)
     secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
     response.set_cookie(
@@ -195,7 +198,7 @@ def _sign_in_route(panel: Panel):
             session = await sign_in(token, panel)
         except AuthenticationError as exc:
             return _sign_in_page(panel, request, exc.message, 401)
-        return _signed_in(request, session, panel)
+        return await _signed_in(request, session, panel)
 
     return handle
 
@@ -205,7 +208,7 @@ async def portal_link(request: Request) -> Response:
         session = await redeem_portal_link(request.path_params["secret"])
     except AuthenticationError as exc:
         return _sign_in_page(Panel.PORTAL, request, exc.message, 401)
-    return _signed_in(request, session, Panel.PORTAL)
+    return await _signed_in(request, session, Panel.PORTAL)
 
 
 async def sign_out_route(request: Request) -> Response:

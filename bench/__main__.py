@@ -18,6 +18,7 @@ from bench import (
     royalties,
     usage_billing,
     usage_ingest,
+    web_panels,
 )
 
 BENCHMARKS = {
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "royalties": royalties.run,  # options: see bench/royalties.py
     "mrr": analytics_mrr.run,  # options: see bench/analytics_mrr.py
     "exports": exports.run,  # options: see bench/exports.py
+    "web": web_panels.run,  # options: see bench/web_panels.py (Chromium)
 }
 
 

@@ -307,3 +307,16 @@ async def test_a_websocket_with_the_cookie_needs_the_csrf_token(app: Any, tenant
         assert await init({}) == 4403  # Forbidden: no token
         assert await init({"csrfToken": "0" * 64}) == 4403
         assert (await init({"csrfToken": csrf}))["type"] == "connection_ack"
+
+
+async def test_signing_in_again_ends_the_browsers_previous_session(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    admin_key = await make_key(tenant=tenant)
+    await _sign_in(client, "admin", admin_key)
+    first = client.cookies["tally_session"]
+    await _sign_in(client, "admin", admin_key)
+    assert client.cookies["tally_session"] != first
+    # The first session's key no longer authenticates anywhere.
+    stale = await post(client, first, VIEWER)
+    assert stale.status_code == 401
