@@ -26,6 +26,8 @@ class CreditWallet(Model):
     used_today = fields.BigIntField(default=0)
     blocked = fields.BooleanField(default=False)  # by an admin
     blocked_reason = fields.CharField(max_length=300, null=True)
+    # Why an admin last unblocked it (the console asks); cleared by the next block.
+    unblocked_reason = fields.CharField(max_length=300, null=True)
     auto_blocked = fields.BooleanField(default=False)  # exhausted (tenant setting)
     # The earliest lot expiry or allowance boundary: the hot path refuses to run past
     # it, so a consumption never draws on credits that have expired.

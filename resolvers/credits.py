@@ -269,8 +269,10 @@ async def block_customer(
     return await _set_blocked(info, customer_id, True, reason)
 
 
-async def unblock_customer(info: Info, customer_id: strawberry.ID) -> t.CreditWalletResult:
-    return await _set_blocked(info, customer_id, False, None)
+async def unblock_customer(
+    info: Info, customer_id: strawberry.ID, reason: str | None = None
+) -> t.CreditWalletResult:
+    return await _set_blocked(info, customer_id, False, reason)
 
 
 async def refund_credits(

@@ -102,6 +102,9 @@ class CreditWallet:
     next_reset_at: datetime = strawberry.field(description="The customer's next local midnight.")
     blocked: bool
     blocked_reason: str | None = strawberry.field(description="An admin's reason, if given.")
+    unblocked_reason: str | None = strawberry.field(
+        description="Why an admin last unblocked it, if given (cleared by the next block)."
+    )
     payment_overdue: bool = strawberry.field(
         description="Blocked because an invoice is past its due date (or written off)."
     )

@@ -51,4 +51,9 @@ class Migration(migrations.Migration):
             name='session_of',
             field=fields.ForeignKeyField('tally.ApiKey', source_field='session_of_id', null=True, db_constraint=True, to_field='id', related_name='sessions', on_delete=OnDelete.CASCADE),
         ),
+        ops.AddField(
+            model_name='CreditWallet',
+            name='unblocked_reason',
+            field=fields.CharField(null=True, max_length=300),
+        ),
     ]

@@ -86,13 +86,16 @@ async def set_blocked(
     reason: str | None = None,
     bus: EventBus | None = None,
 ) -> CreditWallet:
-    """Unblocking also lifts an auto-block (an admin's decision overrides it)."""
+    """Block or unblock, with the admin's reason (kept on the wallet: `blocked_reason`
+    while blocked, `unblocked_reason` after). Unblocking also lifts an auto-block (an
+    admin's decision overrides it)."""
     principal.require(Permission.CREDITS_MANAGE)
     reason = _reason(reason, required=False)
 
     async def apply(book: Book, account: Account, wallet: CreditWallet) -> CreditWallet:
         wallet.blocked = blocked
         wallet.blocked_reason = reason if blocked else None
+        wallet.unblocked_reason = None if blocked else reason
         if not blocked:
             wallet.auto_blocked = False
         book.touch(wallet, account.customer_public_id)

@@ -50,6 +50,7 @@ WALLET_COLUMNS = (
     "used_today",
     "blocked",
     "blocked_reason",
+    "unblocked_reason",
     "auto_blocked",
     "next_event_at",
     "updated_at",

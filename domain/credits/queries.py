@@ -40,6 +40,7 @@ class WalletView:
     next_reset_at: datetime
     blocked: bool
     blocked_reason: str | None
+    unblocked_reason: str | None
     payment_overdue: bool  # blocked because an invoice is past due (or written off)
     payment_failed: bool  # blocked because a payment failed, no invoice past due yet
     modules: list[str]
@@ -62,10 +63,10 @@ async def _account(principal: Principal, customer: str | None) -> Account:
 
 async def wallet_view(principal: Principal, customer: str | None) -> WalletView:
     account = await _account(principal, customer)
-    state, lots, reason = account.state, [], None
+    state, lots, reason, unblocked = account.state, [], None, None
     if account.wallet_id is not None:
         wallet = await CreditWallet.get(id=account.wallet_id)
-        reason = wallet.blocked_reason
+        reason, unblocked = wallet.blocked_reason, wallet.unblocked_reason
         open_lots = await CreditLot.filter(wallet_id=wallet.id, closed_at=None)
         # What the lots hold now: the consumption not yet drawn from them, drawn here.
         takes = rules.draw(
@@ -93,6 +94,7 @@ async def wallet_view(principal: Principal, customer: str | None) -> WalletView:
         next_reset_at=rules.next_reset(account.now, account.timezone, state.usage_day),
         blocked=state.blocked or state.auto_blocked,
         blocked_reason=reason,
+        unblocked_reason=unblocked,
         payment_overdue=account.payment_overdue
         and account.standing is rules.Refusal.PAYMENT_OVERDUE,
         payment_failed=account.payment_overdue and account.standing is rules.Refusal.PAYMENT_FAILED,

@@ -55,6 +55,7 @@ class Permission(enum.Enum):
     PAYMENTS_WRITE = "payments:write"
     PAYMENT_METHODS_SELF = "payment_methods:self"  # a customer token: its own methods, pay
     WEBHOOKS = "webhooks:manage"
+    WEBHOOKS_READ = "webhooks:read"  # endpoints, events and the delivery log (analysts)
     CREDITS_READ = "credits:read"  # a customer token: its own wallet and ledger
     CREDITS_CONSUME = "credits:consume"  # check, consume, reserve
     CREDITS_PURCHASE = "credits:purchase"  # buy top-ups (a customer token: its own)
@@ -115,6 +116,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CREDITS_READ,
             Permission.USAGE_READ,
             Permission.ANALYTICS_READ,
+            Permission.WEBHOOKS_READ,
         }
     ),
 }

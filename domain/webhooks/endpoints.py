@@ -114,7 +114,7 @@ async def delete_endpoint(principal: Principal, public_id: str) -> WebhookEndpoi
 
 
 async def list_endpoints(principal: Principal, page: PageRequest) -> Page[WebhookEndpoint]:
-    principal.require(Permission.WEBHOOKS)
+    principal.require(Permission.WEBHOOKS_READ)
     return await paginate(WebhookEndpoint.filter(tenant_id=principal.tenant_id), page)
 
 
@@ -126,7 +126,7 @@ async def list_deliveries(
     event_id: str | None = None,
     status: str | None = None,
 ) -> Page[WebhookDelivery]:
-    principal.require(Permission.WEBHOOKS)
+    principal.require(Permission.WEBHOOKS_READ)
     # The log shows each delivery's event, endpoint and attempts: fetched per page,
     # not per row.
     query = WebhookDelivery.filter(tenant_id=principal.tenant_id).prefetch_related(
@@ -145,7 +145,7 @@ async def list_deliveries(
 async def list_events(
     principal: Principal, page: PageRequest, *, type_: str | None = None
 ) -> Page[WebhookEvent]:
-    principal.require(Permission.WEBHOOKS)
+    principal.require(Permission.WEBHOOKS_READ)
     query = WebhookEvent.filter(tenant_id=principal.tenant_id)
     if type_ is not None:
         query = query.filter(type=type_)

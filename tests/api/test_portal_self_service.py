@@ -115,23 +115,29 @@ async def test_a_customer_buys_credits_for_itself_only(
 async def test_billing_status_shows_the_tenants_runs_to_its_staff_only(
     client: httpx.AsyncClient, tenant: Any
 ) -> None:
-    w = await _world(tenant)
-    admin_key = await make_key(tenant=tenant)
-    query = "{ billingStatus { dueNow nextDueAt runs { trigger subscriptions invoices failures totals { currency amountMinor } } } }"
-    before = data(await gql(client, admin_key, query))["billingStatus"]
-    assert before["nextDueAt"] is not None
-    # A month on, the run bills both subscriptions and records what it did here.
     from datetime import timedelta
 
     from domain import clock
 
-    await run_billing(at=clock.now() + timedelta(days=32), trigger="cli", collect=False)
+    w = await _world(tenant)
+    admin_key = await make_key(tenant=tenant)
+    query = "{ billingStatus { dueNow nextDueAt runs { trigger subscriptions invoices failures totals { currency amountMinor } } } }"
+    before = data(await gql(client, admin_key, query))["billingStatus"]
+    assert before == {"dueNow": 0, "nextDueAt": before["nextDueAt"], "runs": []}
+    assert before["nextDueAt"] is not None
+    # Two subscriptions made 32 days ago: their first month has ended, and the run
+    # (at now: it bills only what is due, whoever's it is) renews them.
+    with clock.frozen_at(clock.now() - timedelta(days=32)):
+        late = await make_customer(tenant=tenant, name="Late")
+        for plan in (w["basic"], w["pro"]):
+            await make_subscription(tenant=tenant, customer=late, plan=plan)
+    assert data(await gql(client, admin_key, query))["billingStatus"]["dueNow"] == 2
+    await run_billing(trigger="cli", collect=False)
     after = data(await gql(client, admin_key, query))["billingStatus"]
-    run = after["runs"][0]
+    assert after["dueNow"] == 0
+    (run,) = after["runs"]
     assert run["trigger"] == "cli" and run["subscriptions"] == 2 and run["failures"] == 0
-    assert run["invoices"] == 2 and run["totals"] == [
-        {"currency": "EUR", "amountMinor": 2_400}
-    ]  # 20 % French VAT
-    assert len(after["runs"]) == len(before["runs"]) + 1
+    # 10.00 + 30.00, with 20 % French VAT.
+    assert run["invoices"] == 2 and run["totals"] == [{"currency": "EUR", "amountMinor": 4_800}]
     refused = await gql(client, w["token"], query)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -13,9 +13,6 @@ PORTAL_LINK = """mutation($c: ID!) { createPortalLink(customerId: $c) {
 
 async def sign_in(page: Any, server: str, key: str) -> None:
     """Through /admin/sign-in's form, as a person would; waits for the console."""
-    # admin-sign-in.html names no icon, so Chromium asks for /favicon.ico, which
-    # the app does not serve (a 404 on the console); the console's page has its own.
-    await page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
     await page.goto(f"{server}/admin/sign-in")
     await page.get_by_label("API key").fill(key)
     await page.get_by_role("button", name="Sign in").click()

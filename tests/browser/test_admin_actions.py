@@ -46,6 +46,21 @@ async def test_block_a_customer_found_by_name(
     result = refused["consumeCredits"]
     assert result["__typename"] == "CreditConsumption", result
     assert (result["consumed"], result["reason"]) == (False, "CUSTOMER_BLOCKED")
+
+    # Unblocking asks why too; the reason stays on the wallet, and the block no
+    # longer refuses Bob (who has no credits: that is the refusal now).
+    unblock = page.get_by_role("form", name="Unblock credit use")
+    await unblock.get_by_label("Reason").fill("chargeback withdrawn")
+    await page.get_by_role("button", name="Unblock", exact=True).click()
+    await (
+        page.get_by_test_id("wallet")
+        .get_by_text("Active (unblocked: chargeback withdrawn)")
+        .wait_for()
+    )
+    allowed = await graphql(
+        live_server, world.service, CONSUME, {"c": world.bob.public_id, "r": str(uuid.uuid4())}
+    )
+    assert allowed["consumeCredits"]["reason"] == "INSUFFICIENT_CREDITS", allowed
     assert page_errors == []
 
 

@@ -14,7 +14,7 @@ const PAYMENTS = `query($id: ID!) { payments(customerId: $id, first: 50) { nodes
   id status method amount { formatted } refunded { formatted } failureMessage createdAt invoice { number } } } }`;
 const WALLET = `query($id: ID!) { creditWallet(customerId: $id) {
   balance reserved available usedToday dailyLimit remainingToday blocked blockedReason
-  paymentOverdue paymentFailed modules lots { kind remaining expiresAt } } }`;
+  unblockedReason paymentOverdue paymentFailed modules lots { kind remaining expiresAt } } }`;
 const USAGE = `query($id: ID!, $from: Date!, $to: Date!) {
   creditUsage(customerId: $id, fromDay: $from, toDay: $to) { day module credits consumptions } }`;
 const WALLET_FIELDS = `... on CreditWalletSuccess { wallet { balance blocked blockedReason } }
@@ -23,7 +23,8 @@ const GRANT = `mutation($id: ID!, $amount: BigInt!, $reason: String!, $kind: Cre
   grantCredits(customerId: $id, amount: $amount, reason: $reason, kind: $kind) { __typename ${WALLET_FIELDS} } }`;
 const BLOCK = `mutation($id: ID!, $reason: String) {
   blockCustomer(customerId: $id, reason: $reason) { __typename ${WALLET_FIELDS} } }`;
-const UNBLOCK = `mutation($id: ID!) { unblockCustomer(customerId: $id) { __typename ${WALLET_FIELDS} } }`;
+const UNBLOCK = `mutation($id: ID!, $reason: String) {
+  unblockCustomer(customerId: $id, reason: $reason) { __typename ${WALLET_FIELDS} } }`;
 const PORTAL_LINK = `mutation($id: ID!) { createPortalLink(customerId: $id) {
   __typename ... on PortalLinkSuccess { url expiresAt } ... on Error { code message field } } }`;
 
@@ -44,7 +45,7 @@ function walletView(w) {
           ? status(t("wallet.overdue"), "warn")
           : w.paymentFailed
             ? status(t("wallet.paymentFailed"), "warn")
-            : status(t("customer.ok"), "good"),
+            : status(w.unblockedReason ? t("wallet.unblockedBecause", { reason: w.unblockedReason }) : t("customer.ok"), "good"),
     ],
     [t("wallet.modules"), w.modules.join(", ") || "—"],
   ];
@@ -91,11 +92,12 @@ function walletForms(ctx, id, wallet, reload, out) {
           { "aria-labelledby": "unblock-title" },
           el("h3", { id: "unblock-title" }, t("wallet.unblock")),
           el("p", { class: "muted" }, wallet.blockedReason ? t("wallet.blockedBecause", { reason: wallet.blockedReason }) : t("customer.blocked")),
+          field("unblock-reason", t("wallet.reason"), el("input", { id: "unblock-reason", name: "reason", required: true })),
           el("button", { type: "submit", class: "primary" }, t("wallet.unblockButton")),
         ),
         out,
-        async () => {
-          await ctx.api.mutate(UNBLOCK, { id }, "unblockCustomer");
+        async (data) => {
+          await ctx.api.mutate(UNBLOCK, { id, reason: data.get("reason") }, "unblockCustomer");
           await reload();
           return t("wallet.unblocked");
         },

@@ -1,5 +1,6 @@
-// #operations: outbound webhook deliveries (with replay), provider events received,
-// and payments that failed (dunning). Billing runs are not exposed by the API.
+// #operations: the billing runs (what awaits one, the last runs), outbound webhook
+// deliveries (with replay), provider events received, and payments that failed
+// (dunning).
 import { el, notice, replace, t, table } from "./tally.js";
 import { canWrite, sectionTable, dateTime, fill, money, section, status } from "./admin-lib.js";
 
@@ -13,6 +14,10 @@ const FAILED_PAYMENTS = `{ payments(status: FAILED, first: 50) { nodes {
   id method amount { formatted } failureCode failureMessage failedAt createdAt
   invoice { number status attemptCount nextPaymentAttemptAt customer { id name } } } } }`;
 
+const BILLING = `{ billingStatus(lastRuns: 10) { dueNow nextDueAt runs {
+  runId trigger startedAt finishedAt subscriptions invoices failures
+  totals { formatted } errors { subscriptionId message } } } }`;
+
 const DELIVERY_STATUS = { SUCCEEDED: "good", FAILED: "bad", PENDING: "warn" };
 const OUTCOME = { PROCESSED: "good", IGNORED: "", FLAGGED: "warn" };
 
@@ -25,6 +30,7 @@ function lastAttempt(d) {
 
 export async function renderOperations(view, ctx) {
   const writes = canWrite(ctx.session);
+  const billing = section(t("ops.billingRuns"), "billing-runs");
   const deliveries = section(t("ops.deliveries"), "deliveries");
   const events = section(t("ops.providerEvents"), "provider-events");
   const dunning = section(t("ops.dunning"), "dunning");
@@ -33,7 +39,7 @@ export async function renderOperations(view, ctx) {
   replace(
     view,
     el("h1", {}, t("nav.operations")),
-    el("section", {}, el("h2", {}, t("ops.billingRuns")), el("p", { class: "muted" }, t("ops.billingRunsMissing"))),
+    billing.node,
     el("div", { class: "actions" }, refresh),
     outcome,
     deliveries.node,
@@ -83,6 +89,33 @@ export async function renderOperations(view, ctx) {
   refresh.addEventListener("click", () => loadDeliveries());
 
   await Promise.all([
+    fill(billing, async () => {
+      const { billingStatus: b } = await ctx.api.request(BILLING);
+      const summary = el(
+        "p",
+        { "data-testid": "billing-due" },
+        t("ops.billingDue", { count: b.dueNow }),
+        " ",
+        b.nextDueAt ? t("ops.billingNext", { at: dateTime(b.nextDueAt) }) : "",
+      );
+      if (!b.runs.length) return [summary, el("p", { class: "muted" }, t("ops.noBillingRuns"))];
+      const runs = sectionTable(
+        t("ops.billingRuns"),
+        [t("ops.runStarted"), t("ops.runTrigger"), t("ops.runSubscriptions"), t("ops.runInvoices"), t("ops.runTotals"), t("ops.runFailures")],
+        b.runs.map((r) => [
+          dateTime(r.startedAt),
+          r.trigger,
+          String(r.subscriptions),
+          String(r.invoices),
+          r.totals.map((m) => m.formatted).join(", ") || "—",
+          r.failures
+            ? status(r.errors.map((e) => `${e.subscriptionId}: ${e.message}`).join("; "), "bad")
+            : status("0", "good"),
+        ]),
+        { "data-testid": "billing-runs-table" },
+      );
+      return [summary, runs];
+    }),
     loadDeliveries(),
     fill(events, async () => {
       const { providerEvents } = await ctx.api.request(PROVIDER_EVENTS);
