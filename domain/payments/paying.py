@@ -108,9 +108,7 @@ async def _charge_target(
     principal: Principal, invoice_id: str, payment_method_id: str | None
 ) -> tuple[Invoice, PaymentMethod, str]:
     """The locked invoice, the method to charge and the provider's name."""
-    invoice = await load_invoice(
-        principal, invoice_id, lock=True, field="invoiceId", paying=True
-    )
+    invoice = await load_invoice(principal, invoice_id, lock=True, field="invoiceId", paying=True)
     payable(invoice)
     customer = await Customer.get(id=invoice.customer_id)
     tenant = await Tenant.get(id=invoice.tenant_id)
