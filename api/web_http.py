@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api import web_sign_in
+from api.graphql_app import read_body_within
 from api.web_auth import SESSION_COOKIE, CsrfRefused, request_token, session_token
 from db.models import Customer
 from domain import clock
@@ -174,16 +176,18 @@ async def _signed_in(request: Request, session: WebSession, panel: Panel) -> Res
 
 
 def _sign_in_page(
-    panel: Panel, request: Request, error: str = "", status: int = 200
+    panel: Panel, request: Request, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    return _page(f"{panel.value}-sign-in.html", status, error=error)
+    locale = web_sign_in.pick(request.headers.get("accept-language"))
+    return _page("sign-in.html", status, **web_sign_in.values(panel, locale, error))
 
 
 async def _form_token(request: Request) -> str:
     """The form's `token` (application/x-www-form-urlencoded, a few hundred bytes at
     most: anything larger is not a sign-in)."""
-    body = await request.body() if int(request.headers.get("content-length") or 0) <= 4096 else b""
-    values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    if not await read_body_within(request, 4096):
+        return ""
+    values = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
     return (values.get("token") or [""])[0]
 
 
@@ -192,12 +196,12 @@ def _sign_in_route(panel: Panel):
         if request.method == "GET":
             return _sign_in_page(panel, request)
         if not _same_origin(request):
-            return _sign_in_page(panel, request, "cross-site sign-in refused", 403)
+            return _sign_in_page(panel, request, "cross_site", 403)
         token = await _form_token(request)
         try:
             session = await sign_in(token, panel)
-        except AuthenticationError as exc:
-            return _sign_in_page(panel, request, exc.message, 401)
+        except AuthenticationError:
+            return _sign_in_page(panel, request, f"refused.{panel.value}", 401)
         return await _signed_in(request, session, panel)
 
     return handle
@@ -206,8 +210,8 @@ def _sign_in_route(panel: Panel):
 async def portal_link(request: Request) -> Response:
     try:
         session = await redeem_portal_link(request.path_params["secret"])
-    except AuthenticationError as exc:
-        return _sign_in_page(Panel.PORTAL, request, exc.message, 401)
+    except AuthenticationError:
+        return _sign_in_page(Panel.PORTAL, request, "link", 401)
     return await _signed_in(request, session, Panel.PORTAL)
 
 

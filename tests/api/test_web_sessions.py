@@ -320,3 +320,13 @@ async def test_signing_in_again_ends_the_browsers_previous_session(
     # The first session's key no longer authenticates anywhere.
     stale = await post(client, first, VIEWER)
     assert stale.status_code == 401
+
+
+async def test_the_sign_in_page_speaks_the_visitors_language(client: httpx.AsyncClient) -> None:
+    french = await client.get("/portal/sign-in", headers={"accept-language": "fr-FR,fr;q=0.9"})
+    assert '<html lang="fr" dir="ltr">' in french.text and "Se connecter" in french.text
+    arabic = await client.get("/admin/sign-in", headers={"accept-language": "ar"})
+    assert '<html lang="ar" dir="rtl">' in arabic.text and "لوحة إدارة Tally" in arabic.text
+    english = await client.get("/admin/sign-in", headers={"accept-language": "de, *"})
+    assert '<html lang="en" dir="ltr">' in english.text and "API key" in english.text
+    assert "{{" not in english.text  # every placeholder filled
