@@ -127,10 +127,22 @@ class Context:
         self.loaders = Loaders(auth.principal)
 
     @property
+    def base_url(self) -> str:
+        """Where links to this server point: PUBLIC_URL when set (behind a proxy the
+        request's Host is the proxy's business), else the request's own."""
+        return public_base_url(self.request)
+
+    @property
     def caller(self) -> Principal:
         if self.principal is None:  # the transport authenticates before any resolver runs
             raise RuntimeError("unauthenticated context reached a resolver")
         return self.principal
+
+
+def public_base_url(request: Request | WebSocket) -> str:
+    settings = getattr(request.app.state, "settings", None)
+    public = getattr(settings, "public_url", "") or ""
+    return public.rstrip("/") or str(request.base_url).rstrip("/")
 
 
 def pick_locale(accept_language: str | None, default: str) -> str:

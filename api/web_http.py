@@ -24,6 +24,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import BaseRoute, Route
 
 from api import web_sign_in
+from api.context import public_base_url
 from api.graphql_app import read_body_within
 from api.web_auth import SESSION_COOKIE, CsrfRefused, request_token, session_token
 from db.models import Customer
@@ -153,8 +154,7 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return request.headers.get("sec-fetch-site") in (None, "same-origin")
-    parts = urlsplit(origin)
-    return parts.netloc == request.headers.get("host")
+    return urlsplit(origin).netloc == urlsplit(public_base_url(request)).netloc
 
 
 async def _signed_in(request: Request, session: WebSession, panel: Panel) -> Response:
@@ -208,6 +208,14 @@ def _sign_in_route(panel: Panel):
 
 
 async def portal_link(request: Request) -> Response:
+    """GET shows a page whose button redeems the link (a POST from this site): mail
+    scanners and link previews fetch a link with GET, and must not use it up; and
+    another site cannot sign a visitor in to someone else's portal."""
+    if request.method == "GET":
+        locale = web_sign_in.pick(request.headers.get("accept-language"))
+        return _page("portal-link.html", **web_sign_in.link_values(locale))
+    if not _same_origin(request):
+        return _sign_in_page(Panel.PORTAL, request, "cross_site", 403)
     try:
         session = await redeem_portal_link(request.path_params["secret"])
     except AuthenticationError:
@@ -233,7 +241,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/portal", _panel_page(Panel.PORTAL)),
         Route("/portal/sign-in", _sign_in_route(Panel.PORTAL), methods=["GET", "POST"]),
-        Route("/portal/link/{secret}", portal_link),
+        Route("/portal/link/{secret}", portal_link, methods=["GET", "POST"]),
         Route("/admin", _panel_page(Panel.ADMIN)),
         Route("/admin/sign-in", _sign_in_route(Panel.ADMIN), methods=["GET", "POST"]),
         Route("/web/session", session_info),

@@ -22,6 +22,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "refused.admin": "This key cannot open the console: use an admin or analyst key.",
         "link": "This link is invalid, expired or already used: ask for a new one.",
         "cross_site": "Cross-site sign-in refused.",
+        "link.hint": "This one-time link opens your billing portal (it works once, for 15 minutes).",
+        "link.button": "Open my billing portal",
     },
     "fr": {
         "portal.heading": "Portail de facturation",
@@ -36,6 +38,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "refused.admin": "Cette clé n'ouvre pas la console : utilisez une clé admin ou analyste.",
         "link": "Ce lien est invalide, expiré ou déjà utilisé : demandez-en un nouveau.",
         "cross_site": "Connexion depuis un autre site refusée.",
+        "link.hint": "Ce lien à usage unique ouvre votre portail (une fois, pendant 15 minutes).",
+        "link.button": "Ouvrir mon portail de facturation",
     },
     "ar": {
         "portal.heading": "بوابة الفوترة",
@@ -50,6 +54,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "refused.admin": "هذا المفتاح لا يفتح اللوحة: استخدم مفتاح مسؤول أو محلل.",
         "link": "هذا الرابط غير صالح أو منتهي الصلاحية أو مستخدم: اطلب رابطًا جديدًا.",
         "cross_site": "رُفض تسجيل الدخول من موقع آخر.",
+        "link.hint": "يفتح هذا الرابط بوابة الفوترة الخاصة بك (مرة واحدة، خلال 15 دقيقة).",
+        "link.button": "افتح بوابة الفوترة",
     },
 }
 
@@ -60,6 +66,18 @@ def pick(accept_language: str | None) -> str:
         if tag in LOCALES:
             return tag
     return "en"
+
+
+def link_values(locale: str) -> dict[str, str]:
+    """The portal link's page: one button that redeems it (a POST)."""
+    text = _TEXT[locale]
+    return {
+        "lang": locale,
+        "dir": "rtl" if locale in RTL else "ltr",
+        "heading": text["portal.heading"],
+        "hint": text["link.hint"],
+        "button": text["link.button"],
+    }
 
 
 def values(panel: Panel, locale: str, error: str | None) -> dict[str, str]:

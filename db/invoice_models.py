@@ -183,6 +183,9 @@ class BillingRun(Model):
     failures = fields.IntField(default=0)
     totals = fields.JSONField(default=dict)  # currency → minor units invoiced
     errors = fields.JSONField(default=list)  # [[subscription, error]], the first 20
+    # Runs that did nothing but fail the same way again are folded into this row
+    # (the scheduler retries a failing subscription every few seconds).
+    repeats = fields.IntField(default=1)
 
     class Meta:
         table = "billing_run"

@@ -104,6 +104,8 @@ class Plan(TimestampedModel):
     # rolls over into the next month (null: none, it expires).
     credit_costs = fields.JSONField(null=True)
     rollover_cap = fields.BigIntField(null=True)
+    # Customers may switch to it themselves (the portal); off unless the tenant says.
+    self_service = fields.BooleanField(default=False, db_default=False)
     tax_behavior = fields.CharField(max_length=16, default="exclusive")
     status = fields.CharField(max_length=16, default="active")
     archived_at = fields.DatetimeField(null=True)
@@ -270,6 +272,9 @@ class Subscription(TimestampedModel):
     trial_end = fields.DatetimeField(null=True)
     cancel_at_period_end = fields.BooleanField(default=False)
     canceled_at = fields.DatetimeField(null=True)
+    # Who set cancel_at_period_end: "customer" (the portal) or "tenant"; a customer
+    # may only take back its own decision.
+    cancel_requested_by = fields.CharField(max_length=16, null=True)
     ended_at = fields.DatetimeField(null=True)
     paused_at = fields.DatetimeField(null=True)
     resume_at = fields.DatetimeField(null=True)

@@ -286,6 +286,8 @@ async def seed_demo() -> SeedResult | None:
                     "daily_credit_limit": daily,
                     "features": FEATURES[code],
                     "prices": _prices(dzd, eur, usd),
+                    # The portal offers every tier but the negotiated one.
+                    "self_service": code != "enterprise",
                 },
             )
         plans["premium"] = await create_plan(
@@ -308,6 +310,7 @@ async def seed_demo() -> SeedResult | None:
             {
                 "code": "pro-yearly",
                 "name": "Pro (yearly)",
+                "self_service": True,
                 "interval": "year",
                 "monthly_credits": 2_000,
                 "daily_credit_limit": 500,

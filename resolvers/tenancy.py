@@ -67,9 +67,7 @@ async def create_api_key(info: Info, input: t.CreateApiKeyInput) -> p.CreateApiK
 
 async def create_portal_link(info: Info, customer_id: strawberry.ID) -> p.PortalLinkResult:
     return await mutate(
-        web_sessions.create_portal_link(
-            info.context.caller, customer_id, str(info.context.request.base_url)
-        ),
+        web_sessions.create_portal_link(info.context.caller, customer_id, info.context.base_url),
         lambda link: p.PortalLinkSuccess(url=link.url, expires_at=link.expires_at),
     )
 

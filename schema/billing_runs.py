@@ -20,6 +20,9 @@ class BillingRun:
     subscriptions: int
     invoices: int
     failures: int
+    repeats: int = strawberry.field(
+        description="Runs folded into this one: they only failed, the same way."
+    )
 
     @strawberry.field(description="Invoiced by the run, per currency.")
     def totals(self, root: strawberry.Parent[Any]) -> list[Money]:

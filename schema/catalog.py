@@ -77,6 +77,9 @@ class Plan:
         "null: they expire."
     )
     credit_costs: strawberry.Private[dict[str, int] | None]
+    self_service: bool = strawberry.field(
+        description="Customers may switch to this plan themselves (the customer portal)."
+    )
     tax_behavior: TaxBehavior
     status: CatalogStatus
     price_list: list[Money] = strawberry.field(name="prices")
@@ -177,6 +180,10 @@ class CreatePlanInput:
     features: list[str] | None = strawberry.UNSET
     rollover_cap: BigInt | None = strawberry.UNSET
     credit_costs: list[ModuleCostInput] | None = strawberry.UNSET
+    self_service: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Customers may switch to it from the portal (default false).",
+    )
     tax_behavior: TaxBehavior | None = strawberry.UNSET
 
 
@@ -191,6 +198,10 @@ class UpdatePlanInput:
     features: list[str] | None = strawberry.UNSET
     rollover_cap: BigInt | None = strawberry.UNSET
     credit_costs: list[ModuleCostInput] | None = strawberry.UNSET
+    self_service: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Customers may switch to it from the portal (default false).",
+    )
     tax_behavior: TaxBehavior | None = strawberry.UNSET
 
 

@@ -27,6 +27,7 @@ class Migration(migrations.Migration):
                 ('failures', fields.IntField(default=0)),
                 ('totals', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
                 ('errors', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
+                ('repeats', fields.IntField(default=1)),
             ],
             options={'table': 'billing_run', 'app': 'tally', 'indexes': [Index(fields=['tenant', 'started_at'])], 'pk_attr': 'id', 'table_description': "What one billing run did for one tenant (issue 18: the console's operations"},
             bases=['Model'],
@@ -55,5 +56,15 @@ class Migration(migrations.Migration):
             model_name='CreditWallet',
             name='unblocked_reason',
             field=fields.CharField(null=True, max_length=300),
+        ),
+        ops.AddField(
+            model_name='Plan',
+            name='self_service',
+            field=fields.BooleanField(default=False, db_default=False),
+        ),
+        ops.AddField(
+            model_name='Subscription',
+            name='cancel_requested_by',
+            field=fields.CharField(null=True, max_length=16),
         ),
     ]

@@ -122,10 +122,12 @@ async def run_billing(
             progress(summary)
     # Dunning steps due by now (retries, reminders, due dates), then every attempt
     # still pending — this run's first charges, retries, and any a crash left.
-    if collect:
-        await run_dunning(at)
-        summary.payments_sent = await process_pending(everything=True)
-    await run_log.record(summary.tenants, trigger=trigger, started_at=summary.started_at, at=at)
+    try:
+        if collect:
+            await run_dunning(at)
+            summary.payments_sent = await process_pending(everything=True)
+    finally:  # what was billed is logged even when collecting fails
+        await run_log.record(summary.tenants, trigger=trigger, started_at=summary.started_at, at=at)
     return summary
 
 

@@ -3,10 +3,11 @@ its billing (what is due now, the last runs) for the console's operations page."
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from db.invoice_models import BillingRun
 from db.models import Subscription
@@ -16,6 +17,8 @@ from domain.tenancy.access import Permission, Principal
 
 MAX_ERRORS = 20
 MAX_RUNS = 50
+KEEP_DAYS = 90
+log = logging.getLogger("tally.billing")
 
 
 @dataclass
@@ -47,13 +50,35 @@ async def record(
     tallies: dict[int, TenantTally], *, trigger: str, started_at: datetime, at: datetime
 ) -> None:
     """One row per tenant the run billed or failed to bill (a run with nothing to do
-    records nothing: the scheduler runs every few seconds)."""
+    records nothing: the scheduler runs every few seconds). A run that only failed,
+    the same way as the tenant's last row, is folded into it (`repeats`), so a
+    subscription that fails on every tick does not write a row per tick. Rows older
+    than KEEP_DAYS go. Never raises: the run's invoices are committed already, and
+    the log must not turn a run that billed into one that failed."""
     if not tallies:
         return
+    try:
+        await _record(tallies, trigger=trigger, started_at=started_at, at=at)
+    except Exception:
+        log.exception("the billing run's log could not be written")
+
+
+async def _record(
+    tallies: dict[int, TenantTally], *, trigger: str, started_at: datetime, at: datetime
+) -> None:
     run_id = secrets.token_hex(8)
     finished = clock.now()
-    await BillingRun.bulk_create(
-        [
+    rows = []
+    for tenant_id, t in sorted(tallies.items()):
+        errors = [list(e) for e in t.errors]
+        if t.invoices == 0 and t.subscriptions == 0:
+            last = await BillingRun.filter(tenant_id=tenant_id).order_by("-id").first()
+            if last and last.invoices == 0 and last.subscriptions == 0 and last.errors == errors:
+                await BillingRun.filter(id=last.id).update(
+                    repeats=last.repeats + 1, finished_at=finished, billed_at=at
+                )
+                continue
+        rows.append(
             BillingRun(
                 tenant_id=tenant_id,
                 run_id=run_id,
@@ -65,11 +90,14 @@ async def record(
                 invoices=t.invoices,
                 failures=t.failures,
                 totals=dict(t.totals),
-                errors=[list(e) for e in t.errors],
+                errors=errors,
             )
-            for tenant_id, t in sorted(tallies.items())
-        ]
-    )
+        )
+    if rows:
+        await BillingRun.bulk_create(rows)
+    await BillingRun.filter(
+        tenant_id__in=list(tallies), started_at__lt=finished - timedelta(days=KEEP_DAYS)
+    ).delete()
 
 
 async def billing_status(principal: Principal, *, last: int = 10) -> BillingStatus:

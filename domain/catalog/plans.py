@@ -38,6 +38,7 @@ class PlanRecord:
     features: list[str]
     credit_costs: dict[str, int] | None
     rollover_cap: int | None
+    self_service: bool
     tax_behavior: str
     status: str
     created_at: datetime
@@ -58,6 +59,7 @@ class PlanRecord:
         "features",
         "credit_costs",
         "rollover_cap",
+        "self_service",
         "tax_behavior",
         "status",
         "created_at",
@@ -125,6 +127,10 @@ def _clean(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         out["rollover_cap"] = (
             None if cap is None else validation.non_negative(cap, field="rolloverCap")
         )
+    if "self_service" in data:
+        if not isinstance(data["self_service"], bool):
+            raise ValidationError("selfService is true or false", field="selfService")
+        out["self_service"] = data["self_service"]
     if "credit_costs" in data:  # module → credits, overriding the tenant's costs
         costs = module_costs(data["credit_costs"] or [], field="creditCosts")
         out["credit_costs"] = costs or None

@@ -27,7 +27,7 @@ from domain.errors import PermissionDeniedError, ValidationError
 from domain.invoicing.builder import Draft, DraftLine
 from domain.payments.charging import billed
 from domain.periods import Period
-from domain.subscriptions import state_machine
+from domain.subscriptions import self_service, state_machine
 from domain.subscriptions.billing import (
     bill_subscriptions,
     drafts_for,
@@ -157,10 +157,13 @@ async def _change(
     """Apply (or, with `preview`, only price) a change. Returns the subscription and
     the draft of what the change bills: the immediate invoice, the proration lines
     for the next invoice, or the next renewal under the new terms."""
-    if acting_for_self(principal):
-        _self_service_change(data)
+    by_customer = acting_for_self(principal)
+    if by_customer:
+        self_service.check_change(data)
     sub = await load_subscription(principal, public_id, lock=not preview, self_service=True)
     _live(sub)
+    if by_customer:
+        self_service.not_the_tenants(sub)
     if sub.status == "paused":
         raise InvalidStatus("resume the subscription before changing it")
     behavior = _option(
@@ -169,10 +172,12 @@ async def _change(
     effective = _option(data, "effective", EFFECTIVE, "immediately", "effective")
     old_plan = await _plan(sub.plan_id)
     new_plan, change = await _new_terms(sub, data)
+    if by_customer and new_plan.id != old_plan.id:
+        self_service.check_plan(new_plan)
     customer = await _customer(sub)
     now = await customer_now(customer)
     if effective == "period_end":
-        sub.pending_change = change
+        sub.pending_change = {**change, "requested_by": "customer" if by_customer else "tenant"}
         if preview:
             return sub, await preview_next_invoice(sub)
         sub.updated_at = now
@@ -252,31 +257,14 @@ async def _bill_now(
 async def cancel_scheduled_change(principal: Principal, public_id: str) -> Subscription:
     sub = await load_subscription(principal, public_id, lock=True, self_service=True)
     _live(sub)
+    if acting_for_self(principal):
+        self_service.not_the_tenants(sub)
     if sub.pending_change is None:
         raise InvalidStatus("no change is scheduled", code="NO_SCHEDULED_CHANGE")
     sub.pending_change = None
     sub.updated_at = await customer_now(await _customer(sub))
     await sub.save(update_fields=["pending_change", "updated_at"])
     return sub
-
-
-SELF_SERVICE_FIELDS = {"plan_id", "quantity", "effective"}
-
-
-def _self_service_change(data: dict[str, Any]) -> None:
-    """A customer changes its plan and quantity, now or at the period's end, prorated
-    as the tenant bills; prices, coupons, add-ons and proration are the tenant's."""
-    other = sorted(
-        k
-        for k, v in data.items()
-        if v is not None
-        and k not in SELF_SERVICE_FIELDS
-        and not (k == "proration_behavior" and v == "create_prorations")
-    )
-    if other:
-        raise PermissionDeniedError(
-            "a customer may change only its plan, quantity and when, not " + ", ".join(other)
-        )
 
 
 def _credit_unused(sub: Subscription, plan: Plan, now: datetime) -> list[DraftLine]:
@@ -346,15 +334,21 @@ async def resume_subscription(principal: Principal, public_id: str) -> Subscript
 async def cancel_subscription(
     principal: Principal, public_id: str, *, at_period_end: bool, prorate: bool
 ) -> Subscription:
-    if acting_for_self(principal) and not at_period_end:
+    by_customer = acting_for_self(principal)
+    if by_customer and not at_period_end:
         raise PermissionDeniedError("a customer cancels at the end of the period (atPeriodEnd)")
     sub = await load_subscription(principal, public_id, lock=True, self_service=True)
     _live(sub)
+    if by_customer:
+        self_service.not_the_tenants(sub)
+        if sub.status == "paused":  # it has no period to run out: canceling is at once
+            raise InvalidStatus("a paused subscription is canceled by the tenant")
     now = await customer_now(await _customer(sub))
     sub.canceled_at = now
     sub.updated_at = now
     if at_period_end and sub.status != "paused":
         sub.cancel_at_period_end = True
+        sub.cancel_requested_by = "customer" if by_customer else "tenant"
         await sub.save()
         return sub
     credit: list[DraftLine] = []
@@ -398,8 +392,11 @@ async def reactivate_subscription(principal: Principal, public_id: str) -> Subsc
     _live(sub)
     if not sub.cancel_at_period_end:
         raise InvalidStatus("the subscription is not set to cancel", code="NOT_CANCELING")
+    if acting_for_self(principal) and sub.cancel_requested_by != "customer":
+        raise PermissionDeniedError("the tenant set this subscription to cancel: ask them")
     sub.cancel_at_period_end = False
     sub.canceled_at = None
+    sub.cancel_requested_by = None
     sub.updated_at = await customer_now(await _customer(sub))
     await sub.save()
     return sub

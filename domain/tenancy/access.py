@@ -55,7 +55,7 @@ class Permission(enum.Enum):
     PAYMENTS_WRITE = "payments:write"
     PAYMENT_METHODS_SELF = "payment_methods:self"  # a customer token: its own methods, pay
     WEBHOOKS = "webhooks:manage"
-    WEBHOOKS_READ = "webhooks:read"  # endpoints, events and the delivery log (analysts)
+    WEBHOOKS_READ = "webhooks:read"  # events and the delivery log (analysts)
     CREDITS_READ = "credits:read"  # a customer token: its own wallet and ledger
     CREDITS_CONSUME = "credits:consume"  # check, consume, reserve
     CREDITS_PURCHASE = "credits:purchase"  # buy top-ups (a customer token: its own)
@@ -70,8 +70,7 @@ class Permission(enum.Enum):
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission)
-    - {Permission.CUSTOMER_SELF_WRITE, Permission.SUBSCRIPTIONS_SELF},
+    Role.ADMIN: frozenset(Permission) - {Permission.CUSTOMER_SELF_WRITE},
     Role.SERVICE: frozenset(
         {
             Permission.TENANT_READ,

@@ -61,8 +61,10 @@ def csrf_token(session_token: str) -> str:
     return box().mac(session_token, context="web-csrf")
 
 
-def csrf_matches(session_token: str, presented: str | None) -> bool:
-    return bool(presented) and hmac.compare_digest(csrf_token(session_token), presented or "")
+def csrf_matches(session_token: str, presented: object) -> bool:
+    if not isinstance(presented, str) or not presented:
+        return False
+    return hmac.compare_digest(csrf_token(session_token), presented)
 
 
 def _digest(secret: str) -> str:
@@ -121,10 +123,13 @@ async def create_portal_link(
     secret = LINK_PREFIX + secrets.token_urlsafe(32)
     now = clock.now()
     expires_at = now + timedelta(minutes=LINK_MINUTES)
+    # Made from the console, the caller is a session: the link belongs to the key
+    # that signed in (revoking it ends the link's sessions; signing out does not).
+    caller = await ApiKey.get(id=principal.key_id).only("id", "session_of_id")
     await PortalLink.create(
         tenant_id=principal.tenant_id,
         customer_id=customer.id,
-        created_by_id=principal.key_id,
+        created_by_id=caller.session_of_id or caller.id,
         secret_hash=_digest(secret),
         created_at=now,
         expires_at=expires_at,
@@ -152,6 +157,8 @@ async def redeem_portal_link(secret: str) -> WebSession:
         creator.expires_at is not None and creator.expires_at <= now
     ):
         raise refused
+    if await Customer.filter(id=link.customer_id, archived_at__isnull=False).exists():
+        raise refused  # archived since the link was made
     return await _open(
         tenant_id=link.tenant_id, role=Role.CUSTOMER, customer_id=link.customer_id, parent=creator
     )

@@ -114,7 +114,7 @@ async def delete_endpoint(principal: Principal, public_id: str) -> WebhookEndpoi
 
 
 async def list_endpoints(principal: Principal, page: PageRequest) -> Page[WebhookEndpoint]:
-    principal.require(Permission.WEBHOOKS_READ)
+    principal.require(Permission.WEBHOOKS)  # URLs may carry secrets: managers only
     return await paginate(WebhookEndpoint.filter(tenant_id=principal.tenant_id), page)
 
 

@@ -33,12 +33,19 @@ REACTIVATE = (
     + RESULT
     + " ... on SubscriptionSuccess { subscription { cancelAtPeriodEnd } } } }"
 )
+UPCOMING = "query($id: ID!) { upcomingInvoice(subscriptionId: $id) { lines { kind } } }"
+SCHEDULE = (
+    "mutation($id: ID!, $plan: ID!) { changeSubscription(id: $id, input: {planId: $plan, effective: PERIOD_END}) { "
+    + RESULT
+    + " } }"
+)
+WITHDRAW = "mutation($id: ID!) { cancelScheduledChange(id: $id) { " + RESULT + " } }"
 PURCHASE = "mutation($c: ID!) { purchaseCredits(customerId: $c, credits: 100) { " + RESULT + " } }"
 
 
 async def _world(tenant: Any) -> dict[str, Any]:
-    basic = await make_plan(tenant=tenant, code="basic", prices=[("EUR", 1_000)])
-    pro = await make_plan(tenant=tenant, code="pro", prices=[("EUR", 3_000)])
+    basic = await make_plan(tenant=tenant, code="basic", prices=[("EUR", 1_000)], self_service=True)
+    pro = await make_plan(tenant=tenant, code="pro", prices=[("EUR", 3_000)], self_service=True)
     me = await make_customer(tenant=tenant, name="Me")
     other = await make_customer(tenant=tenant, name="Other")
     return {
@@ -78,10 +85,17 @@ async def test_a_customer_previews_and_changes_its_own_plan_only(
     assert theft["changeSubscription"]["code"] == "NOT_FOUND"
     done = data(await gql(client, key, CHANGE, {"id": mine, "input": {"planId": pro}}))
     assert done["changeSubscription"]["subscription"]["plan"]["id"] == pro
-    invoices = data(
-        await gql(client, key, "{ invoices { nodes { billingReason total { amountMinor } } } }")
-    )
-    assert any(n["total"]["amountMinor"] > 0 for n in invoices["invoices"]["nodes"])
+    # The upgrade's prorations: a charge for Pro and a credit for Basic's unused time,
+    # on the next invoice (the tenant bills same-interval changes that way).
+    upcoming = data(await gql(client, key, UPCOMING, {"id": mine}))["upcomingInvoice"]
+    kinds = {line["kind"] for line in upcoming["lines"]}
+    assert {"PRORATION_CHARGE", "PRORATION_CREDIT"} <= kinds, upcoming
+
+    # Only plans the tenant offers for self-service.
+    secret = await make_plan(tenant=tenant, code="vip", prices=[("EUR", 100)])
+    vip = data(await gql(client, key, CHANGE, {"id": mine, "input": {"planId": secret.public_id}}))
+    assert vip["changeSubscription"]["code"] == "FORBIDDEN"
+    assert "not offered for self-service" in vip["changeSubscription"]["message"]
 
 
 async def test_a_customer_cancels_at_period_end_and_reactivates(
@@ -141,3 +155,44 @@ async def test_billing_status_shows_the_tenants_runs_to_its_staff_only(
     assert run["invoices"] == 2 and run["totals"] == [{"currency": "EUR", "amountMinor": 4_800}]
     refused = await gql(client, w["token"], query)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_customer_does_not_undo_the_tenants_decisions(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    """The tenant set the cancellation, or scheduled the change: the customer may not
+    take it back (nor replace it); its own, it may."""
+    w = await _world(tenant)
+    admin_key = await make_key(tenant=tenant)
+    key, mine, basic, pro = (
+        w["token"],
+        w["mine"].public_id,
+        w["basic"].public_id,
+        w["pro"].public_id,
+    )
+
+    set_by_tenant = data(await gql(client, admin_key, CANCEL, {"id": mine, "end": True}))
+    assert set_by_tenant["cancelSubscription"]["subscription"]["cancelAtPeriodEnd"] is True
+    undone = data(await gql(client, key, REACTIVATE, {"id": mine}))["reactivateSubscription"]
+    assert undone["code"] == "FORBIDDEN" and "tenant" in undone["message"]
+    back = data(await gql(client, admin_key, REACTIVATE, {"id": mine}))["reactivateSubscription"]
+    assert back["subscription"] == {"cancelAtPeriodEnd": False}
+
+    scheduled = data(await gql(client, admin_key, SCHEDULE, {"id": mine, "plan": pro}))
+    assert scheduled["changeSubscription"]["__typename"] == "SubscriptionSuccess"
+    for document, variables in (
+        (WITHDRAW, {"id": mine}),
+        (CHANGE, {"id": mine, "input": {"planId": basic, "quantity": 2}}),
+        (CANCEL, {"id": mine, "end": True}),
+    ):
+        body = data(await gql(client, key, document, variables))
+        (result,) = body.values()
+        assert result["code"] == "FORBIDDEN", (document, result)
+    withdrawn = data(await gql(client, admin_key, WITHDRAW, {"id": mine}))
+    assert withdrawn["cancelScheduledChange"]["__typename"] == "SubscriptionSuccess"
+
+    # The customer's own scheduled change, it withdraws.
+    own = data(await gql(client, key, SCHEDULE, {"id": mine, "plan": pro}))["changeSubscription"]
+    assert own["__typename"] == "SubscriptionSuccess", own
+    taken_back = data(await gql(client, key, WITHDRAW, {"id": mine}))["cancelScheduledChange"]
+    assert taken_back["__typename"] == "SubscriptionSuccess", taken_back

@@ -147,12 +147,19 @@ async def test_a_portal_link_signs_in_once_within_fifteen_minutes(
     url = result["url"]
     assert url.startswith("http://tally.test/portal/link/tpl_")
     path = url.removeprefix("http://tally.test")
-    first = await client.get(path, follow_redirects=False)
+    # Fetching it (a mail scanner, a link preview) shows the button; it uses nothing.
+    for _ in range(2):
+        shown = await client.get(path)
+        assert shown.status_code == 200 and "Open my billing portal" in shown.text
+        assert "set-cookie" not in shown.headers
+    forged = await client.post(path, headers={"origin": "https://evil.example"})
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    first = await client.post(path, follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"] == "/portal"
     assert first.headers["referrer-policy"] == "no-referrer"
     assert (await _session(client))["customer"]["id"] == customer.public_id
     client.cookies.clear()
-    again = await client.get(path, follow_redirects=False)
+    again = await client.post(path, follow_redirects=False)
     assert again.status_code == 401 and "set-cookie" not in again.headers
     assert "already used" in again.text
 
@@ -164,9 +171,9 @@ async def test_a_portal_link_signs_in_once_within_fifteen_minutes(
     await PortalLink.filter(secret_hash=hashlib.sha256(secret.encode()).hexdigest()).update(
         expires_at=clock.now() - timedelta(minutes=1)
     )
-    assert (await client.get(f"/portal/link/{secret}", follow_redirects=False)).status_code == 401
+    assert (await client.post(f"/portal/link/{secret}", follow_redirects=False)).status_code == 401
     assert (
-        await client.get("/portal/link/tpl_nonsense", follow_redirects=False)
+        await client.post("/portal/link/tpl_nonsense", follow_redirects=False)
     ).status_code == 401
 
 
@@ -330,3 +337,82 @@ async def test_the_sign_in_page_speaks_the_visitors_language(client: httpx.Async
     english = await client.get("/admin/sign-in", headers={"accept-language": "de, *"})
     assert '<html lang="en" dir="ltr">' in english.text and "API key" in english.text
     assert "{{" not in english.text  # every placeholder filled
+
+
+async def test_a_link_made_in_the_console_belongs_to_the_admins_key(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    """Made from a console session, a link is the admin key's: the admin signing out
+    does not void it, revoking the admin key ends the customer's session."""
+    admin_key = await make_key(tenant=tenant)
+    customer = await make_customer(tenant=tenant)
+    await _sign_in(client, "admin", admin_key)
+    csrf = (await _session(client))["csrfToken"]
+    made = await _cookie_gql(client, csrf, LINK, c=customer.public_id)
+    url = data(made.json())["createPortalLink"]["url"]
+    out = await client.post("/web/sign-out", headers={"X-CSRF-Token": csrf})
+    assert out.status_code == 204
+    opened = await client.post(url.removeprefix("http://tally.test"), follow_redirects=False)
+    assert opened.status_code == 303
+    portal_csrf = (await _session(client))["csrfToken"]
+    assert (await _cookie_gql(client, portal_csrf, VIEWER)).status_code == 200
+
+    viewer = data(await gql(client, admin_key, "{ viewer { apiKey { id } } }"))["viewer"]
+    revoke = "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }"
+    assert data(await gql(client, admin_key, revoke, {"id": viewer["apiKey"]["id"]}))
+    assert (await _cookie_gql(client, portal_csrf, VIEWER)).status_code == 401
+
+
+async def test_two_clicks_on_one_link_sign_in_once(client: httpx.AsyncClient, tenant: Any) -> None:
+    import asyncio
+
+    from domain.errors import AuthenticationError
+    from domain.tenancy.web_sessions import redeem_portal_link
+
+    admin_key = await make_key(tenant=tenant)
+    customer = await make_customer(tenant=tenant)
+    made = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))
+    secret = made["createPortalLink"]["url"].rsplit("/", 1)[1]
+    results = await asyncio.gather(
+        *(redeem_portal_link(secret) for _ in range(4)), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, AuthenticationError)]
+    assert len(refused) == 3 and len(results) - len(refused) == 1, results
+
+
+async def test_a_link_to_an_archived_customer_is_refused(
+    client: httpx.AsyncClient, tenant: Any
+) -> None:
+    admin_key = await make_key(tenant=tenant)
+    customer = await make_customer(tenant=tenant)
+    made = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))
+    url = made["createPortalLink"]["url"]
+    archive = "mutation($id: ID!) { archiveCustomer(id: $id) { __typename } }"
+    assert data(await gql(client, admin_key, archive, {"id": customer.public_id}))
+    opened = await client.post(url.removeprefix("http://tally.test"), follow_redirects=False)
+    assert opened.status_code == 401 and "set-cookie" not in opened.headers
+
+
+async def test_a_non_string_csrf_token_is_refused_not_an_error(app: Any, tenant: Any) -> None:
+    import json
+
+    import websockets
+
+    from tests.api.live import serve
+
+    customer = await make_customer(tenant=tenant)
+    token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
+    async with serve(app) as host:
+        async with httpx.AsyncClient(base_url=f"http://{host}") as client:
+            await _sign_in(client, "portal", token)
+            cookie = f"tally_session={client.cookies['tally_session']}"
+        for payload in ({"csrfToken": 12345}, {"csrfToken": {"a": 1}}, {"csrfToken": None}):
+            async with websockets.connect(
+                f"ws://{host}/graphql",
+                subprotocols=["graphql-transport-ws"],
+                additional_headers={"Cookie": cookie},
+            ) as ws:
+                await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await ws.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403

@@ -62,6 +62,7 @@ async def build(client: httpx.AsyncClient, *, locale: str = "en") -> PortalWorld
         monthly_credits=1_000,
         daily_credit_limit=200,
         features=["rag"],
+        self_service=True,
     )
     pro = await make_plan(
         tenant=tenant,
@@ -71,6 +72,7 @@ async def build(client: httpx.AsyncClient, *, locale: str = "en") -> PortalWorld
         monthly_credits=5_000,
         daily_credit_limit=1_000,
         features=["rag"],
+        self_service=True,
     )
     # A change of billing interval is billed at once (a same-interval upgrade adds
     # proration lines to the next invoice): the upgrade the tests make.
@@ -83,6 +85,7 @@ async def build(client: httpx.AsyncClient, *, locale: str = "en") -> PortalWorld
         monthly_credits=5_000,
         daily_credit_limit=1_000,
         features=["rag"],
+        self_service=True,
     )
     customer = await make_customer(
         tenant=tenant, name="Ada Lovelace", country="FR", locale=locale, email="ada@example.com"

@@ -78,7 +78,8 @@ async def test_a_grant_updates_the_customers_open_portal(
     try:
         portal = await customer.new_page()
         await portal.goto(link)
-        assert portal.url == f"{live_server}/portal"
+        await portal.get_by_role("button", name="Open my billing portal").click()
+        await portal.wait_for_url(f"{live_server}/portal")
         balance = portal.locator("#balance")
         await balance.wait_for()
         before = await balance.inner_text()

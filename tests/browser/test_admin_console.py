@@ -150,7 +150,8 @@ async def test_a_customer_session_is_sent_to_the_admin_sign_in(live_server: str,
     world = await make_world()
     link = await portal_link(live_server, world.admin, world.ann.public_id)
     await page.goto(link)
-    assert page.url == f"{live_server}/portal"
+    await page.get_by_role("button", name="Open my billing portal").click()
+    await page.wait_for_url(f"{live_server}/portal")
     response = await page.goto(f"{live_server}/admin")
     assert page.url == f"{live_server}/admin/sign-in"
     assert response is not None and response.ok

@@ -27,6 +27,7 @@ LIVE = 1_000  # ms: the issue's bound for a consumption to reach the open page
 async def open_portal(page: Any, live_server: str, world: portal_world.PortalWorld) -> None:
     link = await portal_world.portal_link(live_server, world.admin, world.customer.public_id)
     await page.goto(link)
+    await page.get_by_role("button", name="Open my billing portal").click()
     await expect(page).to_have_url(re.compile(r"/portal(#.*)?$"))
     await ready(page, "overview")
 

@@ -180,7 +180,8 @@ export function follow(node, listener) {
 function csvCell(value) {
   if (value === null || value === undefined) return "";
   let text = typeof value === "object" ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = `'${text}`; // spreadsheet formulas
+  // Spreadsheet formulas (after leading blanks, which spreadsheets skip): quoted.
+  if (/^[\s]*[=+\-@|\t\r]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

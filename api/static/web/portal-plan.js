@@ -9,7 +9,7 @@ const SUB_FIELDS = `id status currency quantity cancelAtPeriodEnd currentPeriodS
   unitPrice { formatted } scheduledChange { planId quantity effectiveAt unitPrice { formatted } }`;
 const PLAN = `{
   subscriptions(first: 10) { nodes { ${SUB_FIELDS} } }
-  plans(first: 100, status: ACTIVE) { nodes { id name intervalMonths monthlyCredits dailyCreditLimit prices { currency formatted } } } }`;
+  plans(first: 100, status: ACTIVE) { nodes { id name selfService intervalMonths monthlyCredits dailyCreditLimit prices { currency formatted } } } }`;
 const PREVIEW = `query($id: ID!, $input: ChangeSubscriptionInput!) {
   subscriptionChangePreview(id: $id, input: $input) {
     lines { description amount { formatted } } subtotal { formatted } tax { formatted }
@@ -67,7 +67,7 @@ export async function planPage(main) {
   );
 
   // Change: choose, read the preview, then confirm (the button needs a fresh preview).
-  const others = plans.filter((p) => p.id !== sub.plan.id);
+  const others = plans.filter((p) => p.id !== sub.plan.id && p.selfService);
   const preview = el("div", { id: "preview", "aria-live": "polite" });
   const confirm = el("button", { type: "button", class: "primary", id: "confirm-change", disabled: true }, t("plan.confirm"));
   const priceIn = (p) => (p.prices.find((m) => m.currency === sub.currency) || {}).formatted || "—";

@@ -43,6 +43,7 @@ export class Api {
       },
       body: JSON.stringify({ query, variables }),
     });
+    if (response.status === 401) this.signedOut();
     let body;
     try {
       body = await response.json();
@@ -55,6 +56,13 @@ export class Api {
     }
     if (!response.ok) throw new ApiError(`HTTP ${response.status}`, "HTTP");
     return body.data;
+  }
+
+  // The session is over (expired, signed out elsewhere, its key revoked): back to
+  // the panel's sign-in page, rather than a page that silently stops working.
+  signedOut() {
+    const panel = this.session.role === "customer" ? "portal" : "admin";
+    location.assign(`/${panel}/sign-in`);
   }
 
   // A mutation whose result is a union of a success type and typed errors (Tally's
@@ -77,7 +85,9 @@ export class Api {
         connectionParams: { csrfToken: this.session.csrfToken },
         lazy: true,
         retryAttempts: Infinity,
-        shouldRetry: () => true,
+        // 4403: the session ended (signed out, expired, its key revoked).
+        shouldRetry: (event) => !(event && event.code === 4403),
+        on: { closed: (event) => event && event.code === 4403 && this.signedOut() },
       });
     }
     return this.ws.subscribe(
