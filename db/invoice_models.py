@@ -189,4 +189,4 @@ class BillingRun(Model):
 
     class Meta:
         table = "billing_run"
-        indexes = (("tenant", "started_at"),)
+        indexes = (("tenant_id", "started_at"),)

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('errors', fields.JSONField(default=list, encoder=JSON_DUMPS, decoder=loads)),
                 ('repeats', fields.IntField(default=1)),
             ],
-            options={'table': 'billing_run', 'app': 'tally', 'indexes': [Index(fields=['tenant', 'started_at'])], 'pk_attr': 'id', 'table_description': "What one billing run did for one tenant (issue 18: the console's operations"},
+            options={'table': 'billing_run', 'app': 'tally', 'indexes': [Index(fields=['tenant_id', 'started_at'])], 'pk_attr': 'id', 'table_description': "What one billing run did for one tenant (issue 18: the console's operations"},
             bases=['Model'],
         ),
         ops.CreateModel(
