@@ -12,6 +12,7 @@ from bench import (
     credits,
     exports,
     invoice_pdf,
+    live_fanout,
     plans_list,
     provider_webhooks,
     query_limits,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "mrr": analytics_mrr.run,  # options: see bench/analytics_mrr.py
     "exports": exports.run,  # options: see bench/exports.py
     "web": web_panels.run,  # options: see bench/web_panels.py (Chromium)
+    "fanout": live_fanout.run,  # options: see bench/live_fanout.py
 }
 
 
