@@ -12,7 +12,7 @@ two servers in turn. With `--customers` N > 1, each event is one `consumeCredits
 debiting each customer once: every subscriber still gets one push per event. Server
 CPU: /proc utime+stime from the first event to the last delivery; RSS: VmRSS before
 connecting and 1 s after all closed. Baseline, same run, same client process (its CPU
-is printed): two uvicorn processes of bare Starlette + redis-py pub/sub (BARE) that on
+is printed): two uvicorn processes of bare Starlette + redis-py pub/sub (bench/fanout_baseline.py) that on
 POST /fire publish one pre-encoded text frame per customer and write it to each socket.
 """
 
@@ -47,50 +47,7 @@ CONSUME = """mutation($c: ID!, $r: String!) { consumeCredits(customerId: $c, mod
 BATCH = """mutation($items: [ConsumeCreditsInput!]!) { consumeCreditsBatch(items: $items) {
   ... on ConsumeCreditsBatchSuccess { results { ... on CreditConsumption { customerId
   consumed balance } ... on Error { code message } } } ... on Error { code message } } }"""
-BARE = r"""
-import asyncio, contextlib, os
-import redis.asyncio as redis, uvicorn
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocketDisconnect
-FRAME = '{"id":"1","type":"next","payload":{"data":{"creditBalance":{"balance":%d,"usedToday":0}}}}'
-CHANNEL, bus, feeds = os.environ["BENCH_CHANNEL"], redis.from_url(os.environ["REDIS_URL"]), {}
-async def listen():
-    async with bus.pubsub() as pubsub:
-        await pubsub.subscribe(CHANNEL)
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                customer, text = message["data"].decode().split("\n", 1)
-                for ws in list(feeds.get(customer, ())):
-                    with contextlib.suppress(Exception):
-                        await ws.send_text(text)
-async def fire(request):
-    for customer, balance in (await request.json())["items"]:
-        await bus.publish(CHANNEL, customer + "\n" + FRAME % balance)
-    return Response("ok")
-async def endpoint(ws):
-    await ws.accept(subprotocol="graphql-transport-ws")
-    customer = None
-    try:
-        while True:
-            message = await ws.receive_json()
-            if message["type"] == "connection_init":
-                await ws.send_text('{"type":"connection_ack"}')
-            elif message["type"] == "subscribe":
-                customer = message["payload"]["variables"]["c"]
-                feeds.setdefault(customer, set()).add(ws)
-    except WebSocketDisconnect:
-        feeds.get(customer, set()).discard(ws)
-@contextlib.asynccontextmanager
-async def lifespan(app):
-    task = asyncio.create_task(listen())
-    yield
-    task.cancel()
-app = Starlette(routes=[Route("/fire", fire, methods=["POST"]),
-                        WebSocketRoute("/graphql", endpoint)], lifespan=lifespan)
-uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_level="warning")
-"""
+BARE = Path(__file__).with_name("fanout_baseline.py")  # the baseline server
 Pairs = list[tuple[str, int]]  # (customer, balance after) per consumption of an event
 Fired = tuple[float, Pairs]  # and when the HTTP answer arrived (perf_counter)
 
@@ -421,7 +378,7 @@ async def _bare(opts: Any) -> dict[str, Any]:
         return at, items
 
     return await _side(
-        [sys.executable, "-c", BARE], env, "/fire", "bare", customers, opts,
+        [sys.executable, str(BARE)], env, "/fire", "bare", customers, opts,
         lambda c: {"query": "bare", "variables": {"c": c}}, post,
     )  # fmt: skip
 
