@@ -6,41 +6,15 @@ tests/browser/."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from db.web_models import PortalLink
-from domain import clock
 from domain.tenancy.access import Role
 from tests.api.helpers import data, gql, post
+from tests.api.web_client import VIEWER, cookie_gql, sign_in, web_session
 from tests.factories import make_customer, make_key
-
-VIEWER = "{ viewer { role customer { id } } }"
-LINK = "mutation($c: ID!) { createPortalLink(customerId: $c) { __typename ... on PortalLinkSuccess { url expiresAt } ... on Error { code message } } }"
-
-
-async def _sign_in(
-    client: httpx.AsyncClient, panel: str, token: str, **headers: str
-) -> httpx.Response:
-    return await client.post(
-        f"/{panel}/sign-in", data={"token": token}, headers=headers, follow_redirects=False
-    )
-
-
-async def _session(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/web/session")
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def _cookie_gql(
-    client: httpx.AsyncClient, csrf: str | None, query: str, **variables: Any
-) -> httpx.Response:
-    headers = {} if csrf is None else {"X-CSRF-Token": csrf}
-    return await post(client, None, query, variables or None, headers=headers)
 
 
 async def test_a_customer_token_signs_in_to_the_portal_with_a_strict_http_only_cookie(
@@ -48,25 +22,25 @@ async def test_a_customer_token_signs_in_to_the_portal_with_a_strict_http_only_c
 ) -> None:
     customer = await make_customer(tenant=tenant, locale="fr")
     token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
-    response = await _sign_in(client, "portal", token)
+    response = await sign_in(client, "portal", token)
     assert response.status_code == 303 and response.headers["location"] == "/portal"
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("tally_session=tly_")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain HTTP here; HTTPS below
     assert token not in cookie  # a session key of its own, never the token itself
-    session = await _session(client)
+    session = await web_session(client)
     assert session["role"] == "customer"
     assert session["customer"]["id"] == customer.public_id
     assert session["locale"] == "fr"
 
     # The cookie alone is refused: every /graphql request with it carries the CSRF token.
-    refused = await _cookie_gql(client, None, VIEWER)
+    refused = await cookie_gql(client, None, VIEWER)
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"]["code"] == "CSRF_REFUSED"
-    wrong = await _cookie_gql(client, "0" * 64, VIEWER)
+    wrong = await cookie_gql(client, "0" * 64, VIEWER)
     assert wrong.status_code == 403
-    ok = await _cookie_gql(client, session["csrfToken"], VIEWER)
+    ok = await cookie_gql(client, session["csrfToken"], VIEWER)
     viewer = data(ok.json())["viewer"]
     assert viewer == {"role": "CUSTOMER", "customer": {"id": customer.public_id}}
 
@@ -76,7 +50,7 @@ async def test_the_cookie_is_secure_over_https(app: Any, tenant: Any) -> None:
     token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://tally.test") as client:
-        response = await _sign_in(client, "portal", token)
+        response = await sign_in(client, "portal", token)
     assert response.status_code == 303
     assert "Secure" in response.headers["set-cookie"]
 
@@ -98,7 +72,7 @@ async def test_each_panel_takes_only_its_roles(
 ) -> None:
     customer = await make_customer(tenant=tenant) if role is Role.CUSTOMER else None
     token = await make_key(tenant=tenant, role=role, customer=customer)
-    response = await _sign_in(client, panel, token)
+    response = await sign_in(client, panel, token)
     if allowed:
         assert response.status_code == 303
         page = await client.get(f"/{panel}")
@@ -114,87 +88,33 @@ async def test_a_customer_session_cannot_open_the_admin_console(
     client: httpx.AsyncClient, tenant: Any
 ) -> None:
     customer = await make_customer(tenant=tenant)
-    await _sign_in(
+    await sign_in(
         client, "portal", await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
     )
     response = await client.get("/admin", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/admin/sign-in"
     # …and the API refuses what an admin could do, as it refuses the customer's token.
-    session = await _session(client)
+    session = await web_session(client)
     body = (
-        await _cookie_gql(
-            client, session["csrfToken"], "{ analytics { receivables { currency } } }"
-        )
+        await cookie_gql(client, session["csrfToken"], "{ analytics { receivables { currency } } }")
     ).json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_a_cross_site_sign_in_is_refused(client: httpx.AsyncClient, tenant: Any) -> None:
     token = await make_key(tenant=tenant, role=Role.ADMIN)
-    forged = await _sign_in(client, "admin", token, origin="https://evil.example")
+    forged = await sign_in(client, "admin", token, origin="https://evil.example")
     assert forged.status_code == 403 and "set-cookie" not in forged.headers
-    same = await _sign_in(client, "admin", token, origin="http://tally.test")
+    same = await sign_in(client, "admin", token, origin="http://tally.test")
     assert same.status_code == 303
 
 
-async def test_a_portal_link_signs_in_once_within_fifteen_minutes(
+async def test_signing_out_or_revoking_the_key_ends_thesession(
     client: httpx.AsyncClient, tenant: Any
 ) -> None:
     admin_key = await make_key(tenant=tenant)
-    customer = await make_customer(tenant=tenant)
-    result = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))["createPortalLink"]
-    assert result["__typename"] == "PortalLinkSuccess"
-    url = result["url"]
-    assert url.startswith("http://tally.test/portal/link/tpl_")
-    path = url.removeprefix("http://tally.test")
-    # Fetching it (a mail scanner, a link preview) shows the button; it uses nothing.
-    for _ in range(2):
-        shown = await client.get(path)
-        assert shown.status_code == 200 and "Open my billing portal" in shown.text
-        assert "set-cookie" not in shown.headers
-    forged = await client.post(path, headers={"origin": "https://evil.example"})
-    assert forged.status_code == 403 and "set-cookie" not in forged.headers
-    first = await client.post(path, follow_redirects=False)
-    assert first.status_code == 303 and first.headers["location"] == "/portal"
-    assert first.headers["referrer-policy"] == "no-referrer"
-    assert (await _session(client))["customer"]["id"] == customer.public_id
-    client.cookies.clear()
-    again = await client.post(path, follow_redirects=False)
-    assert again.status_code == 401 and "set-cookie" not in again.headers
-    assert "already used" in again.text
-
-    # Expired: a link from 16 minutes ago is refused.
-    late = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))["createPortalLink"]
-    secret = late["url"].rsplit("/", 1)[1]
-    import hashlib
-
-    await PortalLink.filter(secret_hash=hashlib.sha256(secret.encode()).hexdigest()).update(
-        expires_at=clock.now() - timedelta(minutes=1)
-    )
-    assert (await client.post(f"/portal/link/{secret}", follow_redirects=False)).status_code == 401
-    assert (
-        await client.post("/portal/link/tpl_nonsense", follow_redirects=False)
-    ).status_code == 401
-
-
-async def test_only_admins_create_portal_links_and_only_for_their_customers(
-    client: httpx.AsyncClient, tenant: Any
-) -> None:
-    customer = await make_customer(tenant=tenant)
-    own = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
-    denied = data(await gql(client, own, LINK, {"c": customer.public_id}))["createPortalLink"]
-    assert denied["code"] == "FORBIDDEN"
-    admin_key = await make_key(tenant=tenant)
-    missing = data(await gql(client, admin_key, LINK, {"c": "cus_doesnotexist0000"}))
-    assert missing["createPortalLink"]["__typename"] != "PortalLinkSuccess"
-
-
-async def test_signing_out_or_revoking_the_key_ends_the_session(
-    client: httpx.AsyncClient, tenant: Any
-) -> None:
-    admin_key = await make_key(tenant=tenant)
-    await _sign_in(client, "admin", admin_key)
-    session = await _session(client)
+    await sign_in(client, "admin", admin_key)
+    session = await web_session(client)
     # Sign-out is a state change: it needs the CSRF token too.
     assert (await client.post("/web/sign-out")).status_code == 403
     out = await client.post("/web/sign-out", headers={"X-CSRF-Token": session["csrfToken"]})
@@ -204,9 +124,9 @@ async def test_signing_out_or_revoking_the_key_ends_the_session(
     # Revoking the key that signed in ends every session it opened.
     other = httpx.AsyncClient(transport=client._transport, base_url="http://tally.test")
     async with other:
-        await _sign_in(other, "admin", admin_key)
-        csrf = (await _session(other))["csrfToken"]
-        assert (await _cookie_gql(other, csrf, VIEWER)).status_code == 200
+        await sign_in(other, "admin", admin_key)
+        csrf = (await web_session(other))["csrfToken"]
+        assert (await cookie_gql(other, csrf, VIEWER)).status_code == 200
         key_id = data(await gql(client, admin_key, "{ viewer { apiKey { id } } }"))["viewer"][
             "apiKey"
         ]["id"]
@@ -217,13 +137,13 @@ async def test_signing_out_or_revoking_the_key_ends_the_session(
             {"id": key_id},
         )
         assert data(revoked)["revokeApiKey"]["__typename"] == "ApiKeySuccess"
-        assert (await _cookie_gql(other, csrf, VIEWER)).status_code == 401
+        assert (await cookie_gql(other, csrf, VIEWER)).status_code == 401
 
 
 async def test_pages_carry_a_strict_csp_and_assets_are_cached_by_digest(
     client: httpx.AsyncClient, tenant: Any
 ) -> None:
-    await _sign_in(client, "admin", await make_key(tenant=tenant))
+    await sign_in(client, "admin", await make_key(tenant=tenant))
     page = await client.get("/admin")
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -272,7 +192,7 @@ async def test_a_session_downloads_its_own_invoice_pdf_only(
             },
         )
         invoices[customer.id] = await finalize_invoice(admin_of(tenant), draft.public_id)
-    await _sign_in(
+    await sign_in(
         client, "portal", await make_key(tenant=tenant, role=Role.CUSTOMER, customer=mine)
     )
     own = await client.get(f"/invoices/{invoices[mine.id].public_id}.pdf")
@@ -295,8 +215,8 @@ async def test_a_websocket_with_the_cookie_needs_the_csrf_token(app: Any, tenant
     token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
     async with serve(app) as host:
         async with httpx.AsyncClient(base_url=f"http://{host}") as client:
-            await _sign_in(client, "portal", token)
-            csrf = (await _session(client))["csrfToken"]
+            await sign_in(client, "portal", token)
+            csrf = (await web_session(client))["csrfToken"]
             cookie = f"tally_session={client.cookies['tally_session']}"
 
         async def init(payload: dict[str, Any]) -> Any:
@@ -316,13 +236,13 @@ async def test_a_websocket_with_the_cookie_needs_the_csrf_token(app: Any, tenant
         assert (await init({"csrfToken": csrf}))["type"] == "connection_ack"
 
 
-async def test_signing_in_again_ends_the_browsers_previous_session(
+async def test_signing_in_again_ends_the_browsers_previoussession(
     client: httpx.AsyncClient, tenant: Any
 ) -> None:
     admin_key = await make_key(tenant=tenant)
-    await _sign_in(client, "admin", admin_key)
+    await sign_in(client, "admin", admin_key)
     first = client.cookies["tally_session"]
-    await _sign_in(client, "admin", admin_key)
+    await sign_in(client, "admin", admin_key)
     assert client.cookies["tally_session"] != first
     # The first session's key no longer authenticates anywhere.
     stale = await post(client, first, VIEWER)
@@ -339,60 +259,6 @@ async def test_the_sign_in_page_speaks_the_visitors_language(client: httpx.Async
     assert "{{" not in english.text  # every placeholder filled
 
 
-async def test_a_link_made_in_the_console_belongs_to_the_admins_key(
-    client: httpx.AsyncClient, tenant: Any
-) -> None:
-    """Made from a console session, a link is the admin key's: the admin signing out
-    does not void it, revoking the admin key ends the customer's session."""
-    admin_key = await make_key(tenant=tenant)
-    customer = await make_customer(tenant=tenant)
-    await _sign_in(client, "admin", admin_key)
-    csrf = (await _session(client))["csrfToken"]
-    made = await _cookie_gql(client, csrf, LINK, c=customer.public_id)
-    url = data(made.json())["createPortalLink"]["url"]
-    out = await client.post("/web/sign-out", headers={"X-CSRF-Token": csrf})
-    assert out.status_code == 204
-    opened = await client.post(url.removeprefix("http://tally.test"), follow_redirects=False)
-    assert opened.status_code == 303
-    portal_csrf = (await _session(client))["csrfToken"]
-    assert (await _cookie_gql(client, portal_csrf, VIEWER)).status_code == 200
-
-    viewer = data(await gql(client, admin_key, "{ viewer { apiKey { id } } }"))["viewer"]
-    revoke = "mutation($id: ID!) { revokeApiKey(id: $id) { __typename } }"
-    assert data(await gql(client, admin_key, revoke, {"id": viewer["apiKey"]["id"]}))
-    assert (await _cookie_gql(client, portal_csrf, VIEWER)).status_code == 401
-
-
-async def test_two_clicks_on_one_link_sign_in_once(client: httpx.AsyncClient, tenant: Any) -> None:
-    import asyncio
-
-    from domain.errors import AuthenticationError
-    from domain.tenancy.web_sessions import redeem_portal_link
-
-    admin_key = await make_key(tenant=tenant)
-    customer = await make_customer(tenant=tenant)
-    made = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))
-    secret = made["createPortalLink"]["url"].rsplit("/", 1)[1]
-    results = await asyncio.gather(
-        *(redeem_portal_link(secret) for _ in range(4)), return_exceptions=True
-    )
-    refused = [r for r in results if isinstance(r, AuthenticationError)]
-    assert len(refused) == 3 and len(results) - len(refused) == 1, results
-
-
-async def test_a_link_to_an_archived_customer_is_refused(
-    client: httpx.AsyncClient, tenant: Any
-) -> None:
-    admin_key = await make_key(tenant=tenant)
-    customer = await make_customer(tenant=tenant)
-    made = data(await gql(client, admin_key, LINK, {"c": customer.public_id}))
-    url = made["createPortalLink"]["url"]
-    archive = "mutation($id: ID!) { archiveCustomer(id: $id) { __typename } }"
-    assert data(await gql(client, admin_key, archive, {"id": customer.public_id}))
-    opened = await client.post(url.removeprefix("http://tally.test"), follow_redirects=False)
-    assert opened.status_code == 401 and "set-cookie" not in opened.headers
-
-
 async def test_a_non_string_csrf_token_is_refused_not_an_error(app: Any, tenant: Any) -> None:
     import json
 
@@ -404,7 +270,7 @@ async def test_a_non_string_csrf_token_is_refused_not_an_error(app: Any, tenant:
     token = await make_key(tenant=tenant, role=Role.CUSTOMER, customer=customer)
     async with serve(app) as host:
         async with httpx.AsyncClient(base_url=f"http://{host}") as client:
-            await _sign_in(client, "portal", token)
+            await sign_in(client, "portal", token)
             cookie = f"tally_session={client.cookies['tally_session']}"
         for payload in ({"csrfToken": 12345}, {"csrfToken": {"a": 1}}, {"csrfToken": None}):
             async with websockets.connect(
