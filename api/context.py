@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -145,9 +146,12 @@ def public_base_url(request: Request | WebSocket) -> str:
     return public.rstrip("/") or str(request.base_url).rstrip("/")
 
 
-def pick_locale(accept_language: str | None, default: str) -> str:
+def pick_locale(
+    accept_language: str | None, default: str, supported: Collection[str] = SUPPORTED_LOCALES
+) -> str:
+    """The first of the header's languages that is `supported`, else `default`."""
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()[:2]
-        if tag in SUPPORTED_LOCALES:
+        if tag in supported:
             return tag
     return default

@@ -25,12 +25,11 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from api.context import Context
-from api.web_auth import CsrfRefused, bearer_token, request_token, session_token
+from api.web_auth import CsrfRefused, request_token, socket_token
 from domain.availability import database_unavailable
 from domain.errors import AuthenticationError
 from domain.events.bus import EventBus
 from domain.tenancy.api_keys import authenticate
-from domain.tenancy.web_sessions import csrf_matches
 from domain.unit_of_work import use_bus
 from schema.error_policy import DATABASE_MESSAGE, DATABASE_UNAVAILABLE, short_error, shorten
 
@@ -207,17 +206,10 @@ class TallyGraphQL(GraphQL):
         return ctx
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
-        params = context.connection_params or {}
-        raw = params.get("Authorization") or params.get("authorization")
-        token = None
-        if isinstance(raw, str):
-            token = bearer_token({"authorization": raw}) or raw.strip() or None
-        token = token or bearer_token(context.request.headers)
-        cookie = session_token(context.request.cookies)
-        if token is None and cookie is not None:
-            if not csrf_matches(cookie, params.get("csrfToken")):
-                raise ConnectionRejectionError({"message": CsrfRefused.message})
-            token = cookie
+        try:
+            token = socket_token(context.connection_params or {}, context.request)
+        except CsrfRefused:
+            raise ConnectionRejectionError({"message": CsrfRefused.message}) from None
         if token is None:
             raise ConnectionRejectionError({"message": "missing API key"})
         try:

@@ -32,6 +32,22 @@ def session_token(cookies: Any) -> str | None:
     return cookies.get(SESSION_COOKIE) or None
 
 
+def socket_token(params: dict[str, Any], websocket: Any) -> str | None:
+    """The key a graphql-transport-ws connection authenticates with: `Authorization`
+    in connection_init's payload (with or without "Bearer "), else the handshake's
+    bearer header, else the session cookie with `csrfToken` in the payload."""
+    raw = params.get("Authorization") or params.get("authorization")
+    if isinstance(raw, str) and raw.strip():
+        return bearer_token({"authorization": raw}) or raw.strip()
+    token = bearer_token(websocket.headers)
+    if token is not None:
+        return token
+    cookie = session_token(websocket.cookies)
+    if cookie is not None and not csrf_matches(cookie, params.get("csrfToken")):
+        raise CsrfRefused
+    return cookie
+
+
 def request_token(request: Any, *, needs_csrf: bool) -> str | None:
     """The key a request authenticates with: its bearer key, else its session cookie
     (with the CSRF token when `needs_csrf`); None when it has neither."""

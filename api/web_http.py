@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import BaseRoute, Route
 
 from api import web_sign_in
-from api.context import public_base_url
+from api.context import pick_locale, public_base_url
 from api.graphql_app import read_body_within
 from api.web_auth import SESSION_COOKIE, CsrfRefused, request_token, session_token
 from db.models import Customer
@@ -178,7 +178,7 @@ async def _signed_in(request: Request, session: WebSession, panel: Panel) -> Res
 def _sign_in_page(
     panel: Panel, request: Request, error: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    locale = web_sign_in.pick(request.headers.get("accept-language"))
+    locale = pick_locale(request.headers.get("accept-language"), "en", web_sign_in.LOCALES)
     return _page("sign-in.html", status, **web_sign_in.values(panel, locale, error))
 
 
@@ -212,7 +212,7 @@ async def portal_link(request: Request) -> Response:
     scanners and link previews fetch a link with GET, and must not use it up; and
     another site cannot sign a visitor in to someone else's portal."""
     if request.method == "GET":
-        locale = web_sign_in.pick(request.headers.get("accept-language"))
+        locale = pick_locale(request.headers.get("accept-language"), "en", web_sign_in.LOCALES)
         return _page("portal-link.html", **web_sign_in.link_values(locale))
     if not _same_origin(request):
         return _sign_in_page(Panel.PORTAL, request, "cross_site", 403)

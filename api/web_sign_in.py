@@ -60,14 +60,6 @@ _TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def pick(accept_language: str | None) -> str:
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LOCALES:
-            return tag
-    return "en"
-
-
 def link_values(locale: str) -> dict[str, str]:
     """The portal link's page: one button that redeems it (a POST)."""
     text = _TEXT[locale]

@@ -46,9 +46,7 @@ ROLES = {Panel.PORTAL: {Role.CUSTOMER}, Panel.ADMIN: {Role.ADMIN, Role.ANALYST}}
 @dataclass(frozen=True, slots=True)
 class WebSession:
     token: str  # the session's key: the cookie's value, never shown to scripts
-    csrf: str
     expires_at: datetime
-    role: Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +84,7 @@ async def _open(
         expires_at=expires_at,
         session_of_id=parent.id,
     )
-    return WebSession(issued.secret, csrf_token(issued.secret), expires_at, role)
+    return WebSession(issued.secret, expires_at)
 
 
 @operation
