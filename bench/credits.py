@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.harness import compare, fresh_postgres
+from bench.harness import compare, free_port, fresh_postgres
 from domain.credits import consume
 from domain.credits.admin import grant_credits
 from domain.ids import new_id
@@ -136,15 +135,9 @@ async def _in_process(url: str, tenant: Any, customers: list[Any]) -> dict[str, 
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def server_process(url: str) -> AsyncIterator[int]:
-    port = _free_port()
+    port = free_port()
     code = (
         "import uvicorn, server; uvicorn.run(server.create_app(), host='127.0.0.1', "
         f"port={port}, access_log=False, log_level='warning')"

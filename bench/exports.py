@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.harness import fresh_postgres
+from bench.harness import free_port, fresh_postgres
 from domain.tenancy.access import Role
 from domain.tenancy.api_keys import issue_key
 from domain.tenancy.tenants import create_tenant
@@ -127,16 +126,10 @@ async def seed(dsn: str, rows: int) -> tuple[int, str]:
     return tenant.id, key.secret
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def server(url: str) -> AsyncIterator[tuple[int, int]]:
     """A uvicorn process on this database: (port, pid)."""
-    port = _free_port()
+    port = free_port()
     code = (
         "import uvicorn, server; uvicorn.run(server.create_app(), host='127.0.0.1', "
         f"port={port}, access_log=False, log_level='warning')"

@@ -1,11 +1,13 @@
 """Shared benchmark plumbing: a throw-away PostgreSQL database, an in-process ASGI
-caller (no HTTP client overhead on either side), and interleaved timing rounds."""
+caller (no HTTP client overhead on either side), interleaved timing rounds, a free
+port."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
+import socket
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +21,13 @@ from tortoise import Tortoise
 from db.config import tortoise_config
 
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server process a bench starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _dsn(url: str) -> str:

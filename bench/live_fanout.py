@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from typing import Any
 import httpx
 import websockets
 
-from bench.harness import fresh_postgres
+from bench.harness import free_port, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -66,12 +65,6 @@ def options() -> argparse.Namespace:
     return known
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _proc(pid: int) -> tuple[float, float]:
     """CPU seconds (utime + stime) and RSS in MB of a process."""
     with open(f"/proc/{pid}/stat") as f:
@@ -89,7 +82,7 @@ async def _servers(
     started = []
     try:
         for _ in range(2):
-            port = _free_port()
+            port = free_port()
             process = subprocess.Popen(  # noqa: ASYNC220  (a quick spawn; the wait is async)
                 command, cwd=ROOT, env={**env, "PORT": str(port)},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.harness import fresh_postgres
+from bench.harness import free_port, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 1_000
@@ -124,15 +123,9 @@ def _events(prefix: str, customers: list[str], count: int, start: int = 0) -> li
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def _server(url: str, profile: str | None) -> AsyncIterator[int]:
-    port = _free_port()
+    port = free_port()
     code = (
         "import uvicorn, server; uvicorn.run(server.create_app(), host='127.0.0.1', "
         f"port={port}, access_log=False, log_level='warning')"

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTAL_PAGES = ("overview", "usage", "invoices", "payment-methods", "plan", "credits")
@@ -43,19 +44,13 @@ def options() -> argparse.Namespace:
     return known
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _prepare(tmp: str) -> tuple[dict[str, str], dict[str, str]]:
     """`migrate` and `seed-demo` in a fresh directory: the environment and the keys
     seed-demo printed (admin, service, customer)."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite://{tmp}/bench.sqlite3",
-        "PORT": str(_free_port()),
+        "PORT": str(free_port()),
         "TALLY_SECRET_KEY": "bench-secret-key-0123456789",
     }
     env.pop("REDIS_URL", None)
