@@ -1,7 +1,7 @@
 // #customer/<id>: one customer's subscriptions, invoices, payments, credit wallet
 // (grant, block, unblock), usage of the last 30 days, and a portal sign-in link.
-import { el, formatDate, formatNumber, notice, replace, t, table } from "./tally.js";
-import { canWrite, sectionTable, daysAgo, dateTime, field, fill, isoDay, money, section, status, submitter } from "./admin-lib.js";
+import { el, formatDate, formatNumber, isoDay, notice, replace, t, table } from "./tally.js";
+import { canWrite, sectionTable, daysAgo, dateTime, field, fill, money, section, status, submitter } from "./admin-lib.js";
 
 const CUSTOMER = `query($id: ID!) { customer(id: $id) {
   id externalId name email currency locale status delinquent creditsBlocked createdAt

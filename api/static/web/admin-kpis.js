@@ -1,8 +1,8 @@
 // #kpis: the KPI cards of this month, the MRR movements chart of the last twelve
 // months and the receivables aging, from the `analytics` API; kept current by the
 // `metricsUpdates` subscription (the server pushes when MRR or cash move).
-import { el, replace, t, table } from "./tally.js";
-import { card, minorAmount, money, monthStart, movementsChart, percent } from "./admin-lib.js";
+import { card, el, replace, t, table } from "./tally.js";
+import { minorAmount, money, monthStart, movementsChart, percent } from "./admin-lib.js";
 
 const KPIS = `query($from: DateTime!, $to: DateTime!, $monthFrom: DateTime!) {
   analytics {

@@ -12,10 +12,6 @@ export function monthStart(at = new Date(), offset = 0) {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + offset, 1)).toISOString();
 }
 
-export function isoDay(date) {
-  return date.toISOString().slice(0, 10);
-}
-
 export function daysAgo(n, at = new Date()) {
   return new Date(at.getTime() - n * 86_400_000);
 }
@@ -50,15 +46,6 @@ export function sectionTable(caption, headers, rows, attrs = {}) {
   const node = table(caption, headers, rows, attrs);
   node.querySelector("caption").className = "visually-hidden";
   return node;
-}
-
-export function card(label, value, testId) {
-  return el(
-    "div",
-    { class: "card", "data-testid": testId },
-    el("p", { class: "label" }, label),
-    el("p", { class: "value" }, value),
-  );
 }
 
 export function status(text, kind) {

@@ -3,7 +3,7 @@
 // downloads. Every figure comes from Tally's GraphQL API with the session's own
 // permissions; money is always the server's `formatted` string.
 
-import { Api, ApiError, el, formatDate, formatNumber, notice, replace, t } from "./tally.js";
+import { Api, ApiError, el, formatDate, formatNumber, isoDay, notice, replace, t } from "./tally.js";
 
 export const portal = {
   session: null,
@@ -63,10 +63,6 @@ export function credits(value) {
 // -- the 30 days chart ---------------------------------------------------------------
 
 export const DAYS = 30;
-
-function isoDay(date) {
-  return date.toISOString().slice(0, 10);
-}
 
 export function lastDays(today = new Date()) {
   const days = [];

@@ -1,7 +1,7 @@
 // Overview (plan, status, next invoice, credits today) and usage (the 30 days chart,
 // daily table, ledger, CSV exports) of the customer portal.
 
-import { el, formatDate, formatNumber, replace, t, table } from "./tally.js";
+import { card, el, formatDate, formatNumber, replace, t, table } from "./tally.js";
 import {
   creditsChart,
   credits,
@@ -21,10 +21,6 @@ const OVERVIEW = `{
     plan { name } unitPrice { formatted } upcomingInvoice { total { formatted } periodStart } } }
   creditWallet { balance available usedToday dailyLimit remainingToday blocked blockedReason
     paymentOverdue nextResetAt } }`;
-
-function card(label, value, ...extra) {
-  return el("div", { class: "card" }, el("p", { class: "label" }, label), el("p", { class: "value" }, value), ...extra);
-}
 
 function todayMeter(wallet) {
   if (wallet.dailyLimit === null || wallet.dailyLimit === undefined) {
@@ -56,15 +52,17 @@ export async function overviewPage(main) {
     card(
       t("overview.plan"),
       sub ? sub.plan.name : t("overview.noPlan"),
+      null,
       sub ? el("p", {}, statusBadge("subscription", sub.status)) : null,
       sub && sub.cancelAtPeriodEnd ? el("p", { class: "muted" }, t("plan.endsOn", { date: formatDate(sub.currentPeriodEnd) })) : null,
     ),
     card(
       t("overview.nextInvoice"),
       sub && sub.upcomingInvoice ? sub.upcomingInvoice.total.formatted : "—",
+      null,
       sub && sub.upcomingInvoice ? el("p", { class: "muted" }, t("overview.on", { date: formatDate(sub.upcomingInvoice.periodStart) })) : null,
     ),
-    card(t("overview.balance"), balance, today),
+    card(t("overview.balance"), balance, null, today),
   ];
   if (wallet.blocked) {
     cards.push(card(t("overview.blocked"), wallet.blockedReason || (wallet.paymentOverdue ? t("overview.overdue") : "—")));

@@ -169,6 +169,22 @@ export function replace(node, ...children) {
   return node;
 }
 
+// A figure card: its label, its value, and anything under them.
+export function card(label, value, testId = null, ...extra) {
+  return el(
+    "div",
+    { class: "card", "data-testid": testId },
+    el("p", { class: "label" }, label),
+    el("p", { class: "value" }, value),
+    ...extra,
+  );
+}
+
+// A date as the API takes a day: YYYY-MM-DD (UTC).
+export function isoDay(date) {
+  return date.toISOString().slice(0, 10);
+}
+
 // A <table> with a caption, header cells and rows of cells (strings or nodes).
 export function table(caption, headers, rows, attrs = {}) {
   return el(
