@@ -1,7 +1,9 @@
 """The baseline server of `python -m bench fanout` (bench/live_fanout.py): bare
 Starlette + redis-py pub/sub, speaking just enough graphql-transport-ws to ack and take a
 subscription, pushing one pre-encoded text frame per published consumption to the
-sockets that follow its customer. Run as a script: PORT, REDIS_URL, BENCH_CHANNEL."""
+sockets that follow its customer; GET /probe answers a tiny JSON (the bench's HTTP
+probe during the fan-out). Run as a script: PORT, REDIS_URL, BENCH_CHANNEL, and
+WS_DEFLATE=1 to accept permessage-deflate."""
 
 import asyncio
 import contextlib
@@ -10,7 +12,7 @@ import os
 import redis.asyncio as redis
 import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
@@ -33,6 +35,10 @@ async def fire(request):
     for customer, balance in (await request.json())["items"]:
         await bus.publish(CHANNEL, customer + "\n" + FRAME % balance)
     return Response("ok")
+
+
+async def probe(request):
+    return JSONResponse({"data": {"__typename": "Query"}})
 
 
 async def endpoint(ws):
@@ -58,7 +64,17 @@ async def lifespan(app):
 
 
 app = Starlette(
-    routes=[Route("/fire", fire, methods=["POST"]), WebSocketRoute("/graphql", endpoint)],
+    routes=[
+        Route("/fire", fire, methods=["POST"]),
+        Route("/probe", probe),
+        WebSocketRoute("/graphql", endpoint),
+    ],
     lifespan=lifespan,
 )
-uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), log_level="warning")
+uvicorn.run(
+    app,
+    host="127.0.0.1",
+    port=int(os.environ["PORT"]),
+    log_level="warning",
+    ws_per_message_deflate=os.environ.get("WS_DEFLATE") == "1",
+)

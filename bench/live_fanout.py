@@ -3,17 +3,43 @@ two `server.py serve` processes sharing one PostgreSQL database and Redis, follo
 `creditBalance`; then `--events` consumptions over HTTP, one every `--interval` s.
 
     .venv/bin/python -m bench fanout [--subscribers 1000] [--customers 1] [--events 20]
-        [--interval 0.25] [--concurrency 50] [--skip-baseline]
+        [--interval 0.25] [--concurrency 50] [--client-processes 2] [--rounds 1]
+        [--deflate] [--skip-baseline]
 
-Each subscriber is its own WebSocket (`websockets`) speaking the protocol by hand; a
-non-text frame is counted, never parsed. Latency: a frame's arrival (perf_counter when
-read) less the arrival of the HTTP answer of the mutation behind it; events go to the
-two servers in turn. With `--customers` N > 1, each event is one `consumeCreditsBatch`
-debiting each customer once: every subscriber still gets one push per event. Server
-CPU: /proc utime+stime from the first event to the last delivery; RSS: VmRSS before
-connecting and 1 s after all closed. Baseline, same run, same client process (its CPU
-is printed): two uvicorn processes of bare Starlette + redis-py pub/sub (bench/fanout_baseline.py) that on
-POST /fire publish one pre-encoded text frame per customer and write it to each socket.
+The client: the subscribers are divided among `--client-processes` child processes
+(bench/fanout_crowd.py starts them; bench/fanout_client.py is one), each on uvloop,
+each subscriber a hand-written WebSocket on `asyncio.Protocol` (bench/fanout_ws.py):
+an HTTP/1.1 Upgrade checked for its 101 and Sec-WebSocket-Accept, masked text frames
+out, every frame in parsed (lengths, fragments, ping -> pong, close -> code recorded
+and echoed); a binary frame is counted as non-text, never parsed. `--deflate` offers
+permessage-deflate, starts the servers with WS_DEFLATE=1 so that they accept it, and
+inflates the compressed messages: the servers' compression cost shows. Without it no
+extension is offered. `--concurrency` WebSockets open at a time (shared among the
+processes). RLIMIT_NOFILE is raised to its hard limit in every process (10,000
+sockets need it).
+
+A round: open every subscriber and wait for all (a barrier), push until each has had
+one message (a subscribe has no acknowledgement), then the timed events, then close
+all. Latency: a message's arrival (perf_counter as the child parsed it: CLOCK_MONOTONIC,
+comparable across processes) less the arrival of the HTTP answer of the mutation
+behind it, in the parent; events go to the two servers in turn. With `--customers`
+N > 1, each event is one `consumeCreditsBatch` debiting each customer once: every
+subscriber still gets one push per event. `--rounds R` repeats the round R times on
+the same two server processes; a line per round, the main table is the last round's.
+
+Also measured, in the timed window (first event to last delivery): server CPU
+(/proc utime+stime, per server), each client process's CPU and the parent's; a probe
+(bench/fanout_probe.py) sending a small authenticated query every 10 ms to each
+server in turn (HTTP p50/p99/max, not the mutations); and from each server's
+GET /metrics, read before and after the window when exposed (else "n/a"): gen-2 GC
+collections in the window, their pause, the longest gen-2 pause since start, live
+groups and subscribers at the window's end, subscribers closed as too slow. RSS:
+VmRSS before connecting and 1 s after all closed in each round; rss_growth_pct is
+(last round - round 1) / round 1. Server errors: ERROR/Traceback lines in their logs.
+
+Baseline, same run, same clients: two uvicorn processes of bare Starlette + redis-py
+pub/sub (bench/fanout_baseline.py) that on POST /fire publish one pre-encoded text
+frame per customer and write it to each socket; its probe is GET /probe.
 """
 
 from __future__ import annotations
@@ -21,10 +47,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,8 +58,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import websockets
 
+from bench.fanout_client import raise_nofile
+from bench.fanout_crowd import Crowd
+from bench.fanout_probe import Probe
+from bench.fanout_round import Fired, measure_round, proc
 from bench.harness import free_port, fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,9 +75,8 @@ CONSUME = """mutation($c: ID!, $r: String!) { consumeCredits(customerId: $c, mod
 BATCH = """mutation($items: [ConsumeCreditsInput!]!) { consumeCreditsBatch(items: $items) {
   ... on ConsumeCreditsBatchSuccess { results { ... on CreditConsumption { customerId
   consumed balance } ... on Error { code message } } } ... on Error { code message } } }"""
+PROBE = "{ customers(first: 1) { edges { node { id } } } }"  # an admin's cheap read
 BARE = Path(__file__).with_name("fanout_baseline.py")  # the baseline server
-Pairs = list[tuple[str, int]]  # (customer, balance after) per consumption of an event
-Fired = tuple[float, Pairs]  # and when the HTTP answer arrived (perf_counter)
 
 
 def options() -> argparse.Namespace:
@@ -58,234 +86,133 @@ def options() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--skip-baseline", action="store_true")
     known, _ = parser.parse_known_args(sys.argv[1:])
     if not 1 <= known.customers <= min(1000, known.subscribers):
         parser.error("--customers: 1-1000 and at most --subscribers (one batch per event)")
+    if not 1 <= known.client_processes <= known.subscribers:
+        parser.error("--client-processes: 1 to --subscribers")
+    if known.rounds < 1 or known.events < 1:
+        parser.error("--rounds and --events: at least 1")
     return known
 
 
-def _proc(pid: int) -> tuple[float, float]:
-    """CPU seconds (utime + stime) and RSS in MB of a process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    with open(f"/proc/{pid}/status") as f:
-        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), rss / 1024
+def _log(name: str) -> str:
+    return Path(name).read_text(errors="replace")
 
 
 @contextlib.asynccontextmanager
 async def _servers(
-    command: list[str], env: dict[str, str], ready: str
+    command: list[str], env: dict[str, str], ready: str, errors: list[int]
 ) -> AsyncIterator[list[tuple[str, int]]]:
-    """Two processes of `command`, each on its own PORT; yields (base URL, pid)."""
+    """Two processes of `command`, each on its own PORT; yields (base URL, pid). Their
+    stderr goes to a log; `errors` gets its ERROR/Traceback lines per server (a log
+    with some is kept and named)."""
     started = []
     try:
         for _ in range(2):
             port = free_port()
+            log = tempfile.NamedTemporaryFile(prefix="bench-fanout-", suffix=".log", delete=False)
             process = subprocess.Popen(  # noqa: ASYNC220  (a quick spawn; the wait is async)
                 command, cwd=ROOT, env={**env, "PORT": str(port)},
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
-            started.append((f"http://127.0.0.1:{port}", process))
+            log.close()
+            started.append((f"http://127.0.0.1:{port}", process, log.name))
         async with httpx.AsyncClient() as client:
-            for base, process in started:
+            for base, process, log_name in started:
                 for _ in range(300):
                     with contextlib.suppress(httpx.HTTPError):
                         if (await client.get(base + ready)).status_code < 500:
                             break
                     if process.poll() is not None:
-                        raise RuntimeError(f"{command[:2]} exited with {process.returncode}")
+                        tail = (await asyncio.to_thread(_log, log_name))[-2000:]
+                        raise RuntimeError(f"{command[:2]} exited with {process.returncode}:\n{tail}")  # fmt: skip
                     await asyncio.sleep(0.1)
-        yield [(base, process.pid) for base, process in started]
+        yield [(base, process.pid) for base, process, _ in started]
     finally:
-        for _, process in started:
+        for _, process, _ in started:
             process.terminate()
-        for _, process in started:
+        for _, process, log_name in started:
             await asyncio.to_thread(process.wait, 10)
+            lines = (await asyncio.to_thread(_log, log_name)).splitlines()
+            errors.append(sum("ERROR" in line or "Traceback" in line for line in lines))
+            if errors[-1]:
+                print(f"server log with errors: {log_name}")
+            else:
+                os.unlink(log_name)
 
 
 @dataclass
-class Feed:
-    url: str
-    customer: str
-    ws: Any = None
-    arrivals: list[tuple[int, float]] = field(default_factory=list)  # (balance, when)
+class Side:
+    """One side's figures: the last round's, plus RSS before and after each round."""
 
-
-class Crowd:
-    """N graphql-transport-ws clients, opened `concurrency` at a time; every frame is
-    timed as it is read and checked to be text."""
-
-    def __init__(self, bases: list[str], customers: list[str], n: int, key: str) -> None:
-        urls = [b.replace("http", "ws", 1) + "/graphql" for b in bases]
-        self.feeds = [Feed(urls[i % 2], customers[i % len(customers)]) for i in range(n)]
-        self.key = key
-        self.settled = self.warm = self.measured = self.expected = 0
-        self.failed = self.non_text = self.disconnects = self.errors = 0
-        self.all_settled, self.all_warm, self.all_measured = (asyncio.Event() for _ in "abc")
-        self.floor: dict[str, int] = {}  # a balance below it belongs to a measured event
-        self.closing = False
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def open(self, payload: Callable[[str], dict[str, Any]], concurrency: int) -> None:
-        gate = asyncio.Semaphore(concurrency)
-        self.tasks = [asyncio.create_task(self._run(f, payload(f.customer), gate)) for f in self.feeds]  # fmt: skip
-        await asyncio.wait_for(self.all_settled.wait(), 120 + len(self.feeds) / 10)
-
-    async def _handshake(self, feed: Feed, payload: dict[str, Any]) -> None:
-        feed.ws = ws = await websockets.connect(
-            feed.url, subprotocols=["graphql-transport-ws"], open_timeout=60
-        )
-        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.key}"}}
-        await ws.send(json.dumps(init))
-        async with asyncio.timeout(60):
-            while True:
-                frame = await ws.recv()
-                if not isinstance(frame, str):
-                    self.non_text += 1
-                elif json.loads(frame).get("type") == "connection_ack":
-                    break
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-
-    async def _run(self, feed: Feed, payload: dict[str, Any], gate: asyncio.Semaphore) -> None:
-        try:
-            async with gate:
-                await self._handshake(feed, payload)
-        except Exception:
-            self.failed += 1
-            with contextlib.suppress(Exception):
-                await feed.ws.close()  # None when the connect itself failed
-            feed.ws = None
-        self.settled += 1
-        if self.settled == len(self.feeds):
-            self.all_settled.set()
-        if feed.ws is None:
-            return
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for frame in feed.ws:
-                now = time.perf_counter()
-                if not isinstance(frame, str):
-                    self.non_text += 1
-                    continue
-                message = json.loads(frame)  # the servers never ping (no pong to send)
-                data = (message.get("payload") or {}).get("data") or {}
-                balance = (data.get("creditBalance") or {}).get("balance")
-                if message.get("type") != "next" or balance is None:
-                    self.errors += 1
-                    continue
-                feed.arrivals.append((balance, now))
-                if len(feed.arrivals) == 1:
-                    self.warm += 1
-                    if self.warm == len(self.feeds) - self.failed:
-                        self.all_warm.set()
-                if balance < self.floor.get(feed.customer, -1):
-                    self.measured += 1
-                    if self.measured == self.expected:
-                        self.all_measured.set()
-        self.disconnects += not self.closing
-
-    async def close(self) -> None:
-        self.closing = True
-        gate = asyncio.Semaphore(200)
-
-        async def one(feed: Feed) -> None:
-            async with gate:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(feed.ws.close(), 10)
-
-        await asyncio.gather(*(one(f) for f in self.feeds if f.ws is not None))
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
-def _pct(values: list[float], q: float) -> float:
-    return round(values[min(len(values) - 1, int(q * len(values)))], 1) if values else 0.0
-
-
-async def _measure(
-    crowd: Crowd, fire: Callable[[str], Awaitable[Fired]], pids: list[int], opts: Any
-) -> dict[str, Any]:
-    """Warm up until every subscriber has had a push, then the timed events."""
-    for attempt in range(30):  # a subscribe has no acknowledgement: push until all heard
-        crowd.floor.update((await fire(f"warm{attempt}"))[1])
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(crowd.all_warm.wait(), 2)
-            break
-    await asyncio.sleep(0.5)
-    crowd.expected = (len(crowd.feeds) - crowd.failed) * opts.events
-    before = [_proc(pid)[0] for pid in pids]
-    client_cpu, started = time.process_time(), time.perf_counter()
-    event_of: dict[tuple[str, int], int] = {}
-    answered: list[float] = []
-    http_ms: list[float] = []
-    for i in range(opts.events):
-        await asyncio.sleep(max(0.0, started + i * opts.interval - time.perf_counter()))
-        sent = time.perf_counter()
-        at, pairs = await fire(f"e{i}")
-        answered.append(at)
-        http_ms.append((at - sent) * 1000)
-        event_of.update({pair: i for pair in pairs})
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(crowd.all_measured.wait(), 10)
-    elapsed = time.perf_counter() - started
-    cpu = [(_proc(pid)[0] - b) / elapsed * 100 for pid, b in zip(pids, before, strict=True)]
-    latencies, reordered = [], 0
-    for feed in crowd.feeds:
-        last = -1
-        for balance, at in feed.arrivals:
-            i = event_of.get((feed.customer, balance), -1)
-            if i >= 0:
-                latencies.append((at - answered[i]) * 1000)
-                reordered += i < last
-                last = max(last, i)
-    latencies.sort()
-    http_ms.sort()
-    return {
-        "delivered": f"{len(latencies)}/{len(crowd.feeds) * opts.events}",
-        "connect_failures": crowd.failed,
-        "disconnects": crowd.disconnects,
-        "non_text_frames": crowd.non_text,
-        "other_errors": crowd.errors,
-        "reordered": reordered,
-        **{f"p{q}_ms": _pct(latencies, q / 100) for q in (50, 95, 99)},
-        "max_ms": _pct(latencies, 1.0),
-        "http_p50_max_ms": f"{_pct(http_ms, 0.5)}/{_pct(http_ms, 1.0)}",
-        "server_cpu_pct": "/".join(f"{c:.0f}" for c in cpu),
-        "client_cpu_pct": round((time.process_time() - client_cpu) / elapsed * 100),
-    }
+    figures: dict[str, Any]
+    rss_before: list[float]
+    rss_rounds: list[list[float]] = field(default_factory=list)  # per round, per server
 
 
 async def _side(
-    command: list[str], env: dict[str, str], ready: str, key: str, customers: list[str],
-    opts: Any, payload: Callable[[str], dict[str, Any]],
+    label: str, command: list[str], env: dict[str, str], ready: str, key: str,
+    customers: list[str], opts: Any, payload: Callable[[str], dict[str, Any]],
     post: Callable[[httpx.AsyncClient, str], Awaitable[Fired]],
-) -> dict[str, Any]:  # fmt: skip
-    """Two servers, the crowd split over them, the events posted to each in turn."""
-    async with _servers(command, env, ready) as servers:
+    probe: Callable[[httpx.AsyncClient, int], Awaitable[bool]],
+) -> Side:  # fmt: skip
+    """Two servers, the crowd split over them, the events posted to each in turn, for
+    `--rounds` rounds on the same two server processes."""
+    log_errors: list[int] = []
+    async with (
+        _servers(command, env, ready, log_errors) as servers,
+        Crowd(opts.client_processes, opts.deflate) as crowd,
+    ):
         bases, pids = [b for b, _ in servers], [p for _, p in servers]
-        rss_before = [_proc(pid)[1] for pid in pids]
+        side = Side({}, [proc(pid)[1] for pid in pids])
+        urls = [b.replace("http", "ws", 1) + "/graphql" for b in bases]
+        follow = [customers[i % len(customers)] for i in range(opts.subscribers)]
+        feeds = [(urls[i % 2], c, payload(c)) for i, c in enumerate(follow)]
         clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
-        crowd = Crowd(bases, customers, opts.subscribers, key)
-
-        sent = [0]
+        prober = Probe(bases, probe)
+        sent, p99s = [0], []
 
         async def fire(tag: str) -> Fired:
             sent[0] += 1
             return await post(clients[sent[0] % 2], tag)
 
         try:
-            await crowd.open(payload, opts.concurrency)
-            figures = await _measure(crowd, fire, pids, opts)
+            for r in range(opts.rounds):
+                side.figures = figures = await measure_round(
+                    crowd, feeds, key, fire, bases, pids, prober, opts, f"r{r}"
+                )
+                p99s.append(str(figures["p99_ms"]))
+                await asyncio.sleep(1)
+                side.rss_rounds.append([proc(pid)[1] for pid in pids])
+                print(
+                    f"{label} round {r + 1}: delivered {figures['delivered']}, p50/p99/max "
+                    f"{figures['p50_ms']}/{figures['p99_ms']}/{figures['max_ms']} ms, probe "
+                    f"p50/p99/max {figures['probe_http_p50_ms']}/{figures['probe_http_p99_ms']}"
+                    f"/{figures['probe_http_max_ms']} ms, RSS MB "
+                    + "/".join(f"{m:.0f}" for m in side.rss_rounds[-1]),
+                    flush=True,
+                )
         finally:
-            await crowd.close()
             for client in clients:
                 await client.aclose()
-        await asyncio.sleep(1)
-        rss = zip(rss_before, [_proc(pid)[1] for pid in pids], strict=True)
-        figures["rss_mb"] = " / ".join(f"{b:.0f}->{a:.0f}" for b, a in rss)
-        return figures
+            await prober.aclose()
+        first, last = side.rss_rounds[0], side.rss_rounds[-1]
+        side.figures["rss_mb"] = " / ".join(
+            f"{b:.0f}->{a:.0f}" for b, a in zip(side.rss_before, last, strict=True)
+        )
+        side.figures["rss_rounds_mb"] = " / ".join(
+            ",".join(f"{rss[i]:.0f}" for rss in side.rss_rounds) for i in range(len(pids))
+        )
+        growth = [f"{(b - a) / a * 100:+.1f}" for a, b in zip(first, last, strict=True)]
+        side.figures["rss_growth_pct"] = "/".join(growth) if opts.rounds > 1 else "n/a"
+        side.figures["round_p99_ms"] = ", ".join(p99s)
+    side.figures["server_log_errors"] = "/".join(map(str, log_errors))
+    return side
 
 
 async def _seed(n: int) -> tuple[str, str, list[str]]:
@@ -322,13 +249,16 @@ async def _seed(n: int) -> tuple[str, str, list[str]]:
     return admin_key.secret, service.secret, list(customers)
 
 
-async def _tally(url: str, opts: Any) -> dict[str, Any]:
+TALLY_ENV = {
+    "HOST": "127.0.0.1", "TALLY_SECRET_KEY": "bench-secret-key-0123456789",
+    "BILLING_INTERVAL_SECONDS": "0", "WORKER_INTERVAL_SECONDS": "0",
+}  # fmt: skip
+
+
+async def _tally(url: str, opts: Any) -> Side:
     admin, service, customers = await _seed(opts.customers)
-    env = {
-        **os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "HOST": "127.0.0.1",
-        "TALLY_SECRET_KEY": "bench-secret-key-0123456789",
-        "BILLING_INTERVAL_SECONDS": "0", "WORKER_INTERVAL_SECONDS": "0",
-    }  # fmt: skip
+    env = {**os.environ, **TALLY_ENV, "DATABASE_URL": url, "REDIS_URL": REDIS_URL}
+    env["WS_DEFLATE"] = "1" if opts.deflate else "0"  # the servers' permessage-deflate
 
     async def post(client: httpx.AsyncClient, tag: str) -> Fired:
         if len(customers) == 1:
@@ -350,16 +280,23 @@ async def _tally(url: str, opts: Any) -> dict[str, Any]:
             raise RuntimeError(f"a consumption failed: {answer.text[:500]}")
         return at, [(r["customerId"], r["balance"]) for r in results]
 
+    async def probe(client: httpx.AsyncClient, i: int) -> bool:
+        answer = await client.post(
+            "/graphql", json={"query": PROBE}, headers={"Authorization": f"Bearer {admin}"}
+        )
+        return answer.status_code == 200 and "errors" not in answer.json()
+
     return await _side(
-        [sys.executable, "server.py", "serve"], env, "/health", admin, customers, opts,
-        lambda c: {"query": FOLLOW.format(c=c)}, post,
+        "Tally", [sys.executable, "server.py", "serve"], env, "/health", admin, customers,
+        opts, lambda c: {"query": FOLLOW.format(c=c)}, post, probe,
     )  # fmt: skip
 
 
-async def _bare(opts: Any) -> dict[str, Any]:
+async def _bare(opts: Any) -> Side:
     customers = [f"cus_bare{i:012d}" for i in range(opts.customers)]
     balances = dict.fromkeys(customers, GRANTED)
     env = {**os.environ, "REDIS_URL": REDIS_URL, "BENCH_CHANNEL": f"bench-fanout-{os.getpid()}"}
+    env["WS_DEFLATE"] = "1" if opts.deflate else "0"
 
     async def post(client: httpx.AsyncClient, tag: str) -> Fired:
         for c in customers:
@@ -370,9 +307,12 @@ async def _bare(opts: Any) -> dict[str, Any]:
         answer.raise_for_status()
         return at, items
 
+    async def probe(client: httpx.AsyncClient, i: int) -> bool:
+        return (await client.get("/probe")).status_code == 200
+
     return await _side(
-        [sys.executable, str(BARE)], env, "/fire", "bare", customers, opts,
-        lambda c: {"query": "bare", "variables": {"c": c}}, post,
+        "bare", [sys.executable, str(BARE)], env, "/fire", "bare", customers, opts,
+        lambda c: {"query": "bare", "variables": {"c": c}}, post, probe,
     )  # fmt: skip
 
 
@@ -380,32 +320,64 @@ HEADINGS = ("delivered", "disconn.", "non-text", "p50 ms", "p95 ms", "p99 ms", "
             "CPU % A/B", "client %")  # fmt: skip
 COLUMNS = ("delivered", "disconnects", "non_text_frames", "p50_ms", "p95_ms", "p99_ms",
            "max_ms", "server_cpu_pct", "client_cpu_pct")  # fmt: skip
+SERVER_HEADINGS = ("probe p50", "probe p99", "probe max", "GC2 n", "GC2 ms", "GC2 max",
+                   "groups", "subscr.", "slow cl.")  # fmt: skip
+SERVER_COLUMNS = ("probe_http_p50_ms", "probe_http_p99_ms", "probe_http_max_ms",
+                  "gc2_collections", "gc2_pause_ms", "gc2_max_pause_ms", "live_groups",
+                  "live_subscribers", "live_slow_closed")  # fmt: skip
+LABELS = ("Tally (serve x2)", "bare Starlette+redis")
+
+
+def _print(opts: Any, sides: list[Side | None]) -> None:
+    deflate = ", deflate" if opts.deflate else ""
+    print(
+        f"\n{opts.subscribers} subscribers over 2 servers and {opts.client_processes} client "
+        f"processes{deflate}, {opts.customers} customer(s), {opts.events} events every "
+        f"{opts.interval * 1000:.0f} ms, {opts.rounds} round(s); latency from the HTTP "
+        "answer (last round)"
+    )
+    print(f"{'':21}" + "".join(f"{h:>11}" for h in HEADINGS) + "  RSS MB A / B")
+    for label, side in zip(LABELS, sides, strict=True):
+        if side is not None:
+            r = side.figures
+            print(f"{label:21}" + "".join(f"{r[k]!s:>11}" for k in COLUMNS) + f"  {r['rss_mb']}")
+    print("\nDuring the window (ms; A/B per server; GC2: full collections, their pause, the "
+          "longest since start; live feeds at the end)")  # fmt: skip
+    print(f"{'':21}" + "".join(f"{h:>12}" for h in SERVER_HEADINGS))
+    for label, side in zip(LABELS, sides, strict=True):
+        if side is not None:
+            r = side.figures
+            print(f"{label:21}" + "".join(f"{r[k]!s:>12}" for k in SERVER_COLUMNS))
+    rounds = "".join(f"{f'round {i + 1}':>10}" for i in range(opts.rounds))
+    print(f"\nRSS MB per server, 1 s after all closed\n{'':21}{'before':>10}{rounds}{'growth %':>10}")  # fmt: skip
+    for label, side in zip(("Tally", "bare"), sides, strict=True):
+        if side is None:
+            continue
+        growth = side.figures["rss_growth_pct"].split("/") if opts.rounds > 1 else ["n/a"] * 2
+        for i, server in enumerate("AB"):
+            cells = [side.rss_before[i], *(rss[i] for rss in side.rss_rounds)]
+            print(f"{label + ' ' + server:21}" + "".join(f"{c:>10.1f}" for c in cells) + f"{growth[i]:>10}")  # fmt: skip
 
 
 async def run() -> dict[str, Any]:
     opts = options()
+    raise_nofile()  # the servers inherit it
     async with fresh_postgres() as url:
         tally = await _tally(url, opts)
     bare = None if opts.skip_baseline else await _bare(opts)
-    print(
-        f"\n{opts.subscribers} subscribers over 2 servers, {opts.customers} customer(s), "
-        f"{opts.events} events every {opts.interval * 1000:.0f} ms; latency from the HTTP answer"
-    )
-    print(f"{'':21}" + "".join(f"{h:>11}" for h in HEADINGS) + "  RSS MB A / B")
-    for label, r in (("Tally (serve x2)", tally), ("bare Starlette+redis", bare)):
-        if r is not None:
-            print(f"{label:21}" + "".join(f"{r[k]!s:>11}" for k in COLUMNS) + f"  {r['rss_mb']}")
+    _print(opts, [tally, bare])
     result: dict[str, Any] = {
         "benchmark": f"live fan-out, {opts.subscribers} subscribers on 2 servers, "
-        f"{opts.customers} customer(s), {opts.events} events",
-        **{f"tally_{k}": v for k, v in tally.items()},
+        f"{opts.customers} customer(s), {opts.events} events, {opts.rounds} round(s), "
+        f"{opts.client_processes} client processes" + (", deflate" if opts.deflate else ""),
+        **{f"tally_{k}": v for k, v in tally.figures.items()},
     }
     if bare is not None:
-        result.update({f"bare_{k}": v for k, v in bare.items()})
+        result.update({f"bare_{k}": v for k, v in bare.figures.items()})
         # No ratio when the bare push mostly beats the HTTP answer: few subscribers, or
         # --customers > 1 (/fire answers after publishing every customer's frame).
-        ok = bare["p99_ms"] >= 0.5 and opts.customers == 1
-        ratio = tally["p99_ms"] / bare["p99_ms"] if ok else None
+        ok = bare.figures["p99_ms"] >= 0.5 and opts.customers == 1
+        ratio = tally.figures["p99_ms"] / bare.figures["p99_ms"] if ok else None
         result["ratio_p99_tally_to_bare"] = round(ratio, 1) if ratio else "n/a"
         print(f"p99 ratio Tally / bare: {result['ratio_p99_tally_to_bare']}")
     result["target"] = "every event delivered, p99 < 50 ms (1,000 subscribers, 1 customer)"
