@@ -41,7 +41,9 @@ ENVIRONMENT = """environment:
   BILLING_INTERVAL_SECONDS  run the billing run inside `serve` every N seconds (0: off)
   WORKER_INTERVAL_SECONDS   outbox, dunning and credit worker inside `serve` (2; 0: off)
   PUBLIC_URL                where the sandbox provider posts its webhooks
-  STRIPE_API_BASE           another Stripe API base (a local fake in tests)"""
+  STRIPE_API_BASE           another Stripe API base (a local fake in tests)
+  LIVE_SEND_BUFFER_BYTES    live messages a WebSocket may leave unread, then close 4408 (524288)
+  WS_DEFLATE                1: permessage-deflate on WebSockets (0, off: see PERFORMANCE.md)"""
 
 # Domain errors name API fields; on the command line the same value came from a flag.
 FLAGS = {
@@ -282,7 +284,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         from server import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        uvicorn.run(
+            create_app(settings, settle_gc=settings.gc_settle),
+            host=settings.host,
+            port=settings.port,
+            ws_per_message_deflate=settings.ws_deflate,
+        )
         return 0
     if args.command == "migrate":
         asyncio.run(_migrate(settings.database_url))

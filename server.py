@@ -30,11 +30,13 @@ from tortoise.connection import get_connection
 from api import (
     documents,
     exports_http,
+    gc_pauses,
     royalty_documents_http,
     royalty_http,
     usage_http,
     web_http,
 )
+from api.gc_pauses import GcPauses
 from api.graphql_app import GRAPHIQL_ASSETS, TallyGraphQL
 from api.kpi_report_http import kpi_report_document
 from api.provider_webhooks import provider_webhook
@@ -109,17 +111,22 @@ async def database_ok(url: str) -> bool:
         return False
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
-    """`manage_db=False` when the caller (tests, benchmarks) has opened the database."""
+def create_app(
+    settings: Settings | None = None, *, manage_db: bool = True, settle_gc: bool = False
+) -> Starlette:
+    """`manage_db=False` when the caller (tests, benchmarks) has opened the database;
+    `settle_gc` (the `serve` command) freezes the start-up heap (api/gc_pauses.py)."""
     settings = settings or Settings.from_env()
     secrets_box.configure(settings.secret_key)
     bus = build_bus(settings.redis_url)
     graphql = TallyGraphQL(
         build_schema(),
         bus=bus,
+        send_buffer=settings.live_send_buffer,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
         allowed_origins=settings.allowed_origins,
     )
+    pauses = GcPauses()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -145,9 +152,13 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             tasks.append(asyncio.create_task(scheduler_loop(settings.billing_interval, bus)))
         if settings.worker_interval > 0:
             tasks.append(asyncio.create_task(worker_loop(http, settings, bus)))
+        if settle_gc:
+            log.info("gc: %d start-up objects frozen", gc_pauses.settle())
+        pauses.install()  # after settling: its own collection is start-up, not load
         try:
             yield
         finally:
+            pauses.remove()
             for task in tasks:
                 task.cancel()
             await sandbox.flush()
@@ -168,7 +179,18 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_endpoint(request: Request) -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        live = graphql.live.stats()
+        text = (
+            metrics.render()
+            + pauses.render()
+            + "# TYPE tally_live_groups gauge\n"
+            + f"tally_live_groups {live.groups}\n"
+            + "# TYPE tally_live_subscribers gauge\n"
+            + f"tally_live_subscribers {live.members}\n"
+            + "# TYPE tally_live_slow_closed_total counter\n"
+            + f"tally_live_slow_closed_total {live.slow_closed}\n"
+        )
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     metrics = Metrics()
     app = Starlette(
@@ -209,6 +231,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     )
     app.state.settings = settings
     app.state.bus = bus
+    app.state.live = graphql.live
     return app
 
 

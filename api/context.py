@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -126,6 +126,11 @@ class Context:
         self.locale = pick_locale(accept_language, auth.tenant.default_locale)
         display_locale.set(self.locale)
         self.loaders = Loaders(auth.principal)
+
+    def detached(self) -> Context:
+        """This caller's context for a live group (api/live_groups.py), which outlives
+        the connection that started it: fresh loaders, no response to write to."""
+        return replace(self, response=None, loaders=Loaders(self.principal))
 
     @property
     def base_url(self) -> str:

@@ -40,6 +40,7 @@ from schema.usage_inputs import EVENT_TIMESTAMP_SCALAR, EventTimestamp
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
+LIVE_KIND, STATE = "tally.live", "state"  # field metadata of the state feeds
 
 
 @strawberry.type
@@ -393,11 +394,23 @@ class Subscription:
     metrics_updates = strawberry.subscription(
         resolver=an.metrics_updates,
         description="Today's MRR and cash, pushed when they move (admin and analyst keys).",
+        metadata={LIVE_KIND: STATE},
     )
     usage_updates = strawberry.subscription(
         resolver=usage.usage_updates,
         description="A customer's current usage now, then each time events land "
         "(coalesced: at most about five a second).",
+        metadata={LIVE_KIND: STATE},
+    )
+
+
+def state_feeds(schema: strawberry.Schema) -> frozenset[str]:
+    """The subscriptions whose results are a current figure, not events: a subscriber
+    joining a running group of one is handed its latest result (api/live_groups.py)."""
+    definition = Subscription.__strawberry_definition__  # type: ignore[attr-defined]
+    names = schema.config.name_converter
+    return frozenset(
+        names.get_graphql_name(f) for f in definition.fields if f.metadata.get(LIVE_KIND) == STATE
     )
 
 

@@ -29,6 +29,13 @@ def _number(name: str, default: str, kind: type[int] | type[float] = int) -> Any
     return value
 
 
+def _flag(name: str, default: str) -> bool:
+    raw = os.environ.get(name, default).strip().lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 0 or 1, not {raw[:40]!r}")
+    return raw in ("1", "true", "yes")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
@@ -48,6 +55,14 @@ class Settings:
     stripe_api_base: str | None = None
     # Seconds between two passes of the outbound webhook and mail worker; 0: off.
     worker_interval: float = 2.0
+    # Bytes of live messages a WebSocket client may leave unread before it is closed
+    # with 4408 (a subscriber that stopped reading); per connection.
+    live_send_buffer: int = 512 * 1024
+    # permessage-deflate on WebSockets (docs/PERFORMANCE.md: small live messages).
+    ws_deflate: bool = False
+    # `serve` freezes its start-up heap and raises the GC thresholds (api/gc_pauses.py);
+    # GC_SETTLE=0 keeps CPython's defaults (to measure the difference).
+    gc_settle: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -75,6 +90,9 @@ class Settings:
             public_url=os.environ.get("PUBLIC_URL", ""),
             stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
             worker_interval=_number("WORKER_INTERVAL_SECONDS", "2", float),
+            live_send_buffer=_number("LIVE_SEND_BUFFER_BYTES", str(512 * 1024)),
+            ws_deflate=_flag("WS_DEFLATE", "0"),
+            gc_settle=_flag("GC_SETTLE", "1"),
         )
 
     @classmethod

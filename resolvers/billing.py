@@ -319,7 +319,7 @@ async def invoice_events(
     customer token follows only its own invoices."""
     sees = await live.audience(info, Permission.INVOICES_READ, customer_id)
     channel = tenant_channel(info.context.caller.tenant_id)
-    async for event in live.events(info, channel):
+    async for event in live.events(info, channel, sees.customer_id):
         if not event["type"].startswith("invoice.") or "status" not in event:
             continue
         if not sees(event.get("customer_id")):

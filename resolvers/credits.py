@@ -316,7 +316,8 @@ async def _changes(info: Info, customer_id: str | None) -> AsyncGenerator[dict[s
     """Wallet changes in the caller's tenant, for one customer (by id or external id)
     or all; a customer token only its own (naming another is NOT_FOUND)."""
     sees = await live.audience(info, Permission.CREDITS_READ, customer_id)
-    async for message in live.events(info, credits_channel(info.context.caller.tenant_id)):
+    channel = credits_channel(info.context.caller.tenant_id)
+    async for message in live.events(info, channel, sees.customer_id):
         at = datetime.fromtimestamp(message["committed_at"], UTC)
         for change in message["changes"]:
             if not sees(change["customer_id"]):

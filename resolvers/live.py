@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from graphql import GraphQLError
@@ -43,9 +44,26 @@ async def followed_customer(info: Info, ref: str | None) -> tuple[int, str] | No
     return customer.id, customer.public_id
 
 
-async def audience(
-    info: Info, permission: Permission, customer_ref: str | None = None
-) -> Callable[[int | None], bool]:
+@dataclass(frozen=True)
+class Audience:
+    """Which messages a caller may see, as a test of a message's customer (internal
+    id), and the one customer it follows, if one (the bus then hands it only that
+    customer's part of each message)."""
+
+    own: int | None  # a customer token's customer
+    wanted: int | None  # the customer the feed names
+
+    def __call__(self, customer_id: int | None) -> bool:
+        return (self.own is None or customer_id == self.own) and (
+            self.wanted is None or customer_id == self.wanted
+        )
+
+    @property
+    def customer_id(self) -> int | None:
+        return self.wanted if self.wanted is not None else self.own
+
+
+async def audience(info: Info, permission: Permission, customer_ref: str | None = None) -> Audience:
     """The one rule of every live feed: which messages the caller may see, as a test
     of a message's customer (internal id). A customer token sees only its own
     customer; `customer_ref` narrows the feed to one customer, and an unknown,
@@ -55,17 +73,15 @@ async def audience(
     principal = info.context.caller
     own = principal.customer_id if principal.role is Role.CUSTOMER else None
     followed = await followed_customer(info, customer_ref)
-    wanted = followed[0] if followed else None
-
-    def sees(customer_id: int | None) -> bool:
-        return (own is None or customer_id == own) and (wanted is None or customer_id == wanted)
-
-    return sees
+    return Audience(own=own, wanted=followed[0] if followed else None)
 
 
-async def events(info: Info, channel: str) -> AsyncIterator[dict[str, Any]]:
+async def events(
+    info: Info, channel: str, customer_id: int | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """The channel's messages; with `customer_id`, only that customer's part of each."""
     try:
-        async for event in info.context.bus.subscribe(channel):
+        async for event in info.context.bus.subscribe(channel, customer_id):
             yield event
     except BillingError as exc:  # the bus cannot subscribe (Redis unreachable)
         raise live_error(exc) from exc
@@ -78,6 +94,7 @@ async def refreshed(
     *,
     concerns: Callable[[dict[str, Any]], bool] = lambda _: True,
     coalesce: float = 0.2,
+    customer_id: int | None = None,
 ) -> AsyncGenerator[T, None]:
     """`read()` when the subscription opens, then again after a message on `channel`
     that `concerns` the caller (a burst coalesced: one read per `coalesce` seconds at
@@ -85,7 +102,7 @@ async def refreshed(
     moved = asyncio.Event()
 
     async def listen() -> None:
-        async for message in events(info, channel):
+        async for message in events(info, channel, customer_id):
             if concerns(message):
                 moved.set()
 

@@ -85,7 +85,8 @@ async def tenant_events(
     """Every change in the caller's tenant as it commits; a customer token only
     sees events about its own customer."""
     sees = await live.audience(info, Permission.TENANT_READ)
-    async for event in live.events(info, tenant_channel(info.context.caller.tenant_id)):
+    channel = tenant_channel(info.context.caller.tenant_id)
+    async for event in live.events(info, channel, sees.customer_id):
         if types and event["type"] not in types:
             continue
         if not sees(event.get("customer_id")):

@@ -217,5 +217,6 @@ async def usage_updates(
             sees(change["customer_id"]) for change in message.get("changes", ())
         ),
         coalesce=COALESCE_SECONDS,
+        customer_id=sees.customer_id,
     ):
         yield usage

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -34,7 +33,9 @@ class EventBus(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def publish(self, channel: str, event: dict[str, Any]) -> None: ...
-    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]: ...
+    def subscribe(
+        self, channel: str, customer_id: int | None = None
+    ) -> AsyncIterator[dict[str, Any]]: ...
     async def healthy(self) -> bool: ...
 
 
@@ -42,24 +43,72 @@ def tenant_channel(tenant_id: int) -> str:
     return f"tally:tenant:{tenant_id}"
 
 
-class _FanOut:
-    """Local subscribers per channel; a slow consumer drops its oldest events."""
+def by_customer(event: dict[str, Any]) -> dict[int | None, dict[str, Any]]:
+    """A message split per customer (internal id): a message of `changes`, each with
+    its `customer_id`, becomes one message per customer holding that customer's changes
+    in order; any other message belongs to its `customer_id` (None: to none)."""
+    changes = event.get("changes")
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+        return {event.get("customer_id"): event}
+    parts: dict[int | None, list[Any]] = {}
+    for change in changes:
+        parts.setdefault(change.get("customer_id"), []).append(change)
+    return {customer: {**event, "changes": part} for customer, part in parts.items()}
+
+
+class _Route:
+    """A channel's local subscribers: those following everything, and those following
+    one customer, found by the customer's id instead of each testing every message."""
+
+    __slots__ = ("everyone", "one")
 
     def __init__(self) -> None:
-        self.queues: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self.everyone: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.one: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.everyone) + sum(len(queues) for queues in self.one.values())
+
+
+class _FanOut:
+    """Local subscribers per channel; a slow consumer drops its oldest events. A
+    message for many customers is split once and each part goes only to the followers
+    of its customer, so 1,000 feeds of 1,000 customers cost 1,000 deliveries, not a
+    million tests."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, _Route] = {}
+
+    def count(self, channel: str) -> int:
+        route = self.routes.get(channel)
+        return len(route) if route is not None else 0
 
     def deliver(self, channel: str, event: dict[str, Any]) -> None:
-        for queue in list(self.queues.get(channel, ())):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
+        route = self.routes.get(channel)
+        if route is None:
+            return
+        for queue in list(route.everyone):
+            _put(queue, event)
+        if route.one:
+            parts = by_customer(event)
+            for customer, part in parts.items():
+                for queue in list(route.one.get(customer, ())):  # type: ignore[arg-type]
+                    _put(queue, part)
 
     async def listen(
-        self, channel: str, on_first: Any = None, on_last: Any = None
+        self,
+        channel: str,
+        on_first: Any = None,
+        on_last: Any = None,
+        customer_id: int | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
-        first = not self.queues.get(channel)
-        self.queues[channel].add(queue)
+        first = channel not in self.routes
+        route = self.routes.setdefault(channel, _Route())
+        members = (
+            route.everyone if customer_id is None else route.one.setdefault(customer_id, set())
+        )
+        members.add(queue)
         try:
             # Inside the try: a failed first subscribe must not leave this queue behind,
             # or the next subscriber would think the channel already subscribed.
@@ -68,11 +117,19 @@ class _FanOut:
             while True:
                 yield await queue.get()
         finally:
-            self.queues[channel].discard(queue)
-            if not self.queues[channel]:
-                del self.queues[channel]
+            members.discard(queue)
+            if customer_id is not None and not members:
+                route.one.pop(customer_id, None)
+            if not route:
+                del self.routes[channel]
                 if on_last is not None:
                     await on_last(channel)
+
+
+def _put(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(event)
 
 
 class InProcessBus:
@@ -88,14 +145,17 @@ class InProcessBus:
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
         self._fan.deliver(channel, event)
 
-    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        return self._fan.listen(channel)
+    def subscribe(
+        self, channel: str, customer_id: int | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The channel's messages; with `customer_id`, only that customer's part."""
+        return self._fan.listen(channel, customer_id=customer_id)
 
     async def healthy(self) -> bool:
         return True
 
     def subscriber_count(self, channel: str) -> int:
-        return len(self._fan.queues.get(channel, ()))
+        return self._fan.count(channel)
 
 
 class RedisBus:
@@ -158,8 +218,13 @@ class RedisBus:
                 pipe.publish(channel, data)
             await pipe.execute()
 
-    def subscribe(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        return self._fan.listen(channel, self._on_first, self._on_last)
+    def subscribe(
+        self, channel: str, customer_id: int | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        return self._fan.listen(channel, self._on_first, self._on_last, customer_id)
+
+    def subscriber_count(self, channel: str) -> int:
+        return self._fan.count(channel)
 
     async def _on_first(self, channel: str) -> None:
         try:

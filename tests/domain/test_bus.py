@@ -44,6 +44,25 @@ async def test_in_process_fan_out_and_cleanup() -> None:
     assert bus.subscriber_count("c") == 0
 
 
+async def test_a_message_of_many_customers_reaches_each_follower_with_its_part() -> None:
+    bus = InProcessBus()
+    everything, one, two = bus.subscribe("c"), bus.subscribe("c", 1), bus.subscribe("c", 2)
+    nexts = [asyncio.ensure_future(anext(s)) for s in (everything, one, two)]
+    await _until(_count(bus, "c", 3))
+    changes = [{"customer_id": 2, "n": 1}, {"customer_id": 1, "n": 2}, {"customer_id": 2, "n": 3}]
+    await bus.publish("c", {"type": "x", "changes": changes})
+    await bus.publish("c", {"type": "y", "customer_id": 1})  # a message of one customer
+    await bus.publish("c", {"type": "z", "customer_id": None})  # of none
+    assert await nexts[0] == {"type": "x", "changes": changes}
+    assert await nexts[1] == {"type": "x", "changes": [changes[1]]}
+    assert await nexts[2] == {"type": "x", "changes": [changes[0], changes[2]]}  # in order
+    assert await anext(one) == {"type": "y", "customer_id": 1}
+    assert [(await anext(everything))["type"] for _ in range(2)] == ["y", "z"]
+    for stream in (everything, one, two):
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert bus.subscriber_count("c") == 0
+
+
 async def test_a_slow_subscriber_drops_its_oldest_events() -> None:
     bus = InProcessBus()
     stream = bus.subscribe("c")
@@ -69,7 +88,7 @@ async def test_redis_bus_uses_one_subscription_per_process(redis_url: str) -> No
         async def subscribed() -> bool:
             # SUBSCRIBE is sent without waiting for Redis's reply: ask the server.
             counts = await listener._redis.pubsub_numsub("tally:test:fan")
-            return len(listener._fan.queues["tally:test:fan"]) == 5 and counts[0][1] > 0
+            return listener.subscriber_count("tally:test:fan") == 5 and counts[0][1] > 0
 
         await _until(subscribed)
         counts = await listener._redis.pubsub_numsub("tally:test:fan")
