@@ -3,10 +3,7 @@ and the GraphQL-over-HTTP media types and status codes on top of Strawberry's vi
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Hashable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,21 +14,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 
 from api.context import Context
-from api.live_groups import (
-    SLOW_CONSUMER_CLOSE,
-    SLOW_CONSUMER_REASON,
-    LiveGroups,
-    Outbox,
-    outcomes,
-    subscription_field,
-)
+from api.graphql_ws import TextWebSocketAdapter, TransportWSHandler
+from api.live_groups import LiveGroups
 from api.schema import MAX_TOKENS, state_feeds
 from api.web_auth import CsrfRefused, request_token, socket_token
 from domain.availability import database_unavailable
@@ -79,97 +67,6 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
-class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """graphql-transport-ws messages as text frames (Strawberry sends whatever
-    `encode_json` returns, and bytes would go out as binary frames, which the npm
-    graphql-ws client, Python's gql and browsers, as Blobs, all reject), every one
-    through the connection's bounded outbox, in order (api/live_groups.py)."""
-
-    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
-        super().__init__(view, request, response)
-        self.outbox = Outbox(self.ws.send_text, view.send_buffer, lambda: None)
-
-    async def send_json(self, message: Any) -> None:
-        self.outbox.put(orjson.dumps(message).decode())
-
-    async def close(self, code: int, reason: str) -> None:
-        await self.outbox.flush(seconds=2)  # what was sent before the close goes first
-        self.outbox.stop()
-        with contextlib.suppress(Exception):  # the client may be gone already
-            await self.ws.close(code=code, reason=reason)
-
-
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with every failure before the first result sent as an
-    `error` message for that operation (Strawberry closed the whole socket, 4400, on
-    a syntax error, and sent an error raised as a subscription starts, such as an
-    unknown customer, as a `next` that clients take for data); subscriptions run
-    once per group of identical ones (api/live_groups.py); a client that stops
-    reading is closed with 4408 when its outbox overflows."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.websocket.outbox.on_overflow = self._too_slow  # type: ignore[attr-defined]
-        self._closing: asyncio.Task[None] | None = None
-
-    async def run_operation(self, operation: Any) -> None:
-        view: TallyGraphQL = self.view  # type: ignore[assignment]
-        shared = view.group_of(operation, self.context)
-        if shared is None:
-            await super().run_operation(operation)
-            return
-        key, state = shared
-        group_context = self.context.detached()
-
-        async def start() -> Any:
-            return await self.schema.stream(
-                operation.query,
-                variable_values=operation.variables,
-                context_value=group_context,
-                root_value=self.root_value,
-                operation_name=operation.operation_name,
-            )
-
-        outbox = self.websocket.outbox  # type: ignore[attr-defined]
-        if outbox.closed:  # dropped as too slow, or gone: the close is on its way
-            return
-        final = await view.live.follow(key, start, operation.id, outbox, state=state)
-        if final is not None:
-            await operation.send_operation_message({"id": operation.id, **final})
-
-    async def _handle_pre_execution_error(self, operation: Any, result: Any) -> None:
-        await operation.send_initial_errors(result.errors)
-
-    async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
-        async for outcome in outcomes(result_source):
-            if outcome is None:
-                await self._reject_incremental_delivery(operation)
-            elif isinstance(outcome, list):
-                await operation.send_initial_errors(outcome)
-            else:
-                await operation.send_next(outcome)
-
-    def _too_slow(self) -> None:
-        """The client stopped reading and its outbox overflowed: end its operations
-        (they leave their groups) and close the socket with 4408."""
-        self.view.live.slow_closed += 1  # type: ignore[attr-defined]
-        for operation in list(self.operations.values()):
-            if operation.task is not None:
-                operation.task.cancel()
-        self.operations.clear()
-        ws = self.websocket.ws  # type: ignore[attr-defined]
-        self._closing = asyncio.create_task(_close(ws, SLOW_CONSUMER_CLOSE, SLOW_CONSUMER_REASON))
-
-    async def shutdown(self) -> None:
-        await super().shutdown()
-        self.websocket.outbox.stop()  # type: ignore[attr-defined]
-
-
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
-    with contextlib.suppress(Exception):
-        await ws.close(code=code, reason=reason)
-
-
 class TallyGraphQL(GraphQL):
     """Strawberry's ASGI view with API-key authentication and the GraphQL-over-HTTP
     media type and status codes (400 for requests that never execute)."""
@@ -184,34 +81,8 @@ class TallyGraphQL(GraphQL):
         self.bus = bus
         self.send_buffer = send_buffer  # bytes a socket may leave unread (then 4408)
         self.live = LiveGroups()
-        self.state_feeds = state_feeds(self.schema)
-
-    def group_of(self, operation: Any, context: Context) -> tuple[Hashable, bool] | None:
-        """The group a subscribe message joins, and whether its feed is a state (see
-        api/live_groups.py); None runs it on its own (not a subscription, or a
-        document that does not parse: its error is reported as before)."""
-        query, variables, name = operation.query, operation.variables, operation.operation_name
-        if not isinstance(query, str) or not isinstance(variables, dict | None):
-            return None
-        if not isinstance(name, str | None):
-            return None
-        field = subscription_field(query, name, MAX_TOKENS)
-        principal = context.principal
-        if field is None or principal is None:
-            return None
-        try:
-            values = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS)
-        except TypeError:
-            return None
-        sees = (
-            principal.tenant_id,
-            principal.role,
-            principal.customer_id,
-            principal.payee_id,
-            context.locale,
-            context.base_url,
-        )
-        return (query, values, name, sees), field in self.state_feeds
+        self.max_tokens = MAX_TOKENS
+        self.state_feeds = state_feeds(self.schema)  # not grouped (api/live_groups.py)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)

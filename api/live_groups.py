@@ -7,13 +7,13 @@ result once and puts the same JSON text, behind each member's own operation id, 
 every member's outbox. 1,000 dashboards following one customer cost one execution
 and one serialization per event instead of 1,000 (docs/LIVE.md).
 
-A feed marked as a *state* (its results are the current figure, not an event) hands
-a member joining a running group the group's latest result, which is what a
-subscription of its own would have sent first.
+The *state* feeds (`usageUpdates`, `metricsUpdates`: their first result is the
+current figure, read for the subscriber) are not grouped: a group's last figure may be
+older than what a new subscriber must see first (a day or a period may have turned).
 
 Each connection has one bounded outbox drained by its own writer, so a client that
-stops reading delays nobody else: past `limit` bytes unsent, its operations end and
-the socket is closed with 4408 (`SLOW_CONSUMER_CLOSE`).
+stops reading delays nobody else: past `limit` bytes waiting behind the message being
+written, its operations end and the socket is closed with 4408 (`SLOW_CONSUMER_CLOSE`).
 """
 
 from __future__ import annotations
@@ -86,12 +86,21 @@ def next_payload(result: ExecutionResult) -> str:
     return orjson.dumps(payload).decode()
 
 
-@lru_cache(maxsize=2048)
+CACHED_DOCUMENT = 8192  # characters: larger documents are parsed every time
+
+
 def subscription_field(query: str, operation_name: str | None, max_tokens: int) -> str | None:
     """The root field of the subscription operation `operation_name` selects, or None
     when the document is not one (a query, a mutation, a parse error, several
     operations without a name, fragments at the root): those run on their own, and
     their errors are reported as before."""
+    if len(query) > CACHED_DOCUMENT:  # never keep big documents alive in the cache
+        return _subscription_field.__wrapped__(query, operation_name, max_tokens)
+    return _subscription_field(query, operation_name, max_tokens)
+
+
+@lru_cache(maxsize=1024)
+def _subscription_field(query: str, operation_name: str | None, max_tokens: int) -> str | None:
     try:
         document = parse(query, max_tokens=max_tokens)
     except GraphQLError:
@@ -108,7 +117,11 @@ def subscription_field(query: str, operation_name: str | None, max_tokens: int) 
 
 
 class Outbox:
-    """One connection's messages in order, written by one task; bounded in bytes."""
+    """One connection's messages in order, written by one task; bounded in bytes. A
+    message is always taken when nothing waits (one large result is not a slow
+    client); past `limit` bytes waiting, `on_overflow` is called and nothing more is
+    sent. Entries carry the operation they belong to, so a `complete` from the client
+    drops that operation's unsent results."""
 
     def __init__(
         self,
@@ -119,7 +132,7 @@ class Outbox:
         self._send = send_text
         self.limit = limit
         self.on_overflow = on_overflow
-        self._queue: deque[str] = deque()
+        self._queue: deque[tuple[str | None, str]] = deque()
         self._bytes = 0
         self._wake: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -127,27 +140,34 @@ class Outbox:
         self._idle.set()
         self.closed = False
 
-    def put(self, text: str) -> None:
+    def put(self, text: str, operation_id: str | None = None) -> None:
         if self.closed:
             return
-        self._bytes += len(text) + MESSAGE_OVERHEAD
-        if self._bytes > self.limit:
+        size = len(text) + MESSAGE_OVERHEAD
+        if self._queue and self._bytes + size > self.limit:
             self.stop()
             self.on_overflow()
             return
-        self._queue.append(text)
+        self._bytes += size
+        self._queue.append((operation_id, text))
         self._idle.clear()
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain(), name="tally-ws-writer")
         elif self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
 
+    def discard(self, operation_id: str) -> None:
+        """Drop what waits for `operation_id` (its subscriber sent `complete`)."""
+        kept = deque(entry for entry in self._queue if entry[0] != operation_id)
+        self._bytes -= sum(len(t) + MESSAGE_OVERHEAD for o, t in self._queue if o == operation_id)
+        self._queue = kept
+
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:
                 while self._queue:
-                    text = self._queue.popleft()
+                    _, text = self._queue.popleft()
                     self._bytes -= len(text) + MESSAGE_OVERHEAD
                     await self._send(text)
                 self._idle.set()
@@ -175,10 +195,11 @@ class Outbox:
 
 
 class _Member:
-    __slots__ = ("ended", "outbox", "prefix")
+    __slots__ = ("ended", "operation_id", "outbox", "prefix")
 
     def __init__(self, operation_id: str, outbox: Outbox) -> None:
         self.outbox = outbox
+        self.operation_id = operation_id
         self.prefix = '{"id":' + orjson.dumps(operation_id).decode() + ',"type":"next","payload":'
         self.ended: asyncio.Future[dict[str, Any] | None] = (
             asyncio.get_running_loop().create_future()
@@ -188,9 +209,7 @@ class _Member:
 @dataclass(eq=False)
 class _Group:
     key: Hashable
-    state: bool
     members: set[_Member] = field(default_factory=set)
-    latest: str | None = None
     task: asyncio.Task[None] | None = None
 
 
@@ -218,29 +237,39 @@ class LiveGroups:
         start: Callable[[], Awaitable[AsyncIterator[Any]]],
         operation_id: str,
         outbox: Outbox,
-        *,
-        state: bool = False,
+        after_each: Callable[[], None] = lambda: None,
     ) -> dict[str, Any] | None:
         """Join (or start) the group of `key` until it ends; returns the message that
-        ends this member's operation (`complete`, or `error` with its payload)."""
+        ends this member's operation (`complete`, or `error` with its payload), None
+        when the server stops. `after_each` runs after each result is sent (the
+        group's context takes fresh DataLoaders there: no cache outlives an event)."""
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = _Group(key, state)
-            group.task = asyncio.create_task(self._run(group, start), name="tally-live-group")
+            group = self._groups[key] = _Group(key)
+            runner = self._run(group, start, after_each)
+            group.task = asyncio.create_task(runner, name="tally-live-group")
         member = _Member(operation_id, outbox)
         group.members.add(member)
-        if group.latest is not None:
-            outbox.put(member.prefix + group.latest + "}")
+        ended = False
         try:
-            return await member.ended
+            final = await member.ended
+            ended = True
+            return final
         finally:
             group.members.discard(member)
+            if not ended:  # the client sent `complete` or left: drop what still waits
+                outbox.discard(operation_id)
             if not group.members and self._groups.get(key) is group:
                 del self._groups[key]  # the last one left: stop executing for nobody
                 assert group.task is not None
                 group.task.cancel()
 
-    async def _run(self, group: _Group, start: Callable[[], Awaitable[AsyncIterator[Any]]]) -> None:
+    async def _run(
+        self,
+        group: _Group,
+        start: Callable[[], Awaitable[AsyncIterator[Any]]],
+        after_each: Callable[[], None],
+    ) -> None:
         final: dict[str, Any] | None = {"type": "complete"}
         try:
             source = await start()
@@ -256,6 +285,7 @@ class LiveGroups:
                         final = _error(outcome)
                         break
                     await self._broadcast(group, next_payload(outcome))
+                    after_each()
         except asyncio.CancelledError:
             final = None
             raise
@@ -269,15 +299,13 @@ class LiveGroups:
                     member.ended.set_result(final)
 
     async def _broadcast(self, group: _Group, payload: str) -> None:
-        if group.state:
-            group.latest = payload
         members = list(group.members)
         for start in range(0, len(members), FAIR_SLICE):
             if start:
                 await asyncio.sleep(0)  # let the writers and the HTTP requests run
             for member in members[start : start + FAIR_SLICE]:
                 if member in group.members:
-                    member.outbox.put(member.prefix + payload + "}")
+                    member.outbox.put(member.prefix + payload + "}", member.operation_id)
 
 
 def _error(errors: list[GraphQLError]) -> dict[str, Any]:

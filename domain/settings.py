@@ -29,6 +29,13 @@ def _number(name: str, default: str, kind: type[int] | type[float] = int) -> Any
     return value
 
 
+def _at_least(name: str, default: str, least: int) -> int:
+    value: int = _number(name, default)
+    if value < least:
+        raise ConfigError(f"{name} must be at least {least}, not {value}")
+    return value
+
+
 def _flag(name: str, default: str) -> bool:
     raw = os.environ.get(name, default).strip().lower()
     if raw not in ("0", "1", "true", "false", "yes", "no"):
@@ -90,7 +97,7 @@ class Settings:
             public_url=os.environ.get("PUBLIC_URL", ""),
             stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
             worker_interval=_number("WORKER_INTERVAL_SECONDS", "2", float),
-            live_send_buffer=_number("LIVE_SEND_BUFFER_BYTES", str(512 * 1024)),
+            live_send_buffer=_at_least("LIVE_SEND_BUFFER_BYTES", str(512 * 1024), 64 * 1024),
             ws_deflate=_flag("WS_DEFLATE", "0"),
             gc_settle=_flag("GC_SETTLE", "1"),
         )

@@ -44,6 +44,14 @@ class ErrorPolicy(MaskErrors):
     def __init__(self, should_mask_error: Callable[[GraphQLError], bool]) -> None:
         super().__init__(should_mask_error=should_mask_error)
 
+    def _process_result(self, result: object) -> None:
+        # Strawberry's test is isinstance() of a runtime-checkable Protocol, which
+        # costs more than the whole of a small result's masking (3 % of a server's
+        # time in a live fan-out); a result has `errors` or it has none.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         out: list[GraphQLError] = []
         for error in errors:

@@ -48,7 +48,9 @@ class RawSocket:
         self.writer.close()
 
 
-async def connect(host: str, key: str, *, receive_buffer: int | None = None) -> RawSocket:
+async def connect(
+    host: str, key: str, *, receive_buffer: int | None = None, language: str | None = None
+) -> RawSocket:
     """Open /graphql with graphql-transport-ws and send connection_init (not awaited)."""
     address, port = host.rsplit(":", 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -62,7 +64,9 @@ async def connect(host: str, key: str, *, receive_buffer: int | None = None) -> 
         (
             f"GET /graphql HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
-            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n"
+            + (f"Accept-Language: {language}\r\n" if language else "")
+            + "\r\n"
         ).encode()
     )
     head = await reader.readuntil(b"\r\n\r\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -61,6 +62,54 @@ async def test_a_message_of_many_customers_reaches_each_follower_with_its_part()
     for stream in (everything, one, two):
         await stream.aclose()  # type: ignore[attr-defined]
     assert bus.subscriber_count("c") == 0
+
+
+async def test_changes_of_no_customer_reach_only_the_whole_channel() -> None:
+    bus = InProcessBus()
+    everything, one = bus.subscribe("c"), bus.subscribe("c", 1)
+    nexts = [asyncio.ensure_future(anext(s)) for s in (everything, one)]
+    await _until(_count(bus, "c", 2))
+    await bus.publish("c", {"type": "x", "changes": [{"customer_id": None, "n": 1}]})
+    await bus.publish("c", {"type": "y", "changes": [{"customer_id": 1, "n": 2}]})
+    assert (await nexts[0])["type"] == "x"
+    assert await nexts[1] == {"type": "y", "changes": [{"customer_id": 1, "n": 2}]}
+    for stream in (everything, one):
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.redis
+async def test_redis_keeps_the_channel_until_its_last_follower_of_any_kind_leaves(
+    redis_url: str,
+) -> None:
+    bus = RedisBus(redis_url)
+    await bus.start()
+    try:
+        channel = "tally:test:route"
+        everything, one = bus.subscribe(channel), bus.subscribe(channel, 5)
+        nexts = [asyncio.ensure_future(anext(s)) for s in (everything, one)]
+
+        async def redis_count() -> int:
+            return (await bus._redis.pubsub_numsub(channel))[0][1]
+
+        async def subscribed() -> bool:
+            return bus.subscriber_count(channel) == 2 and await redis_count() == 1
+
+        await _until(subscribed)
+        nexts[0].cancel()  # the tenant-wide follower leaves (its generator ends)
+        with contextlib.suppress(asyncio.CancelledError):
+            await nexts[0]
+        assert bus.subscriber_count(channel) == 1
+        assert await redis_count() == 1  # the customer's follower still needs it
+        await bus.publish(channel, {"type": "y", "customer_id": 5})
+        assert await asyncio.wait_for(nexts[1], 5) == {"type": "y", "customer_id": 5}
+        await one.aclose()  # type: ignore[attr-defined]
+
+        async def unsubscribed() -> bool:
+            return bus.subscriber_count(channel) == 0 and await redis_count() == 0
+
+        await _until(unsubscribed)
+    finally:
+        await bus.close()
 
 
 async def test_a_slow_subscriber_drops_its_oldest_events() -> None:
