@@ -189,6 +189,8 @@ def create_app(
             + f"tally_live_subscribers {live.members}\n"
             + "# TYPE tally_live_slow_closed_total counter\n"
             + f"tally_live_slow_closed_total {live.slow_closed}\n"
+            + "# TYPE tally_live_slow_abandoned_total counter\n"
+            + f"tally_live_slow_abandoned_total {live.slow_abandoned}\n"
         )
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 

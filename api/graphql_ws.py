@@ -175,6 +175,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             # uvicorn writes nothing, the close frame included, to a socket that does
             # not drain: end the connection's handler so all it held is released.
             self._abandoned = True
+            self.view.live.slow_abandoned += 1  # type: ignore[attr-defined]
             if self._connection is not None:
                 self._connection.cancel()
         except Exception:

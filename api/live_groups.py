@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Hashable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -117,11 +117,18 @@ def _subscription_field(query: str, operation_name: str | None, max_tokens: int)
 
 
 class Outbox:
-    """One connection's messages in order, written by one task; bounded in bytes. A
-    message is always taken when nothing waits (one large result is not a slow
-    client); past `limit` bytes waiting, `on_overflow` is called and nothing more is
-    sent. Entries carry the operation they belong to, so a `complete` from the client
-    drops that operation's unsent results."""
+    """One connection's messages in order; bounded in bytes. A message is always taken
+    when nothing waits (one large result is not a slow client); past `limit` bytes
+    waiting, `on_overflow` is called and nothing more is sent. Entries carry the
+    operation they belong to, so a `complete` from the client drops that operation's
+    unsent results.
+
+    A message put while nothing is being written is written at once, by the caller:
+    the send completes without waiting whenever the socket is writable, which is the
+    usual case, and then costs no task and no task switch (5,000 sockets an event
+    made that a measurable share, docs/PERFORMANCE.md). Only a send that has to wait
+    (the socket's buffer is full) becomes a writer task, which also writes what
+    queues up behind it, in order, so a slow client never holds up its caller."""
 
     def __init__(
         self,
@@ -134,14 +141,16 @@ class Outbox:
         self.on_overflow = on_overflow
         self._queue: deque[tuple[str | None, str]] = deque()
         self._bytes = 0
-        self._wake: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None  # set while a send waits
         self._idle = asyncio.Event()  # nothing queued, nothing being written
         self._idle.set()
         self.closed = False
 
     def put(self, text: str, operation_id: str | None = None) -> None:
         if self.closed:
+            return
+        if self._writer is None:
+            self._write_now(text)
             return
         size = len(text) + MESSAGE_OVERHEAD
         if self._queue and self._bytes + size > self.limit:
@@ -150,11 +159,39 @@ class Outbox:
             return
         self._bytes += size
         self._queue.append((operation_id, text))
+
+    def _write_now(self, text: str) -> None:
+        sending = self._send(text).__await__()
+        try:
+            blocked = sending.send(None)
+        except StopIteration:
+            return  # written
+        except Exception:  # the client is gone
+            self._gone()
+            return
         self._idle.clear()
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._drain(), name="tally-ws-writer")
-        elif self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        self._writer = asyncio.create_task(self._finish(sending, blocked), name="tally-ws-writer")
+
+    async def _finish(self, sending: Generator[Any, Any, Any], blocked: Any) -> None:
+        try:
+            await _Resumed(sending, blocked)
+            while self._queue:
+                _, text = self._queue.popleft()
+                self._bytes -= len(text) + MESSAGE_OVERHEAD
+                await self._send(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._gone()
+        finally:
+            self._writer = None
+            self._idle.set()
+
+    def _gone(self) -> None:
+        self.closed = True
+        self._queue.clear()
+        self._bytes = 0
+        self._idle.set()
 
     def discard(self, operation_id: str) -> None:
         """Drop what waits for `operation_id` (its subscriber sent `complete`)."""
@@ -162,36 +199,42 @@ class Outbox:
         self._bytes -= sum(len(t) + MESSAGE_OVERHEAD for o, t in self._queue if o == operation_id)
         self._queue = kept
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                while self._queue:
-                    _, text = self._queue.popleft()
-                    self._bytes -= len(text) + MESSAGE_OVERHEAD
-                    await self._send(text)
-                self._idle.set()
-                self._wake = loop.create_future()
-                await self._wake
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the client is gone: nothing more can be sent
-            self.closed = True
-            self._queue.clear()
-            self._idle.set()
-
     async def flush(self, seconds: float) -> None:
         """Wait (up to `seconds`) until all put so far is written (before a close)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), seconds)
 
     def stop(self) -> None:
-        self.closed = True
-        self._queue.clear()
-        self._bytes = 0
-        self._idle.set()
+        self._gone()
         if self._writer is not None:
             self._writer.cancel()
+
+
+class _Resumed:
+    """Awaits the rest of a send started outside a task: hands the task the future
+    the send is blocked on, and goes on with the send each time it is resumed."""
+
+    __slots__ = ("blocked", "sending")
+
+    def __init__(self, sending: Generator[Any, Any, Any], blocked: Any) -> None:
+        self.sending = sending
+        self.blocked = blocked
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        value = self.blocked
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # cancelled: into the send, as a task would
+                try:
+                    value = self.sending.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = self.sending.send(sent)
+                except StopIteration as stop:
+                    return stop.value
 
 
 class _Member:
@@ -218,6 +261,7 @@ class LiveStats:
     groups: int = 0
     members: int = 0
     slow_closed: int = 0
+    slow_abandoned: int = 0
 
 
 class LiveGroups:
@@ -225,11 +269,12 @@ class LiveGroups:
 
     def __init__(self) -> None:
         self._groups: dict[Hashable, _Group] = {}
-        self.slow_closed = 0
+        self.slow_closed = 0  # connections closed with 4408
+        self.slow_abandoned = 0  # of those, let go without their close frame
 
     def stats(self) -> LiveStats:
         members = sum(len(g.members) for g in self._groups.values())
-        return LiveStats(len(self._groups), members, self.slow_closed)
+        return LiveStats(len(self._groups), members, self.slow_closed, self.slow_abandoned)
 
     async def follow(
         self,
@@ -286,17 +331,21 @@ class LiveGroups:
                         break
                     await self._broadcast(group, next_payload(outcome))
                     after_each()
+                self._forget(group)  # ended: who subscribes now starts a new group
         except asyncio.CancelledError:
             final = None
             raise
         except Exception:
             log.exception("a live subscription group failed; its members are completed")
         finally:
-            if self._groups.get(group.key) is group:
-                del self._groups[group.key]
+            self._forget(group)
             for member in group.members:
                 if not member.ended.done():
                     member.ended.set_result(final)
+
+    def _forget(self, group: _Group) -> None:
+        if self._groups.get(group.key) is group:
+            del self._groups[group.key]
 
     async def _broadcast(self, group: _Group, payload: str) -> None:
         members = list(group.members)
