@@ -282,6 +282,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         import uvicorn
 
+        from api.graphql_ws import SLOW_CLOSE_WAIT
         from server import create_app
 
         uvicorn.run(
@@ -289,6 +290,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             host=settings.host,
             port=settings.port,
             ws_per_message_deflate=settings.ws_deflate,
+            # A socket whose client reads nothing never finishes closing: stop
+            # waiting for it (docs/LIVE.md), or the lifespan's cleanup never runs.
+            timeout_graceful_shutdown=int(SLOW_CLOSE_WAIT) + 5,
         )
         return 0
     if args.command == "migrate":

@@ -48,8 +48,10 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
     async def close(self, code: int, reason: str) -> None:
         await self.outbox.flush(seconds=2)  # what was sent before the close goes first
         self.outbox.stop()
-        with contextlib.suppress(Exception):  # the client may be gone already
-            await self.ws.close(code=code, reason=reason)
+        # Gone already, or not reading (uvicorn waits for the socket to drain first):
+        # either way the handler goes on and ends.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(code=code, reason=reason), SLOW_CLOSE_WAIT)
 
 
 def group_of(
@@ -104,10 +106,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             await super().handle()
         except asyncio.CancelledError:
-            if not self._abandoned:
-                raise
             assert self._connection is not None
-            self._connection.uncancel()  # our own: the client never read its 4408
+            # Ours (the client never read its 4408) is taken back; any other stands.
+            if not self._abandoned or self._connection.uncancel() > 0:
+                raise
 
     async def run_operation(self, operation: Any) -> None:
         view = self.view

@@ -208,6 +208,7 @@ class Outbox:
         self._gone()
         if self._writer is not None:
             self._writer.cancel()
+            self._writer = None
 
 
 class _Resumed:

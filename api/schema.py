@@ -405,8 +405,8 @@ class Subscription:
 
 
 def state_feeds(schema: strawberry.Schema) -> frozenset[str]:
-    """The subscriptions whose results are a current figure, not events: a subscriber
-    joining a running group of one is handed its latest result (api/live_groups.py)."""
+    """The subscriptions whose results are a current figure, not events: their first
+    result is read for each subscriber, so they are not grouped (api/live_groups.py)."""
     definition = Subscription.__strawberry_definition__  # type: ignore[attr-defined]
     names = schema.config.name_converter
     return frozenset(
