@@ -6,8 +6,9 @@ A full collection walks every tracked object; with 1,000 WebSockets open that wa
 (docs/PERFORMANCE.md). `settle()` runs once the server has started: everything alive
 then (modules, the schema, caches) is moved out of the collector's reach with
 `gc.freeze()`, and the thresholds are raised so young collections run less often and
-full ones rarely: after every CLOSED_PER_COLLECTION WebSocket connections closed. `GcPauses` times every collection through `gc.callbacks` and shows
-the figures in /metrics, so the effect is measured, not assumed.
+full ones rarely: after every CLOSED_PER_COLLECTION WebSocket connections closed.
+`GcPauses` times every collection through `gc.callbacks` and shows the figures in
+/metrics, so the effect is measured, not assumed.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 GRAPHIQL_ASSETS = Path(__file__).parent / "static" / "graphiql"
 MAX_BODY = 2**20  # 1 MB: far above any real document with its variables
-SEND_BUFFER = 512 * 1024  # bytes of messages a WebSocket client may leave unread
 log = logging.getLogger("tally.http")
 
 
@@ -74,9 +73,7 @@ class TallyGraphQL(GraphQL):
     websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
     graphql_transport_ws_handler_class = TransportWSHandler  # type: ignore[assignment]
 
-    def __init__(
-        self, *args: Any, bus: EventBus, send_buffer: int = SEND_BUFFER, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, bus: EventBus, send_buffer: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bus = bus
         self.send_buffer = send_buffer  # bytes a socket may leave unread (then 4408)

@@ -69,6 +69,9 @@ class _Route:
     def __len__(self) -> int:
         return len(self.everyone) + sum(len(queues) for queues in self.one.values())
 
+    def __bool__(self) -> bool:  # asked at every unsubscribe: no counting
+        return bool(self.everyone or self.one)  # `one` keeps no empty set
+
 
 class _FanOut:
     """Local subscribers per channel; a slow consumer drops its oldest events. A
